@@ -1,0 +1,13 @@
+"""The blog side of kexue-notifier: fetching, parsing and diffing the archive of kexue.fm."""
+
+
+class ArchiveError(Exception):
+    """Root of every error the archive package raises."""
+
+
+class ParseError(ArchiveError):
+    """The bytes are not a page we recognise, or the page is broken."""
+
+
+class FetchError(ArchiveError):
+    """A source could not be fetched."""

@@ -1,0 +1,1 @@
+"""Telegram bot: routers and the sender (later issues)."""
