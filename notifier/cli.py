@@ -1,0 +1,85 @@
+"""`kexue-notifier`: the command line. Errors a user can cause print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from archive import ArchiveError
+from notifier.commands import archive_cmds
+from notifier.context import Context, Handler, UsageError
+from notifier.settings import Settings
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+# Each module registers its subcommands; add a module here to add commands.
+COMMAND_MODULES = [archive_cmds]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kexue-notifier",
+        description="New posts, archive search and digests for 科学空间 | Scientific Spaces (kexue.fm).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def _settings_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
+    return f"invalid setting {where.upper()}: {first.get('msg', 'invalid value')}"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"kexue-notifier: {_settings_error(exc)}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    context = Context(
+        settings=settings,
+        db_path=args.db or settings.kexue_db,
+        tz=settings.tz,
+        link_host=settings.link_host,
+        now=settings.now(),
+    )
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args, context))
+    except UsageError as exc:
+        print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (ArchiveError, StorageError) as exc:
+        print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

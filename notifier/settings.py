@@ -1,0 +1,70 @@
+"""The one settings object, read from the environment and `.env` at the composition root only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_FEED = "https://kexue.fm/feed"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; names are the environment variables of `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    kexue_db: str = Field(default="var/kexue.sqlite3", alias="KEXUE_DB")
+    # NoDecode: a comma-separated list, not the JSON that pydantic-settings expects for lists.
+    kexue_sources: Annotated[list[str], NoDecode] = Field(default=[DEFAULT_FEED], alias="KEXUE_SOURCES")
+    poll_interval: int = Field(default=900, ge=10, alias="POLL_INTERVAL")
+    notify_max_age_days: int = Field(default=14, ge=0, alias="NOTIFY_MAX_AGE_DAYS")
+    time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
+    link_host: Literal["kexue.fm", "spaces.ac.cn"] = Field(default="kexue.fm", alias="LINK_HOST")
+    kexue_now: datetime | None = Field(default=None, alias="KEXUE_NOW")
+    readers_refresh_days: int = Field(default=7, ge=0, alias="READERS_REFRESH_DAYS")
+    crawl_delay: float = Field(default=1.0, ge=0, alias="CRAWL_DELAY")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("kexue_sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("kexue_sources")
+    @classmethod
+    def _require_sources(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("KEXUE_SOURCES names no source")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _aware_now(self) -> Settings:
+        # A naive KEXUE_NOW is wall time in TIME_ZONE, never the machine's zone.
+        if self.kexue_now is not None and self.kexue_now.tzinfo is None:
+            self.kexue_now = self.kexue_now.replace(tzinfo=self.tz)
+        return self
+
+    def now(self) -> datetime:
+        """KEXUE_NOW when set, else the real clock; always aware."""
+        return self.kexue_now if self.kexue_now is not None else datetime.now(self.tz)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """TIME_ZONE as a ZoneInfo."""
+        return ZoneInfo(self.time_zone)

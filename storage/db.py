@@ -1,0 +1,119 @@
+"""Opening the SQLite file: pragmas, versioned migrations, transactions."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _split_statements(script: str) -> list[str]:
+    """Cut a migration into statements; `complete_statement` knows that a trigger body holds `;`."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        part.strip().startswith("--") or not part.strip() for part in buffer.splitlines()
+    ):
+        raise StorageError("migration ends in an incomplete statement")
+    return statements
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The packaged migrations as (version, sql), in order."""
+    found: list[tuple[int, str]] = []
+    for entry in resources.files("storage").joinpath("migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """One aiosqlite connection in autocommit mode; writes go through `transaction()`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE … COMMIT: the write lock is taken up front, so two processes serialize cleanly."""
+        await self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            await self.conn.execute("ROLLBACK")
+            raise
+        else:
+            await self.conn.execute("COMMIT")
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.conn.close()
+
+    async def schema_version(self) -> int:
+        """The `user_version` the migrations have reached."""
+        async with self.conn.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _migrate(self) -> None:
+        for version, sql in migrations():
+            async with self.transaction() as conn:
+                # Re-read under the write lock: another process may have migrated meanwhile.
+                async with conn.execute("PRAGMA user_version") as cursor:
+                    row = await cursor.fetchone()
+                if row and int(row[0]) >= version:
+                    continue
+                log.info("db %s: applying migration %04d", self.path, version)
+                for statement in _split_statements(sql):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {version:d}")
+
+
+async def open_database(path: str | Path) -> Database:
+    """Open (creating if needed) the SQLite file at `path` and bring its schema up to date."""
+    target = str(path)
+    if target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = await aiosqlite.connect(target, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open database {target}: {exc}") from exc
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        db = Database(conn, target)
+        await db._migrate()
+    except sqlite3.DatabaseError as exc:
+        await conn.close()
+        raise StorageError(f"cannot use database {target}: {exc}") from exc
+    return db
+
+
+@asynccontextmanager
+async def database(path: str | Path) -> AsyncIterator[Database]:
+    """`open_database` as an async context manager."""
+    db = await open_database(path)
+    try:
+        yield db
+    finally:
+        await db.close()
