@@ -107,7 +107,9 @@ class PostStore:
         """The stored post that is this sighting: by archive id, else by normalized title."""
         key = title_key(post.title)
         if post.id is not None:
-            async with conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE archive_id = ?", (post.id,)) as c:
+            async with conn.execute(
+                f"SELECT {POST_COLUMNS} FROM posts WHERE archive_id = ?", (post.id,)
+            ) as c:
                 row = await c.fetchone()
             if row is not None:
                 return _row_to_post(row)
@@ -195,9 +197,7 @@ class PostStore:
                 (pk, now, readers),
             )
 
-    async def _upsert_one(
-        self, conn: aiosqlite.Connection, post: Post, now: str
-    ) -> tuple[StoredPost, str]:
+    async def _upsert_one(self, conn: aiosqlite.Connection, post: Post, now: str) -> tuple[StoredPost, str]:
         """Store one sighting; say whether it was `inserted`, `updated` or `unchanged`."""
         found = await self._find(conn, post)
         if found is None:
@@ -241,9 +241,9 @@ class PostStore:
         """
         stamp = iso(now)
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT (SELECT count(*) FROM posts), (SELECT count(*) FROM polls)") as c:
+            async with conn.execute("SELECT NOT EXISTS (SELECT 1 FROM posts)") as c:
                 row = await c.fetchone()
-            baseline = row is not None and row[0] == 0 and row[1] == 0
+            baseline = bool(row and row[0])
             async with conn.execute("SELECT max(finished_at) FROM polls WHERE ok = 1") as c:
                 last = await c.fetchone()
             anchor = now if last is None or last[0] is None else datetime.fromisoformat(last[0])
@@ -282,14 +282,6 @@ class PostStore:
         for item in new:
             log.info("poll %d: new post id=%s title=%s", poll_id, item.post.id, item.post.title)
         return IngestResult(baseline, new, updated, unchanged, silent, poll_id)
-
-    async def record_failed_poll(self, *, now: datetime) -> None:
-        """A poll in which no source could be read: kept for the record, never an anchor."""
-        stamp = iso(now)
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO polls (started_at, finished_at, ok) VALUES (?, ?, 0)", (stamp, stamp)
-            )
 
     async def count(self) -> int:
         """How many posts are stored."""
@@ -360,7 +352,9 @@ class PostStore:
         ) as c:
             return [(str(r[0]), int(r[1])) for r in await c.fetchall()]
 
-    async def reader_growth(self, start: datetime, end: datetime, limit: int = 5) -> list[tuple[StoredPost, int]]:
+    async def reader_growth(
+        self, start: datetime, end: datetime, limit: int = 5
+    ) -> list[tuple[StoredPost, int]]:
         """The posts whose reader count grew most between `start` and `end`, with the growth."""
         sql = f"""
             WITH before AS (

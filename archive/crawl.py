@@ -1,0 +1,161 @@
+"""Polite crawls of the whole archive: the backfill and the periodic reader-count refresh."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from archive import ArchiveError
+from archive.fetch import Fetcher, redact_url
+from archive.formats.content import parse_content
+from archive.formats.listing import parse_listing_page
+from storage.meta import MetaStore
+from storage.posts import PostStore
+
+log = logging.getLogger(__name__)
+
+CATEGORY_SLUGS = (
+    "Everything",
+    "Astronomy",
+    "Mathematics",
+    "Phy-chem",
+    "Big-Data",
+    "Biology",
+    "Photograph",
+    "Questions",
+    "Life-Feeling",
+    "Resources",
+)
+MAX_PAGES_PER_CATEGORY = 500
+
+
+@dataclass(slots=True)
+class CrawlReport:
+    """Counts of one crawl; `errors` holds one line per page that failed."""
+
+    pages: int = 0
+    posts: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    resumed: bool = False
+    complete: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        """The `--json` shape of `backfill`."""
+        return {
+            "pages": self.pages,
+            "posts": self.posts,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "resumed": self.resumed,
+            "complete": self.complete,
+            "errors": self.errors,
+        }
+
+
+def category_page_url(root: str, slug: str, page: int) -> str:
+    """`/category/{slug}/` for page 1, `/category/{slug}/{page}/` after it."""
+    return f"{root}/category/{slug}/" if page == 1 else f"{root}/category/{slug}/{page}/"
+
+
+class Crawler:
+    """Reads `/content.html` and every category listing, page by page, checkpointing as it goes."""
+
+    def __init__(
+        self,
+        *,
+        fetcher: Fetcher,
+        posts: PostStore,
+        meta: MetaStore,
+        root: str,
+        clock: Callable[[], datetime],
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.posts = posts
+        self.meta = meta
+        self.root = root.rstrip("/")
+        self.clock = clock
+        self.progress = progress or (lambda _message: None)
+
+    async def _store(self, report: CrawlReport, url: str, data: bytes, *, listing: bool) -> str | None:
+        """Parse one page and upsert its posts silently; returns the next page's URL for listings."""
+        if listing:
+            page = parse_listing_page(data)
+            found, next_url = page.posts, page.next_url
+        else:
+            found, next_url = parse_content(data), None
+        inserted, updated, unchanged = await self.posts.upsert(found, now=self.clock())
+        report.pages += 1
+        report.posts += len(found)
+        report.inserted += inserted
+        report.updated += updated
+        report.unchanged += unchanged
+        self.progress(f"{redact_url(url)}: {len(found)} posts")
+        return next_url
+
+    async def _content(self, crawl: str, report: CrawlReport, done: set[str]) -> None:
+        if "content" in done:
+            return
+        url = f"{self.root}/content.html"
+        try:
+            result = await self.fetcher.fetch(url)
+            assert result.content is not None
+            await self._store(report, url, result.content, listing=False)
+        except ArchiveError as exc:
+            report.errors.append(f"{redact_url(url)}: {exc}")
+            log.warning("crawl %s: %s: %s", crawl, redact_url(url), exc)
+            return
+        await self.meta.mark_done(crawl, "content", self.clock())
+
+    async def _category(self, crawl: str, slug: str, report: CrawlReport, done: set[str]) -> None:
+        if f"{slug}:end" in done:
+            return
+        pages_done = [
+            int(item.split(":")[1]) for item in done if item.startswith(f"{slug}:") and item[-1].isdigit()
+        ]
+        page = max(pages_done, default=0) + 1
+        while page <= MAX_PAGES_PER_CATEGORY:
+            url = category_page_url(self.root, slug, page)
+            try:
+                result = await self.fetcher.fetch(url)
+                assert result.content is not None
+                next_url = await self._store(report, url, result.content, listing=True)
+            except ArchiveError as exc:
+                report.errors.append(f"{redact_url(url)}: {exc}")
+                log.warning("crawl %s: category %s page %d: %s", crawl, slug, page, exc)
+                return
+            await self.meta.mark_done(crawl, f"{slug}:{page}", self.clock())
+            if next_url is None:
+                break
+            page += 1
+        await self.meta.mark_done(crawl, f"{slug}:end", self.clock())
+
+    async def run(self, crawl: str, *, content: bool = True) -> CrawlReport:
+        """One crawl, resumed where an interrupted one of the same name stopped."""
+        done = await self.meta.done_items(crawl)
+        report = CrawlReport(resumed=bool(done))
+        if content:
+            await self._content(crawl, report, done)
+        for slug in CATEGORY_SLUGS:
+            await self._category(crawl, slug, report, done)
+        report.complete = not report.errors
+        if report.complete:
+            # Finished: the next crawl of this name starts from the first page again.
+            await self.meta.reset_crawl(crawl)
+            await self.meta.set(f"{crawl}_completed_at", self.clock().isoformat())
+        log.info(
+            "crawl %s: %d pages, %d posts (%d new, %d updated), %d errors",
+            crawl,
+            report.pages,
+            report.posts,
+            report.inserted,
+            report.updated,
+            len(report.errors),
+        )
+        return report

@@ -1,0 +1,48 @@
+"""Small facts the service keeps between runs (when the reader counts were last refreshed) and crawl progress."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from storage.db import Database
+from storage.posts import iso
+
+
+class MetaStore:
+    """Key-value facts and resumable crawl checkpoints."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, key: str) -> str | None:
+        """The value of `key`, or None."""
+        async with self.db.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)) as c:
+            row = await c.fetchone()
+        return None if row is None else str(row[0])
+
+    async def set(self, key: str, value: str) -> None:
+        """Set `key` to `value`."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    async def done_items(self, crawl: str) -> set[str]:
+        """The items of `crawl` already finished."""
+        async with self.db.conn.execute("SELECT item FROM crawl_state WHERE crawl = ?", (crawl,)) as c:
+            return {str(r[0]) for r in await c.fetchall()}
+
+    async def mark_done(self, crawl: str, item: str, now: datetime) -> None:
+        """Checkpoint one finished item of `crawl`."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT OR REPLACE INTO crawl_state (crawl, item, done_at) VALUES (?, ?, ?)",
+                (crawl, item, iso(now)),
+            )
+
+    async def reset_crawl(self, crawl: str) -> None:
+        """Forget the checkpoints of a finished crawl, so the next one starts afresh."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM crawl_state WHERE crawl = ?", (crawl,))
