@@ -148,7 +148,7 @@ class Crawler:
         if report.complete:
             # Finished: the next crawl of this name starts from the first page again.
             await self.meta.reset_crawl(crawl)
-            await self.meta.set(f"{crawl}_completed_at", self.clock().isoformat())
+            await self.meta.put(f"{crawl}_completed_at", self.clock().isoformat())
         log.info(
             "crawl %s: %d pages, %d posts (%d new, %d updated), %d errors",
             crawl,

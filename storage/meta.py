@@ -1,4 +1,4 @@
-"""Small facts the service keeps between runs (when the reader counts were last refreshed) and crawl progress."""
+"""Facts the service keeps between runs (when reader counts were last refreshed) and crawl progress."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class MetaStore:
             row = await c.fetchone()
         return None if row is None else str(row[0])
 
-    async def set(self, key: str, value: str) -> None:
+    async def put(self, key: str, value: str) -> None:
         """Set `key` to `value`."""
         async with self.db.transaction() as conn:
             await conn.execute(

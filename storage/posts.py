@@ -215,7 +215,7 @@ class PostStore:
         return stored, outcome
 
     async def upsert(self, posts: Iterable[Post], *, now: datetime) -> tuple[int, int, int]:
-        """Store sightings without announcing anything (backfill, reader refresh): (inserted, updated, unchanged)."""
+        """Store sightings silently (backfill, reader refresh): (inserted, updated, unchanged)."""
         counts = {"inserted": 0, "updated": 0, "unchanged": 0}
         stamp = iso(now)
         async with self.db.transaction() as conn:

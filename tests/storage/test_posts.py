@@ -135,7 +135,7 @@ async def test_two_connections_polling_at_once_announce_each_post_once(tmp_path:
             PostStore(a).ingest(fresh, now=NOW, tz=TZ, max_age_days=14),
             PostStore(b).ingest(fresh, now=NOW, tz=TZ, max_age_days=14),
         )
-        announced = [s.post.id for r in results for s in r.new]
+        announced = [s.post.id or 0 for r in results for s in r.new]
         assert sorted(announced) == [p.id for p in fresh]
         async with a.conn.execute("SELECT count(*) FROM outbox") as cursor:
             row = await cursor.fetchone()
