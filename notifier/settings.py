@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_FEED = "https://kexue.fm/feed"
 
@@ -16,7 +15,9 @@ DEFAULT_FEED = "https://kexue.fm/feed"
 class Settings(BaseSettings):
     """Every knob of the service; names are the environment variables of `.env.example`."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
+    )
 
     kexue_db: str = Field(default="var/kexue.sqlite3", alias="KEXUE_DB")
     # NoDecode: a comma-separated list, not the JSON that pydantic-settings expects for lists.
