@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -366,12 +367,18 @@ async def test_user_agent_is_sent_with_a_client_passed_in(blog_server: BlogServe
     assert blog_server.requests[0].headers["User-Agent"] == "test-agent/1"
 
 
-async def test_error_messages_never_carry_a_password(blog_server: BlogServer) -> None:
+async def test_error_messages_never_carry_a_password(
+    blog_server: BlogServer, caplog: pytest.LogCaptureFixture
+) -> None:
     blog_server.fail("/feed", 500)
     url = f"http://reader:s3cr3t-pw@127.0.0.1:{blog_server.port}/feed?token=tok-123&page=2"
 
-    with pytest.raises(FetchError) as caught:
+    with caplog.at_level(logging.DEBUG), pytest.raises(FetchError) as caught:
         await fetch(url)
+
+    # httpx logs every request URL at INFO; ours and its lines must both stay clean.
+    assert caplog.records
+    assert "s3cr3t-pw" not in caplog.text
 
     message = str(caught.value)
     assert "s3cr3t-pw" not in message
