@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage import StorageError
+from storage.textnorm import register_functions
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,8 @@ async def open_database(path: str | Path) -> Database:
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA synchronous = NORMAL")
+        # The search triggers on `posts` call these (storage/textnorm.py): needed before any write.
+        await register_functions(conn)
         db = Database(conn, target)
         await db._migrate()
     except sqlite3.DatabaseError as exc:

@@ -1,0 +1,130 @@
+"""Search text normalization: one tokenizer for the index, the query and the snippet marks.
+
+Why not FTS5's own tokenizers: `unicode61` keeps a whole run of Chinese characters as one token (so `梯度` never
+matches inside `梯度下降`), and `trigram` never matches a term under three characters (on SQLite 3.40 a `LIKE`
+against a trigram table even returns nothing for them). So the text is tokenized here, in Python, and the
+FTS5 table (`unicode61`, which then only splits on the spaces written here) indexes the result:
+
+- text is NFKC-normalized and casefolded, so `ＬｏＲＡ` = `LoRA` = `lora` and `（` = `(`;
+- a run of letters outside the CJK blocks is one word; digits are words of their own (`gpt3` = `gpt-3`);
+  everything else (hyphens, underscores, punctuation, emoji, marks) separates words, so
+  `Decoder-only` = `decoder only` = `decoder_only`;
+- a run of CJK characters `c1 c2 … cm` is written as the tokens `c1c2 c2c3 … c(m-1)cm cm`: token `i` starts
+  with character `i`. A two-character term is then one exact token, a longer one the phrase of its
+  overlapping bigrams, and a one-character term the prefix query `"c"*` (served by a one-character prefix
+  index). Every CJK term of any length matches, with no dictionary to load at start-up.
+
+The functions are registered on every connection (`register_functions`) because the triggers that keep
+the index in step with `posts` call them inside the writing transaction. They must stay deterministic:
+the contentless index deletes a row by re-tokenizing the old values, so a change to the tokenization
+needs a migration that rebuilds the index (`INSERT INTO search_fts(search_fts) VALUES('delete-all')`
+then a fresh `INSERT … SELECT`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import aiosqlite
+
+__all__ = [
+    "CJK_CLASS",
+    "Unit",
+    "index_text",
+    "is_cjk",
+    "normalize",
+    "query_terms",
+    "register_functions",
+    "units",
+]
+
+# Han (with extensions and compatibility ideographs), kana, and Hangul syllables: scripts written without
+# spaces between words, indexed as overlapping bigrams.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003ffff"
+_UNIT = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W\d_{CJK_CLASS}]+)|(?P<num>\d+)")
+_CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
+
+
+def normalize(text: str) -> str:
+    """NFKC then casefold: the comparison form of any text, indexed or queried."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def is_cjk(char: str) -> bool:
+    """Whether a character belongs to a script indexed as bigrams."""
+    return _CJK_CHAR.fullmatch(char) is not None
+
+
+def index_text(text: str | None) -> str:
+    """The space-separated tokens FTS5 indexes for a title or body (see the module docstring)."""
+    if not text:
+        return ""
+    tokens: list[str] = []
+    for match in _UNIT.finditer(normalize(str(text))):
+        run = match.group("cjk")
+        if run is None:
+            tokens.append(match.group())
+        else:
+            tokens.extend(run[i : i + 2] for i in range(len(run)))
+    return " ".join(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One comparable unit of a text: a word, a number, or one CJK character, with its span in the text."""
+
+    text: str
+    start: int
+    end: int
+    cjk: bool
+    run: int
+
+
+def units(text: str) -> list[Unit]:
+    """The text cut into units carrying `[start, end)` offsets into `text` itself (for snippet marks).
+
+    Each character is normalized on its own so that offsets map back; `text` should be NFC already.
+    Consecutive CJK characters share a `run` number: a CJK term matches only inside one run.
+    """
+    folded: list[str] = []
+    owner: list[int] = []
+    for index, char in enumerate(text):
+        norm = normalize(char) if not char.isascii() else char.lower()
+        folded.append(norm)
+        owner.extend([index] * len(norm))
+    flat = "".join(folded)
+    found: list[Unit] = []
+    run = 0
+    for match in _UNIT.finditer(flat):
+        run += 1
+        start, end = owner[match.start()], owner[match.end() - 1] + 1
+        if match.group("cjk") is None:
+            found.append(Unit(match.group(), start, end, False, run))
+        else:
+            for offset, char in enumerate(match.group()):
+                at = owner[match.start() + offset]
+                found.append(Unit(char, at, at + 1, True, run))
+    return found
+
+
+def query_terms(query: str) -> list[tuple[str, ...]]:
+    """The distinct terms of a query, in order: a word or number is one unit, a CJK run a tuple of characters."""
+    terms: list[tuple[str, ...]] = []
+    for match in _UNIT.finditer(normalize(query)):
+        run = match.group("cjk")
+        term = tuple(run) if run is not None else (match.group(),)
+        if term not in terms:
+            terms.append(term)
+    return terms
+
+
+def _index_text_sql(value: object) -> str:
+    """`search_index_text(x)` in SQL: never raises, NULL gives an empty string."""
+    return index_text(None if value is None else str(value))
+
+
+async def register_functions(conn: aiosqlite.Connection) -> None:
+    """Register the deterministic SQL functions the search triggers call (`search_index_text`)."""
+    await conn.create_function("search_index_text", 1, _index_text_sql, deterministic=True)
