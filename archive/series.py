@@ -59,7 +59,8 @@ def chinese_numeral(text: str) -> int | None:
             return None
         total += tens * 10
     if rest:
-        if len(rest) != 1 or rest not in _DIGITS or (_DIGITS[rest] == 0 and total == 0):
+        # A trailing zero (`三十零`) is not how a number is written.
+        if len(rest) != 1 or rest not in _DIGITS or _DIGITS[rest] == 0:
             return None
         total += _DIGITS[rest]
     return total or None
@@ -97,8 +98,8 @@ def detect_series(title: str) -> Series | None:
         num = match.group("num")
         # `f(1)` or `v(2)` is a formula, not a part: with ASCII brackets and arabic digits the name must not
         # end in an ASCII letter or digit.
-        if num.isascii() and text[match.end("name") :].lstrip().startswith("(") and name[-1:].isascii():
-            if name[-1:].isalnum():
-                return None
+        ascii_brackets = text[match.end("name") :].lstrip().startswith("(")
+        if num.isascii() and ascii_brackets and name[-1:].isascii() and name[-1:].isalnum():
+            return None
         return _series(name, num)
     return None

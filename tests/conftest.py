@@ -1,0 +1,12 @@
+"""Test-wide settings: Hypothesis profiles ("ci" when the CI variable is set, else "dev")."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# No deadline anywhere: shared CI runners stall at random, and a slow example is not a failing one.
+settings.register_profile("ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
