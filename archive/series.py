@@ -8,7 +8,20 @@ from archive.model import Series
 
 __all__ = ["chinese_numeral", "detect_series"]
 
-_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 # Arabic part numbers above this are years or counts ("（2024）"), never a part.
 _MAX_PART = 999
 

@@ -6,6 +6,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The local blog server fixtures (`blog_server`, `make_blog_server`) for every test.
+pytest_plugins = ["tests.support.blog_server"]
+
 # No deadline anywhere: shared CI runners stall at random, and a slow example is not a failing one.
 settings.register_profile("ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)

@@ -21,10 +21,14 @@ __all__ = [
     "page_title",
 ]
 
+# Elements that break a line in a rendering; text inside one never runs into text outside it.
 _BLOCK_TAGS = frozenset(
-    "address article aside blockquote center dd details div dl dt figcaption figure footer form "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th thead "
-    "tr ul".split()
+    {
+        *("address", "article", "aside", "blockquote", "center", "dd", "details", "div", "dl", "dt"),
+        *("figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr"),
+        *("li", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot"),
+        *("th", "thead", "tr", "ul"),
+    }
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "iframe", "svg"})
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)

@@ -31,7 +31,8 @@ _TOKENS = re.compile(
 )
 _HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _TAG = re.compile(r"<[^>]*>")
-_YEAR_MARK = re.compile(r"\d{4}\s*年\s*(?:<[^>]{0,200}>\s*)*[（(]\s*共\s*\d+\s*篇")
+# A year heading: `2025年 (共60篇)`, or a bare `2025年` closing its element (the count is optional).
+_YEAR_MARK = re.compile(r"\d{4}\s*年\s*(?:(?:<[^>]{0,200}>\s*)*[（(]\s*共\s*\d+\s*篇|</)")
 _DAY_LINE = re.compile(r"\d{1,2}\s*日\s*[:：]\s*<a\b", re.I)
 # The title link follows its day label closely; a link further away is not that day's post.
 _MAX_DAY_TO_LINK = 400

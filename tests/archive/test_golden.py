@@ -39,7 +39,11 @@ def _snapshot(name: str) -> dict[str, Any]:
         "format": detect(data),
         "posts": [
             # to_json is the --json contract; content and title_is_live are checked here too.
-            {**post.to_json(link_host="kexue.fm"), "title_is_live": post.title_is_live, "content": post.content}
+            {
+                **post.to_json(link_host="kexue.fm"),
+                "title_is_live": post.title_is_live,
+                "content": post.content,
+            }
             for post in posts
         ],
     }

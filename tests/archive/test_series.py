@@ -125,6 +125,10 @@ def test_every_numeral_below_one_hundred_round_trips() -> None:
     digits = "一二三四五六七八九"
     for value in range(1, 100):
         tens, ones = divmod(value, 10)
-        text = ("" if tens <= 1 else digits[tens - 1]) + ("十" if tens else "") + (digits[ones - 1] if ones else "")
+        text = (
+            ("" if tens <= 1 else digits[tens - 1])
+            + ("十" if tens else "")
+            + (digits[ones - 1] if ones else "")
+        )
         assert chinese_numeral(text) == value, text
         assert detect_series(f"某系列（{text}）：副标题") == Series("某系列", value)

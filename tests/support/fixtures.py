@@ -30,6 +30,7 @@ def read_fixture(name: str) -> bytes:
     """The bytes of one file of tests/fixtures/archive."""
     return (ARCHIVE_FIXTURES / name).read_bytes()
 
+
 _TOPICS = (
     "Transformer",
     "注意力机制",
@@ -85,7 +86,8 @@ def make_content_html(n: int, *, seed: int = 0, host: str = "kexue.fm") -> bytes
         by_year.setdefault(entry[2].year, []).append(entry)
     out = [
         "<!DOCTYPE html>",
-        '<html lang="zh-CN"><head><meta charset="UTF-8" /><title>存档 - 科学空间|Scientific Spaces</title></head>',
+        '<html lang="zh-CN"><head><meta charset="UTF-8" />',
+        "<title>存档 - 科学空间|Scientific Spaces</title></head>",
         '<body><div id="MainBody"><div id="PostBody"><div class="Post"><h2>存档</h2>',
         '<div class="PostContent"><div id="archives">',
     ]
@@ -109,7 +111,11 @@ def make_content_html(n: int, *, seed: int = 0, host: str = "kexue.fm") -> bytes
 
 
 def make_feed_xml(items: list[tuple[int, str, datetime, str]], host: str = "kexue.fm") -> bytes:
-    """An RSS 2.0 feed like the blog's `/feed`; items are `(id, title, aware pubDate, excerpt)`."""
+    """An RSS 2.0 feed like the blog's `/feed`; items are `(id, title, aware pubDate, excerpt)`.
+
+    Each line of an excerpt becomes one paragraph, so the parsed excerpt equals the one given (for
+    excerpts already in normal form: no repeated lines, single spaces outside LaTeX).
+    """
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"'
@@ -124,7 +130,7 @@ def make_feed_xml(items: list[tuple[int, str, datetime, str]], host: str = "kexu
             raise ValueError("pubDate must be timezone-aware")
         link = f"https://{host}/archives/{ident}"
         # The description holds HTML, itself escaped into XML, as Typecho writes it.
-        description = "<p>" + html.escape(excerpt, quote=False) + "</p>"
+        description = _paragraphs(excerpt)
         parts += [
             "<item>",
             f"<title>{xml_escape(title)}</title>",
@@ -144,15 +150,16 @@ def _page(entries: list[str], next_url: str | None) -> bytes:
     """A full page of the blog's layout around the given `div.Post` entries."""
     nav = ""
     if next_url is not None:
-        nav = f'<ol class="page-navigator"><li class="next"><a href="{html.escape(next_url)}">&raquo;</a></li></ol>'
+        link = html.escape(next_url)
+        nav = f'<ol class="page-navigator"><li class="next"><a href="{link}">&raquo;</a></li></ol>'
     body = "\n".join(entries)
     return (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"UTF-8\" />"
-        "<title>科学空间|Scientific Spaces</title></head>\n<body><div id=\"MainBody\"><div id=\"PostBody\">\n"
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="UTF-8" />'
+        '<title>科学空间|Scientific Spaces</title></head>\n<body><div id="MainBody"><div id="PostBody">\n'
         f"{body}\n{nav}\n</div>\n"
         '<div id="SideBar"><h3>最新文章</h3><ul></ul></div>\n'
         "</div></body>\n</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def _paragraphs(excerpt: str) -> str:
@@ -170,8 +177,9 @@ def make_listing_html(posts: Sequence[Post], *, next_url: str | None = None, hos
         readers = f" | {post.readers}位读者" if post.readers is not None else ""
         entries.append(
             f'<div class="Post"><h2><a href="{link}">{html.escape(post.title, quote=False)}</a></h2>'
-            f'<span class="submitted">By 苏剑林 | {post.date.iso()}{readers} | <a href="{link}#Quote">引用</a>'
-            f'</span><div class="PostContent">{_paragraphs(post.excerpt)}</div></div>'
+            f'<span class="submitted">By 苏剑林 | {post.date.iso()}{readers} | '
+            f'<a href="{link}#Quote">引用</a></span>'
+            f'<div class="PostContent">{_paragraphs(post.excerpt)}</div></div>'
         )
     return _page(entries, next_url)
 
@@ -179,7 +187,9 @@ def make_listing_html(posts: Sequence[Post], *, next_url: str | None = None, hos
 _MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def make_homepage_html(posts: Sequence[Post], *, next_url: str | None = None, host: str = "kexue.fm") -> bytes:
+def make_homepage_html(
+    posts: Sequence[Post], *, next_url: str | None = None, host: str = "kexue.fm"
+) -> bytes:
     """A homepage-layout listing page (yearless `17 Aug` badges); posts need an id."""
     entries = []
     for post in posts:
