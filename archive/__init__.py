@@ -10,4 +10,8 @@ class ParseError(ArchiveError):
 
 
 class FetchError(ArchiveError):
-    """A source could not be fetched."""
+    """A source could not be fetched; `status` is the HTTP status when the server answered."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

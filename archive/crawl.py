@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from archive import ArchiveError
-from archive.fetch import Fetcher, redact_url
+from archive import ArchiveError, FetchError
+from archive.fetch import Fetcher, failure_line, redact_url
 from archive.formats.content import parse_content
 from archive.formats.listing import parse_listing_page
 from storage.meta import MetaStore
@@ -99,23 +99,26 @@ class Crawler:
         self.progress(f"{redact_url(url)}: {len(found)} posts")
         return next_url
 
-    async def _content(self, crawl: str, report: CrawlReport, done: set[str]) -> None:
+    async def _content(self, crawl: str, report: CrawlReport, done: set[str]) -> bool:
+        """Read the archive page; False when it failed (the site is likely down: stop the crawl)."""
         if "content" in done:
-            return
+            return True
         url = f"{self.root}/content.html"
         try:
             result = await self.fetcher.fetch(url)
             assert result.content is not None
             await self._store(report, url, result.content, listing=False)
         except ArchiveError as exc:
-            report.errors.append(f"{redact_url(url)}: {exc}")
-            log.warning("crawl %s: %s: %s", crawl, redact_url(url), exc)
-            return
+            report.errors.append(failure_line(url, str(exc)))
+            log.warning("crawl %s stopped, to resume later: %s", crawl, report.errors[-1])
+            return False
         await self.meta.mark_done(crawl, "content", self.clock())
+        return True
 
-    async def _category(self, crawl: str, slug: str, report: CrawlReport, done: set[str]) -> None:
+    async def _category(self, crawl: str, slug: str, report: CrawlReport, done: set[str]) -> bool:
+        """Read one category page by page; False when a page failed (the crawl stops there, to resume)."""
         if f"{slug}:end" in done:
-            return
+            return True
         pages_done = [
             int(item.split(":")[1]) for item in done if item.startswith(f"{slug}:") and item[-1].isdigit()
         ]
@@ -127,24 +130,30 @@ class Crawler:
                 assert result.content is not None
                 next_url = await self._store(report, url, result.content, listing=True)
             except ArchiveError as exc:
-                report.errors.append(f"{redact_url(url)}: {exc}")
-                log.warning("crawl %s: category %s page %d: %s", crawl, slug, page, exc)
-                return
+                if isinstance(exc, FetchError) and exc.status == 404 and page == 1:
+                    # A category the site no longer has: nothing to read, not a failure.
+                    log.info("crawl %s: category %s does not exist (404)", crawl, slug)
+                    break
+                report.errors.append(failure_line(url, str(exc)))
+                log.warning("crawl %s stopped at %s page %d, to resume later: %s", crawl, slug, page, exc)
+                return False
             await self.meta.mark_done(crawl, f"{slug}:{page}", self.clock())
             if next_url is None:
                 break
             page += 1
         await self.meta.mark_done(crawl, f"{slug}:end", self.clock())
+        return True
 
     async def run(self, crawl: str, *, content: bool = True) -> CrawlReport:
         """One crawl, resumed where an interrupted one of the same name stopped."""
         done = await self.meta.done_items(crawl)
         report = CrawlReport(resumed=bool(done))
-        if content:
-            await self._content(crawl, report, done)
+        # The first failure ends the crawl: the checkpoints let the next run pick up there, and an
+        # unreachable site costs one request and one log line rather than one per page.
+        ok = not content or await self._content(crawl, report, done)
         for slug in CATEGORY_SLUGS:
-            await self._category(crawl, slug, report, done)
-        report.complete = not report.errors
+            ok = ok and await self._category(crawl, slug, report, done)
+        report.complete = ok
         if report.complete:
             # Finished: the next crawl of this name starts from the first page again.
             await self.meta.reset_crawl(crawl)

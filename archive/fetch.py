@@ -108,6 +108,12 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def failure_line(source: str, message: str) -> str:
+    """One line naming the source once, whether or not `message` already names it."""
+    shown = redact_url(source)
+    return message if shown in message else f"{shown}: {message}"
+
+
 def is_disallowed_path(path: str) -> bool:
     """True for paths under /search/, which the blog's robots.txt forbids."""
     # Normalise the spellings a redirect or a careless caller could use to sneak past the rule.
@@ -303,7 +309,7 @@ class Fetcher:
                 reason += " (after answering the cookie challenge)"
             elif 300 <= status < 400:
                 reason += " (redirect without a usable Location)"
-            raise FetchError(f"{shown}: {reason}")
+            raise FetchError(f"{shown}: {reason}", status=status)
 
     async def _exchange(
         self,

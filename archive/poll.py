@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from archive import ArchiveError
 from archive.detect import detect, parse
-from archive.fetch import Fetcher, Validators, backoff_delay, redact_url
+from archive.fetch import Fetcher, Validators, backoff_delay, failure_line, redact_url
 from archive.formats.listing import parse_listing_page
 from archive.model import Post
 from storage.posts import PostStore, StoredPost
@@ -99,7 +99,7 @@ class Poller:
             source, error=error, now=now, retry_at=now + timedelta(seconds=delay)
         )
         log.warning(
-            "source %s: %s (failure %d, next try in %.0f s)", redact_url(source), error, failures, delay
+            "poll failed: %s (failure %d, next try in %.0f s)", failure_line(source, error), failures, delay
         )
         return SourceOutcome(source, error=error)
 

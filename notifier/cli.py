@@ -7,11 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pydantic import ValidationError
 
 from archive import ArchiveError
-from notifier.commands import archive_cmds
+from notifier.commands import archive_cmds, digest
 from notifier.context import Context, Handler, UsageError
 from notifier.settings import Settings
 from storage import StorageError
@@ -19,12 +20,19 @@ from storage import StorageError
 log = logging.getLogger(__name__)
 
 # Each module registers its subcommands; add a module here to add commands.
-COMMAND_MODULES = [archive_cmds]
+COMMAND_MODULES = [archive_cmds, digest]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line, like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kexue-notifier",
         description="New posts, archive search and digests for 科学空间 | Scientific Spaces (kexue.fm).",
     )
@@ -40,15 +48,21 @@ def _settings_error(exc: ValidationError) -> str:
     return f"invalid setting {where.upper()}: {first.get('msg', 'invalid value')}"
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, *, service: bool) -> None:
+    chosen = getattr(logging, level.upper(), logging.INFO)
+    if not service:
+        # A one-shot command reports its own errors in one line each; its log stays quiet unless debugging.
+        chosen = chosen if chosen <= logging.DEBUG else logging.ERROR
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=chosen,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler narrates every job run at INFO; our jobs log what they did themselves.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"kexue-notifier: {_settings_error(exc)}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, service=args.command == "run")
     context = Context(
         settings=settings,
         db_path=args.db or settings.kexue_db,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ class Context:
     now: datetime
 
 
-Handler = Callable[[argparse.Namespace, Context], Awaitable[int]]
+Handler = Callable[[argparse.Namespace, Context], Coroutine[Any, Any, int]]
 
 
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:

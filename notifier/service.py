@@ -21,6 +21,7 @@ from storage.posts import PostStore
 log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = timedelta(hours=6)
+BACKFILL_WANTED = "backfill_wanted"
 
 
 class Service:
@@ -36,6 +37,7 @@ class Service:
         self.meta = meta
         self._crawl_lock = asyncio.Lock()
         self._running: set[asyncio.Task[object]] = set()
+        self._first_poll = True
 
     def _track(self) -> None:
         task = asyncio.current_task()
@@ -51,35 +53,45 @@ class Service:
 
     async def _crawl(self, name: str, *, content: bool) -> None:
         async with self._crawl_lock:
-            await self.crawler.run(name, content=content)
+            report = await self.crawler.run(name, content=content)
+        if report.complete and name == "backfill":
+            await self.meta.put(BACKFILL_WANTED, "")
+
+    async def prepare(self) -> None:
+        """On an empty store, ask for a backfill: the first poll then finds the archive already read."""
+        if await self.posts.count() == 0 and await self.meta.get("backfill_completed_at") is None:
+            log.info("store %s is empty: the whole archive will be read first", self.ctx.db_path)
+            await self.meta.put(BACKFILL_WANTED, "1")
 
     async def poll_job(self) -> None:
-        """Poll every source once; on an empty store read the whole archive first."""
+        """Poll every source once; the very first run finishes a wanted backfill before it."""
         self._track()
         try:
-            if await self.posts.count() == 0:
-                log.info("store %s is empty: backfilling before the first poll", self.ctx.db_path)
-                await self._crawl("backfill", content=True)
-            await self.poller.poll(
-                self.ctx.settings.kexue_sources, now=self.ctx.settings.now(), respect_backoff=True
-            )
+            if self._first_poll:
+                self._first_poll = False
+                await self._maintain()
+            now = self.ctx.settings.now()
+            await self.poller.poll(self.ctx.settings.kexue_sources, now=now, respect_backoff=True)
         except Exception:
             log.exception("poll failed; the next one runs on schedule")
 
     async def maintenance_job(self) -> None:
-        """Finish an interrupted backfill, and refresh reader counts every READERS_REFRESH_DAYS."""
+        """Finish a wanted or interrupted backfill, and refresh reader counts every READERS_REFRESH_DAYS."""
         self._track()
         try:
-            if await self.meta.done_items("backfill"):
-                await self._crawl("backfill", content=True)
-                return
-            days = self.ctx.settings.readers_refresh_days
-            last = await self.meta.get("readers_completed_at")
-            now = self.ctx.settings.now()
-            if days and (last is None or now - datetime.fromisoformat(last) >= timedelta(days=days)):
-                await self._crawl("readers", content=False)
+            await self._maintain()
         except Exception:
             log.exception("maintenance crawl failed; it runs again on schedule")
+
+    async def _maintain(self) -> None:
+        if await self.meta.get(BACKFILL_WANTED) or await self.meta.done_items("backfill"):
+            await self._crawl("backfill", content=True)
+            return
+        days = self.ctx.settings.readers_refresh_days
+        last = await self.meta.get("readers_completed_at")
+        now = self.ctx.settings.now()
+        if days and (last is None or now - datetime.fromisoformat(last) >= timedelta(days=days)):
+            await self._crawl("readers", content=False)
 
 
 async def serve(ctx: Context) -> None:
@@ -101,6 +113,7 @@ async def serve(ctx: Context) -> None:
         service = Service(
             ctx=ctx, poller=make_poller(db, fetcher, ctx), crawler=crawler, posts=posts, meta=meta
         )
+        await service.prepare()
         scheduler = AsyncIOScheduler(timezone=ctx.tz)
         interval = settings.poll_interval
         scheduler.add_job(
@@ -120,7 +133,7 @@ async def serve(ctx: Context) -> None:
             id="maintenance",
             max_instances=1,
             coalesce=True,
-            next_run_time=datetime.now(ctx.tz) + timedelta(minutes=1),
+            next_run_time=datetime.now(ctx.tz) + MAINTENANCE_EVERY,
         )
         scheduler.start()
         log.info(

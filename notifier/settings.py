@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     readers_refresh_days: int = Field(default=7, ge=0, alias="READERS_REFRESH_DAYS")
     crawl_delay: float = Field(default=1.0, ge=0, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    excerpt_chars: int = Field(default=200, ge=20, alias="EXCERPT_CHARS")
 
     @field_validator("kexue_sources", mode="before")
     @classmethod

@@ -91,11 +91,11 @@ class Database:
 async def open_database(path: str | Path) -> Database:
     """Open (creating if needed) the SQLite file at `path` and bring its schema up to date."""
     target = str(path)
-    if target != ":memory:":
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
     try:
+        if target != ":memory:":
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(target, isolation_level=None)
-    except sqlite3.Error as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {target}: {exc}") from exc
     try:
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")

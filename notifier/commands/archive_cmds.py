@@ -181,9 +181,9 @@ async def cmd_series(args: argparse.Namespace, ctx: Context) -> int:
         )
     else:
         print(chosen.name)
-        for s in posts:
-            part = s.post.series.part if s.post.series else "?"
-            print(f"  {part:>3}. {format_post(s.post, ctx.link_host)}")
+        for stored in posts:
+            part = stored.post.series.part if stored.post.series else "?"
+            print(f"  {part:>3}. {format_post(stored.post, ctx.link_host)}")
         if missing:
             print(f"  missing parts: {', '.join(map(str, missing))}")
     return 0

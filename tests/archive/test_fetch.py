@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     MakeServer = Callable[..., Awaitable[BlogServer]]
 
 # Imported by name only here, so that pytest loads (and assertion-rewrites) the module as a plugin first.
-pytest_plugins = ["tests.support.blog_server"]
 
 FEED = b"<?xml version='1.0'?><rss><channel><title>kexue</title></channel></rss>"
 LAST_MODIFIED = "Tue, 05 Nov 2024 08:00:00 GMT"

@@ -1,0 +1,66 @@
+"""`kexue-notifier digest`: print the digest of the posts since a date, in one language and format."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, timedelta
+from typing import Any
+
+from digest import DigestError
+from digest.model import LANGS, check_lang
+from digest.render import FORMATS, Format, Renderer
+from digest.selection import FIRST_DIGEST_DAYS, DigestBuilder
+from notifier.context import Context, UsageError, add_common
+from storage.db import database
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _format(value: str) -> Format:
+    for fmt in FORMATS:
+        if fmt == value:
+            return fmt
+    raise UsageError(f"unknown format {value!r}")
+
+
+async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
+    """Print the digest (Telegram messages separated by a marked line); nothing new prints nothing."""
+    since: date = args.since or (ctx.now - timedelta(days=FIRST_DIGEST_DAYS)).astimezone(ctx.tz).date()
+    lang = check_lang(args.lang)
+    fmt = _format(args.format)
+    async with database(ctx.db_path) as db:
+        builder = DigestBuilder(
+            db, link_host=ctx.link_host, tz=ctx.tz, excerpt_chars=ctx.settings.excerpt_chars
+        )
+        digest = await builder.for_period(since, ctx.now)
+    if digest.empty:
+        print(f"no new posts since {since.isoformat()}: no digest", file=sys.stderr)
+        return 0
+    try:
+        parts = Renderer().render(digest, lang, fmt)
+    except DigestError as exc:
+        raise UsageError(str(exc)) from exc
+    for index, part in enumerate(parts, start=1):
+        if len(parts) > 1:
+            if index > 1:
+                sys.stdout.write("\n")
+            sys.stdout.write(f"----- message {index}/{len(parts)} -----\n")
+        sys.stdout.write(part.rstrip("\n") + "\n")
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the `digest` subcommand."""
+    help_text = "print the digest of new posts (default: the last seven days, zh, telegram)"
+    parser = subparsers.add_parser("digest", help=help_text, description=help_text)
+    add_common(parser, json_flag=False)
+    parser.add_argument("--since", type=_date, metavar="DATE", help="first day covered (default: 7 days ago)")
+    parser.add_argument("--lang", choices=LANGS, default="zh", help="zh or en (default zh)")
+    parser.add_argument("--format", choices=FORMATS, default="telegram", help="default telegram")
+    parser.set_defaults(handler=cmd_digest)

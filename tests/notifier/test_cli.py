@@ -1,0 +1,232 @@
+"""The command line as users and our acceptance checks call it: real processes, a real file, a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.support.blog_server import BlogServer
+from tests.support.fixtures import make_feed_xml, read_fixture
+
+TZ = ZoneInfo("Asia/Shanghai")
+RSS = "application/rss+xml; charset=UTF-8"
+POST_KEYS = {"id", "url", "title", "date", "readers", "excerpt", "series"}
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one command did."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout as JSON."""
+        return json.loads(self.stdout)
+
+
+class Cli:
+    """Runs `python -m notifier.cli` in a scratch directory with a clean environment."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("KEXUE_", "LINK_", "TIME_", "POLL_"))
+        }
+        self.env.update(
+            {"KEXUE_DB": str(workdir / "kexue.sqlite3"), "KEXUE_NOW": "2025-05-10T12:00:00+08:00"}
+        )
+
+    async def __call__(self, *args: str, **env: str) -> Run:
+        """Run one command; `env` adds settings."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "notifier.cli",
+            *args,
+            cwd=self.workdir,
+            env={**self.env, **env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        assert proc.returncode is not None
+        return Run(proc.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    """A command runner in `tmp_path`."""
+    return Cli(tmp_path)
+
+
+def feed_file(path: Path, *specs: tuple[int, str, str]) -> str:
+    """Write a feed with (id, title, Beijing date) items; return its path."""
+    items = [
+        (i, t, datetime.fromisoformat(d).replace(hour=9, tzinfo=TZ), f"摘要{i} $x^2$") for i, t, d in specs
+    ]
+    path.write_bytes(make_feed_xml(items))
+    return str(path)
+
+
+OLD = [
+    (10366, "低秩近似之路（一）：伪逆", "2024-09-15"),
+    (10427, "低秩近似之路（三）：CR", "2024-10-11"),
+    (10699, "MoE环游记：1、从几何意义出发", "2025-02-08"),
+    (10735, "MoE环游记：2、不患寡而患不均", "2025-02-21"),
+    (10592, "Muon优化器赏析：从向量到矩阵的本质跨越", "2024-12-10"),
+]
+
+
+def assert_one_line_error(run: Run) -> None:
+    """A user mistake: non-zero, one line on stderr, no traceback."""
+    assert run.code != 0
+    assert "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+async def test_parse_prints_posts_in_source_order(cli: Cli) -> None:
+    path = cli.workdir / "feed.xml"
+    path.write_bytes(read_fixture("feed.xml"))
+    run = await cli("parse", str(path), "--json")
+    assert run.code == 0, run.stderr
+    posts = run.json()
+    assert len(posts) == 10 and all(set(p) == POST_KEYS for p in posts)
+    assert all(p["url"] == f"https://kexue.fm/archives/{p['id']}" for p in posts)
+
+
+async def test_parse_honours_link_host(cli: Cli) -> None:
+    path = cli.workdir / "feed.xml"
+    path.write_bytes(read_fixture("feed.xml"))
+    run = await cli("parse", str(path), "--json", LINK_HOST="spaces.ac.cn")
+    assert all(p["url"].startswith("https://spaces.ac.cn/archives/") for p in run.json())
+
+
+@pytest.mark.parametrize(
+    "name", ["broken-challenge.html", "broken-truncated.html", "broken-nginx-502.html", "broken-random.bin"]
+)
+async def test_parse_of_a_broken_page_exits_1_with_one_line(cli: Cli, name: str) -> None:
+    path = cli.workdir / name
+    path.write_bytes(read_fixture(name))
+    run = await cli("parse", str(path), "--json")
+    assert run.code == 1
+    assert_one_line_error(run)
+    assert run.stdout == ""
+
+
+async def test_parse_of_an_empty_listing_is_an_empty_array(cli: Cli) -> None:
+    path = cli.workdir / "empty.html"
+    path.write_bytes(read_fixture("category-empty.html"))
+    run = await cli("parse", str(path), "--json")
+    assert (run.code, run.json()) == (0, [])
+
+
+async def test_user_mistakes_are_one_line(cli: Cli) -> None:
+    assert_one_line_error(await cli("parse", str(cli.workdir / "missing.xml")))
+    assert_one_line_error(await cli("latest", "--db", "/proc/no/such/dir/k.sqlite3"))
+    assert_one_line_error(await cli("latest", POLL_INTERVAL="often"))
+    assert_one_line_error(await cli("latest", TIME_ZONE="Mars/Olympus"))
+
+
+async def test_poll_records_a_baseline_then_announces_only_what_is_new(cli: Cli) -> None:
+    feed = feed_file(cli.workdir / "feed.xml", *OLD)
+    first = await cli("poll", feed, "--json")
+    assert first.code == 0, first.stderr
+    assert first.json() == {"baseline": True, "new": [], "updated": 0, "unchanged": 0, "errors": []}
+    feed_file(
+        cli.workdir / "feed.xml", (10907, "Transformer升级之路：20、MLA好在哪里?（上）", "2025-05-04"), *OLD
+    )
+    second = (await cli("poll", feed, "--json")).json()
+    assert second["baseline"] is False
+    assert [p["id"] for p in second["new"]] == [10907]
+    assert second["new"][0]["series"] == {"name": "Transformer升级之路", "part": 20}
+    assert (second["updated"], second["unchanged"]) == (0, 5)
+    third = (await cli("poll", feed, "--json")).json()
+    assert (third["new"], third["unchanged"]) == ([], 6)
+
+
+async def test_poll_uses_kexue_sources_and_reports_a_failing_one(cli: Cli) -> None:
+    feed = feed_file(cli.workdir / "feed.xml", *OLD)
+    broken = cli.workdir / "broken.html"
+    broken.write_bytes(read_fixture("broken-truncated.html"))
+    run = await cli("poll", "--json", KEXUE_SOURCES=f"{feed}, {broken}")
+    assert run.code == 0
+    result = run.json()
+    assert result["baseline"] is True
+    assert [e["source"] for e in result["errors"]] == [str(broken)]
+    only_broken = await cli("poll", "--json", KEXUE_SOURCES=str(broken))
+    assert only_broken.code == 1 and only_broken.json()["new"] == []
+
+
+async def test_latest_is_newest_first(cli: Cli) -> None:
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD))
+    run = await cli("latest", "-n", "2", "--json")
+    assert [p["id"] for p in run.json()] == [10735, 10699]
+    assert len((await cli("latest", "--json")).json()) == 5
+    assert_one_line_error(await cli("latest", "-n", "0"))
+
+
+async def test_series_lists_and_looks_up_by_any_spelling_or_prefix(cli: Cli) -> None:
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD))
+    listing = (await cli("series", "--json")).json()
+    assert listing == [
+        {"name": "MoE环游记", "parts": 2, "latest": "2025-02-21"},
+        {"name": "低秩近似之路", "parts": 2, "latest": "2024-10-11"},
+    ]
+    one = (await cli("series", "低秩近似之路", "--json")).json()
+    assert one["name"] == "低秩近似之路"
+    assert [p["series"]["part"] for p in one["posts"]] == [1, 3]
+    assert one["missing"] == [2]
+    assert (await cli("series", "低秩", "--json")).json()["name"] == "低秩近似之路"
+    assert (await cli("series", "moe环游记", "--json")).json()["name"] == "MoE环游记"
+    ambiguous = await cli("series", "")
+    assert_one_line_error(ambiguous)
+    await cli(
+        "poll",
+        feed_file(cli.workdir / "more.xml", (10114, "重温SSM（一）：线性系统和HiPPO矩阵", "2024-05-24")),
+    )
+    await cli(
+        "poll",
+        feed_file(cli.workdir / "more2.xml", (10180, "重温SSM（四）：有理生成函数的新视角", "2024-06-27")),
+    )
+    await cli("poll", feed_file(cli.workdir / "more3.xml", (10000, "重要性采样（一）：基础", "2024-03-01")))
+    prefix = await cli("series", "重")
+    assert_one_line_error(prefix)
+    assert "重温SSM" in prefix.stderr and "重要性采样" in prefix.stderr
+    assert_one_line_error(await cli("series", "不存在的系列"))
+
+
+async def test_two_processes_polling_at_once_announce_each_post_once(
+    cli: Cli, blog_server: BlogServer
+) -> None:
+    blog_server.set("/feed", make_feed_xml([]), content_type=RSS)
+    base = [(i, t, datetime.fromisoformat(d).replace(tzinfo=TZ), "x") for i, t, d in OLD]
+    blog_server.set("/feed", make_feed_xml(base), content_type=RSS)
+    await cli("poll", blog_server.url("/feed"))
+    fresh = [(11000 + i, f"新文章{i}", datetime(2025, 5, 9, 8, i, tzinfo=TZ), "x") for i in range(10)]
+    blog_server.set("/feed", make_feed_xml(fresh), content_type=RSS)
+    runs = await asyncio.gather(*(cli("poll", blog_server.url("/feed"), "--json") for _ in range(2)))
+    announced = [p["id"] for run in runs for p in run.json()["new"]]
+    assert sorted(announced) == [11000 + i for i in range(10)]
+
+
+async def test_backfill_reports_progress_and_is_complete(cli: Cli, blog_server: BlogServer) -> None:
+    from tests.archive.test_crawl import serve_site, site_posts
+
+    serve_site(blog_server, site_posts(6, readers=50))
+    run = await cli("backfill", "--json", KEXUE_SOURCES=blog_server.url("/feed"), CRAWL_DELAY="0")
+    assert run.code == 0, run.stderr
+    report = run.json()
+    assert (report["complete"], report["inserted"], report["errors"]) == (True, 6, [])
+    latest = (await cli("latest", "-n", "1", "--json")).json()
+    assert latest[0]["readers"] is not None

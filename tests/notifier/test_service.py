@@ -1,0 +1,85 @@
+"""`kexue-notifier run`: the scheduler polls, survives an unreachable blog, and stops cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tests.support.blog_server import BlogServer
+from tests.support.fixtures import make_feed_xml
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+async def start_service(workdir: Path, **env: str) -> asyncio.subprocess.Process:
+    """`kexue-notifier run` in `workdir` with the given settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KEXUE_", "POLL_"))}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "notifier.cli",
+        "run",
+        cwd=workdir,
+        env={**clean, "KEXUE_DB": str(workdir / "k.sqlite3"), "CRAWL_DELAY": "0", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_until(stream: asyncio.StreamReader, needle: str, seen: list[str], timeout: float = 30) -> None:
+    """Collect log lines until one contains `needle`."""
+
+    async def scan() -> None:
+        while True:
+            line = (await stream.readline()).decode()
+            if not line:
+                raise AssertionError(f"service exited before logging {needle!r}: {''.join(seen)}")
+            seen.append(line)
+            if needle in line:
+                return
+
+    await asyncio.wait_for(scan(), timeout)
+
+
+async def stop(proc: asyncio.subprocess.Process, seen: list[str]) -> int:
+    """SIGTERM, then the exit status and the rest of the log."""
+    proc.send_signal(signal.SIGTERM)
+    _, rest = await asyncio.wait_for(proc.communicate(), timeout=20)
+    seen.append(rest.decode())
+    assert proc.returncode is not None
+    return proc.returncode
+
+
+async def test_an_unreachable_blog_logs_one_line_per_failure_and_never_crashes(tmp_path: Path) -> None:
+    proc = await start_service(tmp_path, KEXUE_SOURCES="http://127.0.0.1:9/feed", POLL_INTERVAL="10")
+    assert proc.stderr is not None
+    seen: list[str] = []
+    await read_until(proc.stderr, "poll failed: http://127.0.0.1:9/feed", seen)
+    assert await stop(proc, seen) == 0
+    log = "".join(seen)
+    assert "Traceback" not in log
+    assert "failure 1, next try in" in log
+    assert "stopped" in log
+
+
+async def test_the_service_polls_on_start_and_stops_on_sigterm(
+    tmp_path: Path, blog_server: BlogServer
+) -> None:
+    items = [
+        (10907, "Transformer升级之路：20、MLA好在哪里?（上）", datetime(2025, 5, 4, 9, tzinfo=TZ), "摘要")
+    ]
+    blog_server.set("/feed", make_feed_xml(items), content_type="application/rss+xml")
+    proc = await start_service(tmp_path, KEXUE_SOURCES=blog_server.url("/feed"), POLL_INTERVAL="60")
+    assert proc.stderr is not None
+    seen: list[str] = []
+    await read_until(proc.stderr, "(baseline)", seen)
+    assert await stop(proc, seen) == 0
+    assert "Traceback" not in "".join(seen)
+    with sqlite3.connect(tmp_path / "k.sqlite3") as conn:
+        assert conn.execute("SELECT archive_id FROM posts").fetchall() == [(10907,)]
