@@ -61,6 +61,43 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(ZoneInfo("UTC")).isoformat(timespec="seconds")
 
 
+_WRITTEN = (
+    "archive_id",
+    "title",
+    "title_key",
+    "title_is_live",
+    "year",
+    "month",
+    "day",
+    "readers",
+    "excerpt",
+    "content",
+    "series_name",
+    "series_key",
+    "series_part",
+)
+
+
+def _values(post: Post) -> tuple[Any, ...]:
+    """The `_WRITTEN` columns of a post, in order."""
+    series = post.series
+    return (
+        post.id,
+        post.title,
+        title_key(post.title),
+        int(post.title_is_live),
+        post.date.year,
+        post.date.month,
+        post.date.day,
+        post.readers,
+        post.excerpt,
+        post.content,
+        None if series is None else series.name,
+        None if series is None else series_key(series.name),
+        None if series is None else series.part,
+    )
+
+
 def _row_to_post(row: Sequence[Any]) -> StoredPost:
     series = None if row[10] is None else Series(str(row[10]), int(row[11]))
     post = Post(
@@ -133,56 +170,19 @@ class PostStore:
         return candidates[0]
 
     async def _insert(self, conn: aiosqlite.Connection, post: Post, now: str) -> int:
-        series = post.series
         cursor = await conn.execute(
-            "INSERT INTO posts (archive_id, title, title_key, title_is_live, year, month, day, readers, "
-            "excerpt, content, series_name, series_key, series_part, first_seen_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                post.id,
-                post.title,
-                title_key(post.title),
-                int(post.title_is_live),
-                post.date.year,
-                post.date.month,
-                post.date.day,
-                post.readers,
-                post.excerpt,
-                post.content,
-                None if series is None else series.name,
-                None if series is None else series_key(series.name),
-                None if series is None else series.part,
-                now,
-                now,
-            ),
+            f"INSERT INTO posts ({', '.join(_WRITTEN)}, first_seen_at, updated_at) "
+            f"VALUES ({', '.join('?' * (len(_WRITTEN) + 2))})",
+            (*_values(post), now, now),
         )
         pk = cursor.lastrowid
         assert pk is not None
         return pk
 
     async def _update(self, conn: aiosqlite.Connection, pk: int, post: Post, now: str) -> None:
-        series = post.series
+        assignments = ", ".join(f"{column} = ?" for column in _WRITTEN)
         await conn.execute(
-            "UPDATE posts SET archive_id = ?, title = ?, title_key = ?, title_is_live = ?, year = ?, "
-            "month = ?, day = ?, readers = ?, excerpt = ?, content = ?, series_name = ?, series_key = ?, "
-            "series_part = ?, updated_at = ? WHERE pk = ?",
-            (
-                post.id,
-                post.title,
-                title_key(post.title),
-                int(post.title_is_live),
-                post.date.year,
-                post.date.month,
-                post.date.day,
-                post.readers,
-                post.excerpt,
-                post.content,
-                None if series is None else series.name,
-                None if series is None else series_key(series.name),
-                None if series is None else series.part,
-                now,
-                pk,
-            ),
+            f"UPDATE posts SET {assignments}, updated_at = ? WHERE pk = ?", (*_values(post), now, pk)
         )
 
     async def _observe_readers(self, conn: aiosqlite.Connection, pk: int, readers: int, now: str) -> None:
