@@ -1,0 +1,285 @@
+"""Rendering a digest through the jinja2 templates: Telegram messages within the limit, email HTML and text.
+
+The parts every recipient shares (one post's block, one most-read line) are rendered once and memoized, so a
+run over many recipients pays per recipient only for choosing and assembling blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from markupsafe import Markup, escape
+
+from digest import DigestError
+from digest.excerpt import ELLIPSIS
+from digest.model import Digest, Lang, MostRead, PostItem, SeriesRef
+from digest.telegram import TELEGRAM_LIMIT, telegram_length
+
+log = logging.getLogger(__name__)
+
+Format = Literal["telegram", "email-html", "email-text"]
+FORMATS: tuple[Format, ...] = ("telegram", "email-html", "email-text")
+
+# Between blocks of a Telegram message: a blank line between posts, a line break between most-read lines.
+_BLOCK_SEP = "\n\n"
+_LINE_SEP = "\n"
+_CACHE_LIMIT = 4096
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+def default_templates_dir() -> Path:
+    """`templates/` beside the packages (a checkout), else in the working directory (an installed image)."""
+    candidates = [Path(__file__).resolve().parent.parent / "templates", Path.cwd() / "templates"]
+    for candidate in candidates:
+        if (candidate / "telegram").is_dir() and (candidate / "email").is_dir():
+            return candidate
+    raise DigestError("templates directory not found (looked in: " + ", ".join(map(str, candidates)) + ")")
+
+
+def _thousands(value: int) -> str:
+    return f"{value:,}"
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+def _nl2br(text: str) -> Markup:
+    return Markup("<br>\n").join(escape(line) for line in text.split("\n"))
+
+
+def make_environment(templates_dir: Path | None = None) -> Environment:
+    """The jinja2 environment: autoescape on for `.html`, strict undefined, the digest filters."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir or default_templates_dir())),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    env.filters["thousands"] = _thousands
+    env.filters["host"] = _host
+    env.filters["nl2br"] = _nl2br
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A rendered Telegram block and its length as Telegram counts it."""
+
+    html: str
+    length: int
+
+
+class Renderer:
+    """Renders digests and notifications; `cached=False` re-renders every block (the naive baseline)."""
+
+    def __init__(
+        self, templates_dir: Path | None = None, *, limit: int = TELEGRAM_LIMIT, cached: bool = True
+    ) -> None:
+        self.env = make_environment(templates_dir)
+        self.limit = limit
+        self.cached = cached
+        self._modules: dict[str, Any] = {}
+        self._blocks: dict[tuple[str, str, object], _Block] = {}
+        self._html: dict[tuple[str, str, object], str] = {}
+
+    # --- template access --------------------------------------------------------------------------
+
+    def _module(self, name: str) -> Any:
+        module = self._modules.get(name)
+        if module is None:
+            try:
+                module = self.env.get_template(name).module
+            except TemplateNotFound as exc:
+                raise DigestError(f"template {name} not found") from exc
+            self._modules[name] = module
+        return module
+
+    def _macro(self, template: str, macro: str, *args: object) -> str:
+        return str(getattr(self._module(template), macro)(*args)).strip()
+
+    def _memo(self, template: str, macro: str, arg: object) -> str:
+        """A macro's output, rendered once per distinct argument when caching."""
+        if not self.cached:
+            return self._macro(template, macro, arg)
+        key = (template, macro, arg)
+        found = self._html.get(key)
+        if found is None:
+            if len(self._html) >= _CACHE_LIMIT:
+                self._html.clear()
+            found = self._html[key] = self._macro(template, macro, arg)
+        return found
+
+    def _block(self, template: str, macro: str, arg: object) -> _Block:
+        if not self.cached:
+            html = self._macro(template, macro, arg)
+            return _Block(html, telegram_length(html))
+        key = (template, macro, arg)
+        found = self._blocks.get(key)
+        if found is None:
+            if len(self._blocks) >= _CACHE_LIMIT:
+                self._blocks.clear()
+            html = self._macro(template, macro, arg)
+            found = self._blocks[key] = _Block(html, telegram_length(html))
+        return found
+
+    # --- Telegram ---------------------------------------------------------------------------------
+
+    def telegram_post(self, item: PostItem, lang: Lang) -> str:
+        """The notification of one new post, shortened (excerpt first, then title) to fit one message."""
+        template = self.env.get_template(f"telegram/post.{lang}.html")
+
+        def render(candidate: PostItem) -> str:
+            return template.render(p=candidate).strip()
+
+        html = render(item)
+        if telegram_length(html) <= self.limit:
+            return html
+        return _fit(item, lambda candidate: render(candidate), self.limit).html
+
+    def telegram_digest(self, digest: Digest, lang: Lang) -> list[str]:
+        """The digest as Telegram messages of at most `limit` characters each, split between posts."""
+        template = f"telegram/digest.{lang}.html"
+        period = digest.period
+        header = self._block(template, "header", period)
+        continued = self._block(template, "continued", period)
+        footer = self._block(template, "footer", period)
+        reserve = len(_BLOCK_SEP) + footer.length
+        messages: list[list[str]] = []
+        current: list[str] = [header.html]
+        used = header.length
+
+        sections: list[tuple[str, str, Sequence[PostItem | MostRead]]] = [
+            ("series", "post", digest.series_updates),
+            ("posts", "post", digest.posts),
+            ("most_read", "most_read", digest.most_read),
+        ]
+        for kind, macro, entries in sections:
+            if not entries:
+                continue
+            heading = self._block(template, "section", kind)
+            separator = _BLOCK_SEP if macro == "post" else _LINE_SEP
+            for index, entry in enumerate(entries):
+                block = self._block(template, macro, entry)
+                lead = [(_BLOCK_SEP, heading), (_BLOCK_SEP, block)] if index == 0 else [(separator, block)]
+                need = sum(len(sep) + b.length for sep, b in lead)
+                if used + need + reserve > self.limit and len(current) > 1:
+                    messages.append(current)
+                    current, used = [continued.html], continued.length
+                    lead = [(_BLOCK_SEP, heading), (_BLOCK_SEP, block)]
+                    need = sum(len(sep) + b.length for sep, b in lead)
+                if used + need + reserve > self.limit:
+                    budget = self.limit - reserve - used - (need - block.length)
+                    block = self._shortened(template, macro, entry, budget)
+                    lead[-1] = (lead[-1][0], block)
+                for sep, piece in lead:
+                    current.append(sep)
+                    current.append(piece.html)
+                    used += len(sep) + piece.length
+        current.append(_BLOCK_SEP)
+        current.append(footer.html)
+        messages.append(current)
+        return ["".join(parts) for parts in messages]
+
+    def _shortened(self, template: str, macro: str, entry: PostItem | MostRead, budget: int) -> _Block:
+        """A block too long for a message on its own, shortened to `budget` without breaking any tag."""
+        log.info("digest: shortening a %s block to %d characters", macro, budget)
+        if isinstance(entry, MostRead):
+            most_read = entry
+
+            def render_most_read(candidate: PostItem) -> str:
+                return self._macro(template, macro, replace(most_read, item=candidate))
+
+            return _fit(most_read.item, render_most_read, budget)
+        return _fit(entry, lambda candidate: self._macro(template, macro, candidate), budget)
+
+    # --- email ------------------------------------------------------------------------------------
+
+    def email_subject(self, digest: Digest, lang: Lang) -> str:
+        """The subject line of the digest email."""
+        return self._memo(f"email/blocks.{lang}.txt", "subject", digest.period)
+
+    def email_html(self, digest: Digest, lang: Lang) -> str:
+        """The digest email's HTML part."""
+        return self._email(digest, lang, "html")
+
+    def email_text(self, digest: Digest, lang: Lang) -> str:
+        """The digest email's plain-text part."""
+        return self._email(digest, lang, "txt")
+
+    def _email(self, digest: Digest, lang: Lang, ext: str) -> str:
+        blocks = f"email/blocks.{lang}.{ext}"
+        wrap: Callable[[str], str] = Markup if ext == "html" else str
+        rendered = self.env.get_template(f"email/digest.{lang}.{ext}").render(
+            d=digest,
+            subject=self.email_subject(digest, lang),
+            series_blocks=[wrap(self._memo(blocks, "post", p)) for p in digest.series_updates],
+            post_blocks=[wrap(self._memo(blocks, "post", p)) for p in digest.posts],
+            most_read_blocks=[wrap(self._memo(blocks, "most_read", m)) for m in digest.most_read],
+        )
+        return rendered.strip() + "\n"
+
+    # --- any format -------------------------------------------------------------------------------
+
+    def render(self, digest: Digest, lang: Lang, fmt: Format) -> list[str]:
+        """The digest in one format: Telegram gives one or more messages, email one document."""
+        if fmt == "telegram":
+            return self.telegram_digest(digest, lang)
+        if fmt == "email-html":
+            return [self.email_html(digest, lang)]
+        if fmt == "email-text":
+            return [self.email_text(digest, lang)]
+        raise DigestError(f"unknown format {fmt!r}")
+
+
+def _truncate(text: str, keep: int) -> str:
+    """The first `keep` characters and `…`, never splitting a letter from its combining marks."""
+    if keep >= len(text):
+        return text
+    while keep > 0 and _COMBINING.match(text[keep]):
+        keep -= 1
+    return text[:keep].rstrip() + ELLIPSIS
+
+
+def _fit(item: PostItem, render: Callable[[PostItem], str], budget: int) -> _Block:
+    """Shorten `item` until `render(item)` fits `budget`: drop the excerpt, then cut title and series name.
+
+    The strings are cut before rendering, so escaping and tags stay intact.
+    """
+    candidate = replace(item, excerpt="")
+    html = render(candidate)
+    length = telegram_length(html)
+    if length <= budget:
+        return _Block(html, length)
+
+    def shortened(keep: int) -> PostItem:
+        series = candidate.series
+        if series is not None:
+            series = SeriesRef(
+                _truncate(series.name, keep), series.part, series.previous_url, series.previous_title
+            )
+        return replace(candidate, title=_truncate(candidate.title, keep), series=series)
+
+    longest = max(len(candidate.title), len(candidate.series.name) if candidate.series else 0)
+    low, high = 0, longest
+    best: _Block | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        html = render(shortened(middle))
+        length = telegram_length(html)
+        if length <= budget:
+            best = _Block(html, length)
+            low = middle + 1
+        else:
+            high = middle - 1
+    if best is None:
+        raise DigestError(f"a post cannot be shortened to {budget} characters")
+    return best

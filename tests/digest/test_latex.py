@@ -1,0 +1,79 @@
+"""LaTeX → readable Unicode: the golden table over the blog's style, and the rules the issue names."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.latex import latex_to_text, render_math, split_math
+from tests.digest.golden_files import GOLDEN_DIR, check_golden
+
+
+def _table() -> str:
+    out: list[str] = []
+    for line in (GOLDEN_DIR / "math-sources.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        display = line.startswith("display: ")
+        source = line.removeprefix("display: ")
+        rendered = render_math(source, display=display).split("\n")
+        out.append(line)
+        out.append("  → " + rendered[0])
+        out.extend("    " + more for more in rendered[1:])
+        out.append("")
+    return "\n".join(out)
+
+
+def test_math_table_matches_its_golden_file() -> None:
+    table = _table()
+    assert table.count("→") >= 50
+    check_golden("math.golden", table)
+
+
+def test_the_issue_examples() -> None:
+    assert render_math(r"\boldsymbol{Q}\boldsymbol{K}^{\top}/\sqrt{d}") == "QKᵀ/√d"
+    assert render_math(r"\frac{a}{b}") == "a/b"
+    assert render_math(r"\frac{a+b}{c-d}") == "(a+b)/(c-d)"
+    assert render_math(r"\mathbb{R}") == "ℝ"
+    assert render_math(r"x_i^2") == "xᵢ²"
+    assert render_math(r"\Vert x\Vert_F") == "‖x‖_F"
+    assert render_math(r"x_{\text{max}}") == "xₘₐₓ"
+    assert render_math(r"D_{KL}(p\Vert q)") == "D_(KL)(p‖q)"
+    assert render_math(r"\sum \log \det \mathop{\text{argmin}}") == "∑ log det argmin"
+    assert render_math(r"\alpha\beta\Gamma") == "αβΓ"
+
+
+def test_display_equations_stand_on_their_own_line_without_labels() -> None:
+    text = r"提法是\begin{equation}x^2\label{eq:a}\end{equation}其中$$y_1$$之后"
+    assert latex_to_text(text) == "提法是\nx²\n其中\ny₁\n之后"
+
+
+def test_align_rows_become_lines() -> None:
+    text = r"\begin{align}a &= b \\ c &= d\end{align}"
+    assert latex_to_text(text).strip() == "a = b\nc = d"
+
+
+def test_text_outside_math_is_left_alone() -> None:
+    assert latex_to_text("50% of {braces} ~ and \\$5") == "50% of {braces} ~ and $5"
+
+
+def test_unclosed_formula_is_reported_as_such() -> None:
+    segments = split_math("before $x^2 and no end")
+    assert segments[-1].kind == "inline" and not segments[-1].closed
+
+
+@given(st.text())
+def test_any_formula_renders_without_raising(source: str) -> None:
+    assert isinstance(render_math(source), str)
+    assert isinstance(latex_to_text(source), str)
+
+
+@given(st.text(alphabet="\\{}$^_&abcx12 ", max_size=60))
+def test_latex_shaped_noise_renders_without_raising(source: str) -> None:
+    render_math(source, display=True)
+    latex_to_text(source)
+
+
+def test_deep_nesting_falls_back_to_the_source() -> None:
+    source = "{" * 3000 + "x" + "}" * 3000
+    assert "x" in render_math(source)

@@ -1,0 +1,133 @@
+"""Templates: a golden file for every template and language; Telegram messages valid and within the limit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digest.model import LANGS, Digest, Lang, MostRead, PostItem, SeriesRef
+from digest.render import Renderer
+from digest.telegram import TELEGRAM_LIMIT, telegram_length
+from tests.digest.golden_files import check_golden
+from tests.digest.samples import DIGEST, LOW_RANK, NO_ID, POSITION
+from tests.digest.tg_validator import InvalidTelegramHtml, check_telegram_html
+
+RENDERER = Renderer()
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_telegram_post_golden(lang: Lang) -> None:
+    message = RENDERER.telegram_post(LOW_RANK, lang)
+    check_telegram_html(message)
+    check_golden(f"telegram-post.{lang}.html", message + "\n")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_telegram_digest_golden(lang: Lang) -> None:
+    messages = RENDERER.telegram_digest(DIGEST, lang)
+    assert len(messages) == 1
+    check_telegram_html(messages[0])
+    check_golden(f"telegram-digest.{lang}.html", messages[0] + "\n")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_email_html_golden(lang: Lang) -> None:
+    check_golden(f"email-digest.{lang}.html", RENDERER.email_html(DIGEST, lang))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_email_text_golden(lang: Lang) -> None:
+    check_golden(f"email-digest.{lang}.txt", RENDERER.email_text(DIGEST, lang))
+
+
+def test_post_strings_are_escaped_everywhere() -> None:
+    html = RENDERER.email_html(DIGEST, "zh")
+    assert "一篇只在文本快照里见过的文章 &lt;b&gt;&amp;amp;" in html
+    assert "<em>" not in html and "&lt;em&gt;" in html
+    text = RENDERER.email_text(DIGEST, "zh")
+    assert "一篇只在文本快照里见过的文章 <b>&amp;" in text
+
+
+def test_validator_rejects_what_telegram_rejects() -> None:
+    for bad in ["<b>x", "<br>", "a < b", "a & b", "<b><i>x</b></i>", "<a>x</a>", "<p>x</p>"]:
+        with pytest.raises(InvalidTelegramHtml):
+            check_telegram_html(bad)
+    assert check_telegram_html("<b>a</b> &lt; &amp; 𝔼").utf16 == 8
+    with pytest.raises(InvalidTelegramHtml):
+        check_telegram_html("𝔼" * 2049)
+
+
+def _item(key: int, title: str, excerpt: str) -> PostItem:
+    return PostItem(key, title, f"https://kexue.fm/archives/{key}", "2025-05-01", 1000 + key, excerpt)
+
+
+def test_a_long_digest_is_split_between_posts() -> None:
+    posts = tuple(_item(k, f"第{k}篇文章", "很长的摘要，" * 60 + "完。") for k in range(1, 41))
+    digest = Digest(date(2025, 5, 1), date(2025, 5, 8), "https://kexue.fm/", posts=posts)
+    for lang in LANGS:
+        messages = RENDERER.telegram_digest(digest, lang)
+        assert len(messages) > 1
+        seen: list[str] = []
+        for message in messages:
+            checked = check_telegram_html(message)
+            assert checked.utf16 <= TELEGRAM_LIMIT
+            seen.extend(p.title for p in posts if p.title + "<" in message.replace("</a>", "<"))
+        # Every post appears exactly once, whole (its excerpt is never broken across messages).
+        assert seen == [p.title for p in posts]
+        assert all(message.count("<blockquote>") == message.count("</blockquote>") for message in messages)
+        assert "（续）" in messages[1] or "(continued)" in messages[1]
+
+
+def test_a_post_too_long_on_its_own_is_shortened_not_broken() -> None:
+    huge = _item(1, "标题<&>" * 3000, "摘要" * 5000)
+    for lang in LANGS:
+        message = RENDERER.telegram_post(huge, lang)
+        checked = check_telegram_html(message)
+        assert checked.utf16 <= TELEGRAM_LIMIT
+        assert "…" in checked.text
+        digest = Digest(date(2025, 5, 1), date(2025, 5, 8), "https://kexue.fm/", posts=(huge, POSITION))
+        for part in RENDERER.telegram_digest(digest, lang):
+            check_telegram_html(part)
+
+
+def test_the_limit_counts_utf16_units() -> None:
+    astral = _item(1, "𝔼" * 1500, "")
+    digest = Digest(date(2025, 5, 1), date(2025, 5, 8), "https://kexue.fm/", posts=(astral, astral, astral))
+    for message in RENDERER.telegram_digest(digest, "en"):
+        assert telegram_length(message) <= TELEGRAM_LIMIT
+        check_telegram_html(message)
+
+
+_ANY_TEXT = st.one_of(
+    st.text(),
+    st.text(alphabet=st.sampled_from('<>&"\'/;#x0123 abc</b><a href="x">&amp;&lt;'), max_size=300),
+    st.text(min_size=3000, max_size=9000),
+    st.builds(lambda c, n: c * n, st.characters(), st.integers(min_value=1, max_value=6000)),
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(title=_ANY_TEXT, excerpt=_ANY_TEXT, name=_ANY_TEXT, lang=st.sampled_from(LANGS))
+def test_any_title_and_excerpt_render_to_valid_telegram_html_within_the_limit(
+    title: str, excerpt: str, name: str, lang: Lang
+) -> None:
+    item = PostItem(
+        7, title, "https://kexue.fm/archives/7", "2025-05-01", 5, excerpt, SeriesRef(name, 2, None, None)
+    )
+    message = RENDERER.telegram_post(item, lang)
+    check_telegram_html(message)
+    others = (replace(item, key=8), POSITION, NO_ID)
+    digest = Digest(
+        date(2025, 5, 1),
+        date(2025, 5, 8),
+        "https://kexue.fm/",
+        posts=(item, *others),
+        series_updates=(replace(item, key=9),),
+        most_read=(MostRead(item, 3), MostRead(POSITION, 1)),
+    )
+    for part in RENDERER.telegram_digest(digest, lang):
+        check_telegram_html(part)
