@@ -12,7 +12,7 @@ from typing import NoReturn
 from pydantic import ValidationError
 
 from archive import ArchiveError
-from notifier.commands import archive_cmds, digest
+from notifier.commands import archive_cmds, digest, search
 from notifier.context import Context, Handler, UsageError
 from notifier.settings import Settings
 from storage import StorageError
@@ -20,7 +20,7 @@ from storage import StorageError
 log = logging.getLogger(__name__)
 
 # Each module registers its subcommands; add a module here to add commands.
-COMMAND_MODULES = [archive_cmds, digest]
+COMMAND_MODULES = [archive_cmds, digest, search]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,9 +1,10 @@
 """Search text normalization: one tokenizer for the index, the query and the snippet marks.
 
-Why not FTS5's own tokenizers: `unicode61` keeps a whole run of Chinese characters as one token (so `梯度` never
-matches inside `梯度下降`), and `trigram` never matches a term under three characters (on SQLite 3.40 a `LIKE`
-against a trigram table even returns nothing for them). So the text is tokenized here, in Python, and the
-FTS5 table (`unicode61`, which then only splits on the spaces written here) indexes the result:
+Why not FTS5's own tokenizers: `unicode61` keeps a whole run of Chinese characters as one
+token (so `梯度` never matches inside `梯度下降`), and `trigram` never matches a term under three
+characters (on SQLite 3.40 a `LIKE` against a trigram table even returns nothing for them). So the
+text is tokenized here, in Python, and the FTS5 table (`unicode61`, which then only splits on the
+spaces written here) indexes the result:
 
 - text is NFKC-normalized and casefolded, so `ＬｏＲＡ` = `LoRA` = `lora` and `（` = `(`;
 - a run of letters outside the CJK blocks is one word; digits are words of their own (`gpt3` = `gpt-3`);
@@ -23,8 +24,10 @@ then a fresh `INSERT … SELECT`).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
@@ -50,6 +53,11 @@ _CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
 def normalize(text: str) -> str:
     """NFKC then casefold: the comparison form of any text, indexed or queried."""
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_char(char: str) -> str:
+    return normalize(char)
 
 
 def is_cjk(char: str) -> bool:
@@ -88,17 +96,21 @@ def units(text: str) -> list[Unit]:
     Each character is normalized on its own so that offsets map back; `text` should be NFC already.
     Consecutive CJK characters share a `run` number: a CJK term matches only inside one run.
     """
-    folded: list[str] = []
-    owner: list[int] = []
-    for index, char in enumerate(text):
-        norm = normalize(char) if not char.isascii() else char.lower()
-        folded.append(norm)
-        owner.extend([index] * len(norm))
-    flat = "".join(folded)
+    owner: Sequence[int]
+    if unicodedata.is_normalized("NFKC", text) and len(flat := text.casefold()) == len(text):
+        # The usual case: NFKC leaves the text alone and casefold (a per-character mapping that never
+        # deletes) maps one to one, so offsets carry over unchanged.
+        owner = range(len(text))
+    else:
+        folded: list[str] = []
+        owned: list[int] = []
+        for index, char in enumerate(text):
+            norm = _fold_char(char)
+            folded.append(norm)
+            owned.extend([index] * len(norm))
+        flat, owner = "".join(folded), owned
     found: list[Unit] = []
-    run = 0
-    for match in _UNIT.finditer(flat):
-        run += 1
+    for run, match in enumerate(_UNIT.finditer(flat), 1):
         start, end = owner[match.start()], owner[match.end() - 1] + 1
         if match.group("cjk") is None:
             found.append(Unit(match.group(), start, end, False, run))
@@ -110,7 +122,7 @@ def units(text: str) -> list[Unit]:
 
 
 def query_terms(query: str) -> list[tuple[str, ...]]:
-    """The distinct terms of a query, in order: a word or number is one unit, a CJK run a tuple of characters."""
+    """The distinct terms of a query, in order: a word or number one unit, a CJK run a tuple of characters."""
     terms: list[tuple[str, ...]] = []
     for match in _UNIT.finditer(normalize(query)):
         run = match.group("cjk")

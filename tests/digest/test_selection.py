@@ -196,7 +196,12 @@ async def test_recipients_and_their_last_digest_are_read_and_written(db: Databas
         )
     recipients = RecipientStore(db)
     [chat] = await recipients.telegram_recipients()
-    assert (chat.address, chat.lang, chat.follows_all, chat.series_keys) == ("42", "en", False, frozenset({"moe环游记"}))
+    assert (chat.address, chat.lang, chat.follows_all, chat.series_keys) == (
+        "42",
+        "en",
+        False,
+        frozenset({"moe环游记"}),
+    )
     assert chat.last_digest_at is None
     [mail] = await recipients.email_recipients()
     assert mail.follows_all and mail.address == "a@b.c"

@@ -1,0 +1,65 @@
+"""`kexue-notifier search QUERY [-n N] [--offset K] [--json]`: the archive, ranked."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from notifier.context import Context, UsageError, add_common, print_json
+from storage.db import database
+from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
+    return value
+
+
+def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
+    """Two readable lines for one hit: rank, date, title, link; then the snippet with marks in 【】."""
+    post = hit.post
+    head = f"{rank:>3}. {post.date.iso()}  {post.title}"
+    url = post.url(link_host)
+    if url:
+        head += f"  {url}"
+    snippet, pieces, last = hit.snippet, [], 0
+    for start, end in hit.marks:
+        pieces.append(snippet[last:start] + "【" + snippet[start:end] + "】")
+        last = end
+    pieces.append(snippet[last:])
+    return head + "\n     " + "".join(pieces)
+
+
+async def handler(args: argparse.Namespace, ctx: Context) -> int:
+    """Search the stored archive and print the hits, best first."""
+    if args.n < 1 or args.n > MAX_LIMIT:
+        raise UsageError(f"-n must be between 1 and {MAX_LIMIT}")
+    async with database(ctx.db_path) as db:
+        try:
+            hits = await search(db, args.query, limit=args.n, offset=args.offset)
+        except QueryTooLongError as exc:
+            raise UsageError(str(exc)) from None
+    if args.json:
+        results: list[dict[str, Any]] = [hit.to_json(ctx.link_host) for hit in hits]
+        print_json(results)
+        return 0
+    if not hits:
+        print("no posts match")
+    for rank, hit in enumerate(hits, args.offset + 1):
+        print(format_hit(rank, hit, ctx.link_host))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the `search` command."""
+    parser = subparsers.add_parser("search", help="search the archive (Chinese and English), best first")
+    parser.add_argument("query", metavar="QUERY", help="words to look for (at most 200 characters)")
+    parser.add_argument("-n", type=_count, default=10, metavar="N", help="how many hits (default 10)")
+    parser.add_argument("--offset", type=_count, default=0, metavar="K", help="skip the first K hits")
+    add_common(parser)
+    parser.set_defaults(handler=handler)

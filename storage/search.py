@@ -1,0 +1,349 @@
+"""Archive search: ranked FTS5 queries over `search_fts`, snippets with marks, and the index rebuild.
+
+The index itself (table, triggers, tokenization) is described in `storage/textnorm.py` and migration 0002.
+A query is data, never FTS5 syntax: it is cut into terms by the same tokenizer as the posts, and the match
+expression is written here from those tokens alone (letters, digits and CJK characters, always quoted).
+
+Ranking, best first:
+1. a query that names a series (its name, or its name less a short CJK ending such as `之路` or `系列`):
+   that series' parts in part order;
+2. posts holding more of the query's terms (all terms above some);
+3. then more of the terms in the title (title matches above excerpt-only ones);
+4. then bm25 (title weighted above body);
+5. ties newest first.
+A CJK term of three or more characters must match as a whole; when that leaves fewer hits than asked,
+a relaxed pass over its overlapping bigrams appends more, below every strict hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from archive.model import Post
+from storage.db import Database
+from storage.posts import POST_COLUMNS, _row_to_post
+from storage.textnorm import Unit, is_cjk, query_terms, units
+
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "QueryTooLongError",
+    "SearchHit",
+    "fts_expression",
+    "make_snippet",
+    "rebuild_index",
+    "search",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 200
+# A 200-character query can hold ~100 terms; beyond these the extra terms add cost and no signal.
+MAX_TERMS = 12
+MAX_LIMIT = 100
+SNIPPET_CHARS = 60
+SNIPPET_LEAD = 18
+TITLE_WEIGHT = 4.0
+BODY_WEIGHT = 1.0
+
+Term = tuple[str, ...]
+
+
+class QueryTooLongError(ValueError):
+    """A query over `MAX_QUERY_CHARS` characters: refused, never truncated silently."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One result: the post, a plain-text snippet, the `[start, end)` marks inside it, and the score."""
+
+    post: Post
+    snippet: str
+    marks: tuple[tuple[int, int], ...]
+    score: float
+
+    def to_json(self, link_host: str) -> dict[str, Any]:
+        """The post object of the `--json` contract with `snippet`, `marks` and `score` added."""
+        data = self.post.to_json(link_host)
+        data["snippet"] = self.snippet
+        data["marks"] = [list(mark) for mark in self.marks]
+        data["score"] = self.score
+        return data
+
+
+def _phrase(term: Term) -> str:
+    """The FTS5 string for one term: a word, a CJK bigram phrase, or a one-character CJK prefix."""
+    if not is_cjk(term[0][0]):
+        return '"' + term[0].replace('"', '""') + '"'
+    if len(term) == 1:
+        # Token i of a CJK run starts with character i: the prefix finds the character anywhere.
+        return f'"{term[0]}"*'
+    return '"' + " ".join(term[i] + term[i + 1] for i in range(len(term) - 1)) + '"'
+
+
+def fts_expression(terms: Sequence[Term], column: str | None = None) -> str:
+    """An FTS5 MATCH expression matching any of the terms (optionally in one column only)."""
+    phrases = " OR ".join(_phrase(term) for term in terms)
+    return phrases if column is None else f"{column} : ({phrases})"
+
+
+def _relaxed(terms: Sequence[Term]) -> list[Term]:
+    """Long CJK terms cut into their overlapping bigrams; other terms unchanged."""
+    out: list[Term] = []
+    for term in terms:
+        pieces = [term[i : i + 2] for i in range(len(term) - 1)] if len(term) >= 3 else [term]
+        for piece in pieces:
+            if piece not in out:
+                out.append(piece)
+    return out[:MAX_TERMS]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    pk: int
+    score: float
+
+
+async def _ranked(
+    db: Database, terms: Sequence[Term], limit: int, tier: int, *, require_all: bool, in_title: bool = False
+) -> list[_Ranked]:
+    """The best `limit` posts matching all (or any) terms: terms held, terms in title, bm25, newest.
+
+    `search` asks for all terms in the title first, then all terms anywhere, then any term: a later pass
+    runs only when the earlier ones leave the page short, so a common word costs little when the query
+    holds a rarer one.
+    """
+    k = len(terms)
+    params: list[Any] = []
+    member = "(s.pk IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))"
+    if k == 1:
+        coverage, title_coverage = "1", "s.tfirst"
+    elif require_all and in_title:
+        coverage, title_coverage = str(k), str(k)
+    elif require_all:
+        # The all-in-title pass came first: what is left has some or none of the terms in its title
+        # (counting them exactly would cost a look-up per candidate; bm25 weights title terms anyway).
+        coverage, title_coverage = str(k), "s.tfirst"
+    elif k == 2:
+        # The all-terms pass came first: a row left over holds one term, in its title or not.
+        coverage, title_coverage = "1", "s.tfirst"
+    else:
+        # Many candidates: one materialized rowid set per term beats a look-up per candidate.
+        coverage, title_coverage = " + ".join([member] * k), " + ".join([member] * k)
+        params.extend(fts_expression([t]) for t in terms)
+        params.extend(fts_expression([t], "title") for t in terms)
+    joiner = " AND " if require_all else " OR "
+    # Rank inside the index first (no join per candidate), then break the remaining ties newest first
+    # over a margin of extra rows: only identical scores tie, and never dozens of them at the border.
+    sql = (
+        "SELECT r.pk, r.cov, r.tcov, r.bm FROM ("
+        f" SELECT s.pk, {coverage} AS cov, {title_coverage} AS tcov, s.bm FROM ("
+        f"  SELECT rowid AS pk, bm25(search_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS bm,"
+        "          bm25(search_fts, 1.0, 0.0) < 0 AS tfirst"
+        "  FROM search_fts WHERE search_fts MATCH ?"
+        " ) AS s ORDER BY cov DESC, tcov DESC, s.bm LIMIT ? + 32"
+        ") AS r JOIN posts AS p ON p.pk = r.pk "
+        "ORDER BY r.cov DESC, r.tcov DESC, r.bm, p.date IS NULL, p.date DESC, p.pk DESC LIMIT ?"
+    )
+    column = "title" if in_title else None
+    params.extend([joiner.join(f"({fts_expression([t], column)})" for t in terms), limit, limit])
+    async with db.conn.execute(sql, params) as cursor:
+        rows = await cursor.fetchall()
+    span = (k + 1) ** 2
+    ranked: list[_Ranked] = []
+    for pk, cov, tcov, bm in rows:
+        relevance = -float(bm) / (1.0 - float(bm)) if bm < 0 else 0.0
+        fraction = (int(cov) * (k + 1) + int(tcov) + relevance) / span
+        ranked.append(_Ranked(int(pk), round(tier + fraction, 6)))
+    return ranked
+
+
+_NAME_ENDINGS = re.compile(r"[\u3400-\u9fff]{1,2}")
+
+
+def _compact(text: str) -> str:
+    return "".join("".join(term) for term in query_terms(text))
+
+
+async def _named_series(db: Database, query: str) -> list[int]:
+    """The posts of the series the query names, in part order (empty when it names none)."""
+    wanted = _compact(query)
+    if not wanted:
+        return []
+    async with db.conn.execute(
+        "SELECT DISTINCT series_key, series_name FROM posts WHERE series_key IS NOT NULL"
+    ) as cursor:
+        rows = list(await cursor.fetchall())
+    keys: list[str] = []
+    for key, name in rows:
+        full = _compact(str(name))
+        rest = full[len(wanted) :] if full.startswith(wanted) else None
+        names_it = rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest)))
+        if names_it and str(key) not in keys:
+            keys.append(str(key))
+    if not keys:
+        return []
+    marks = ",".join("?" * len(keys))
+    sql = (
+        f"SELECT pk FROM posts WHERE series_key IN ({marks}) "
+        "ORDER BY series_key, series_part, date IS NULL, date, archive_id"
+    )
+    async with db.conn.execute(sql, keys) as cursor:
+        return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+    """The posts matching `query`, best first, `limit` of them after skipping `offset`.
+
+    Any text is a valid query (it may simply match nothing); only a query over `MAX_QUERY_CHARS`
+    characters is refused, with `QueryTooLongError`.
+    """
+    if len(query) > MAX_QUERY_CHARS:
+        raise QueryTooLongError(f"query too long: {len(query)} characters, at most {MAX_QUERY_CHARS}")
+    limit = max(0, min(limit, MAX_LIMIT))
+    offset = max(0, offset)
+    terms = query_terms(query)[:MAX_TERMS]
+    if not terms or limit == 0:
+        return []
+    wanted = offset + limit
+    order: list[_Ranked] = []
+    seen: set[int] = set()
+
+    def take(found: Sequence[_Ranked]) -> None:
+        for item in found:
+            if item.pk not in seen and len(order) < wanted:
+                seen.add(item.pk)
+                order.append(item)
+
+    series = await _named_series(db, query)
+    take([_Ranked(pk, round(3 + (len(series) - i) / (len(series) + 1), 6)) for i, pk in enumerate(series)])
+    passes = ((True, True), (True, False), (False, False)) if len(terms) > 1 else ((True, False),)
+    for require_all, in_title in passes:
+        if len(order) < wanted:
+            take(await _ranked(db, terms, wanted + len(seen), 2, require_all=require_all, in_title=in_title))
+    relaxed = _relaxed(terms)
+    if len(order) < wanted and relaxed != list(terms):
+        for require_all in (True, False):
+            if len(order) < wanted:
+                take(await _ranked(db, relaxed, wanted + len(seen), 1, require_all=require_all))
+    page = order[offset:wanted]
+    snippet_terms = list(dict.fromkeys([*terms, *relaxed]))
+    if not page:
+        return []
+    posts = await _load(db, [item.pk for item in page])
+    hits: list[SearchHit] = []
+    for item in page:
+        post = posts.get(item.pk)
+        if post is None:
+            continue
+        snippet, marks = make_snippet(post.title, post.excerpt or post.content or "", snippet_terms)
+        hits.append(SearchHit(post, snippet, marks, item.score))
+    log.debug("search %r: %d terms, %d hits", query, len(terms), len(hits))
+    return hits
+
+
+async def _load(db: Database, pks: Sequence[int]) -> dict[int, Post]:
+    marks = ",".join("?" * len(pks))
+    async with db.conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE pk IN ({marks})", list(pks)) as c:
+        stored = [_row_to_post(row) for row in await c.fetchall()]
+    return {item.pk: item.post for item in stored}
+
+
+async def rebuild_index(db: Database) -> int:
+    """Rebuild the search index from the posts table in one transaction; returns the number of posts."""
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        cursor = await conn.execute(
+            "INSERT INTO search_fts (rowid, title, body) SELECT pk, search_index_text(title), "
+            "search_index_text(coalesce(excerpt, '') || ' ' || coalesce(content, '')) FROM posts"
+        )
+        count = cursor.rowcount
+        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+    log.info("search index rebuilt: %d posts", count)
+    return count
+
+
+# ---- snippets -------------------------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+_FORMULA = re.compile(
+    r"(?<!\\)\$\$.+?(?<!\\)\$\$"
+    r"|(?<!\\)\$(?:\\.|[^$\\])+?\$"
+    r"|\\begin\{([A-Za-z]+\*?)\}.*?\\end\{\1\}"
+    r"|\\\[.*?\\\]"
+    r"|\\\(.*?\\\)"
+)
+
+
+def _plain(text: str) -> str:
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _matches(found: Sequence[Unit], terms: Sequence[Term]) -> list[tuple[int, int]]:
+    """`[start, end)` spans of every occurrence of any term among the units."""
+    by_first: dict[str, list[Term]] = {}
+    for term in terms:
+        by_first.setdefault(term[0], []).append(term)
+    spans: list[tuple[int, int]] = []
+    for i, unit in enumerate(found):
+        for term in by_first.get(unit.text, ()):
+            n = len(term)
+            window = found[i : i + n]
+            if len(window) < n or any(u.text != t for u, t in zip(window, term, strict=True)):
+                continue
+            if n > 1 and not all(u.cjk and u.run == unit.run for u in window):
+                continue
+            spans.append((unit.start, window[-1].end))
+    return sorted(spans)
+
+
+def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _window(text: str, first: tuple[int, int] | None) -> tuple[int, int]:
+    """About `SNIPPET_CHARS` characters around the first match, widened or narrowed to whole formulas."""
+    anchor_start, anchor_end = first if first is not None else (0, 0)
+    start = max(0, anchor_start - SNIPPET_LEAD)
+    end = min(len(text), start + SNIPPET_CHARS)
+    start = max(0, min(start, end - SNIPPET_CHARS))
+    end = max(end, anchor_end)
+    for formula in _FORMULA.finditer(text):
+        f_start, f_end = formula.span()
+        if f_start < start < f_end:
+            start = f_end if f_end <= anchor_start else f_start
+        if f_start < end < f_end:
+            end = f_start if f_start >= anchor_end and f_start > start else f_end
+    return start, max(start, end)
+
+
+def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A plain-text snippet of about 60 characters around the first match, and its marks.
+
+    The body is preferred; a post that matches only in its title gets its title. A `$…$` (or `$$…$$`,
+    `\\begin{…}…\\end{…}`) formula is kept whole or left out, never cut.
+    """
+    text = _plain(body)
+    spans = _merge(_matches(units(text), terms)) if text else []
+    if not spans:
+        title_text = _plain(title)
+        title_spans = _merge(_matches(units(title_text), terms))
+        if title_spans or not text:
+            text, spans = title_text, title_spans
+    start, end = _window(text, spans[0] if spans else None)
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    snippet = prefix + text[start:end] + suffix
+    shift = len(prefix) - start
+    marks = tuple((s + shift, e + shift) for s, e in spans if s >= start and e <= end)
+    return snippet, marks

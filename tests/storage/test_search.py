@@ -1,0 +1,303 @@
+"""Archive search: short CJK terms, normalization, ranking, snippets, re-indexing, hostile queries, CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from archive.model import Post, PostDate
+from archive.series import detect_series
+from bench.bench_search import evaluate, fixture_database, index_search, load_posts, load_queries
+from notifier.cli import main
+from storage.db import Database, database
+from storage.posts import PostStore
+from storage.search import MAX_QUERY_CHARS, QueryTooLongError, make_snippet, rebuild_index, search
+from storage.textnorm import index_text, query_terms
+
+NOW = datetime(2025, 12, 20, tzinfo=UTC)
+
+
+def post(ident: int, title: str, day: str, excerpt: str = "") -> Post:
+    """A post as a parser would produce it."""
+    return Post(
+        id=ident, title=title, date=PostDate.from_iso(day), excerpt=excerpt, series=detect_series(title)
+    )
+
+
+POSTS = [
+    post(
+        10366,
+        "低秩近似之路（一）：伪逆",
+        "2024-09-15",
+        "伪逆是低秩近似的起点，$A^{\\dagger} = (A^{\\top}A)^{-1}A^{\\top}$ 在列满秩时成立。",
+    ),
+    post(10427, "低秩近似之路（三）：CR", "2024-10-11", "用行列采样近似矩阵乘法。"),
+    post(10407, "低秩近似之路（二）：SVD", "2024-10-01", "奇异值分解给出最优的近似。"),
+    post(10347, "Decoder-only的LLM为什么需要位置编码？", "2024-09-01", "NoPE也能工作，但主流模型仍加RoPE。"),
+    post(9590, "梯度视角下的LoRA：简介、分析、猜测及推广", "2023-04-17", "LoRA把增量写成两个矩阵之积。"),
+    post(4304, "秩与行列式", "2017-04-03", "矩阵的秩等于非零奇异值的个数。"),
+    post(10040, "对比学习可以使用梯度累积吗？", "2024-04-09", "损失依赖整个batch。"),
+    post(5001, "随机过程笔记", "2018-01-01", "这里顺便提到了梯度的概念。"),
+    post(5002, "再谈随机过程", "2019-01-01", "这里顺便提到了梯度的概念。"),
+]
+
+
+async def seeded(db: Database, posts: list[Post] | None = None) -> PostStore:
+    """The store with `POSTS` written through `PostStore.upsert` (the triggers index them)."""
+    store = PostStore(db)
+    await store.upsert(POSTS if posts is None else posts, now=NOW)
+    return store
+
+
+async def ids(db: Database, query: str, limit: int = 10) -> list[int | None]:
+    """Archive ids of the hits, best first."""
+    return [hit.post.id for hit in await search(db, query, limit=limit)]
+
+
+async def test_one_and_two_character_cjk_terms_match(db: Database) -> None:
+    await seeded(db)
+    # Not trigram (never under 3 chars) and not LIKE over trigram: the design indexes CJK as bigrams.
+    async with db.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'search_fts'") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None and "trigram" not in row[0]
+    assert set(await ids(db, "秩")) == {10366, 10427, 10407, 4304}  # 秩 at the end of 低秩 and at a start
+    assert set(await ids(db, "低秩")) == {10366, 10427, 10407}
+    assert set(await ids(db, "伪逆")) == {10366}
+    assert set(await ids(db, "逆")) == {10366}
+    assert set(await ids(db, "梯度")) == {9590, 10040, 5001, 5002}
+    assert set(await ids(db, "秩近似")) == {10366, 10427, 10407}  # inside 低秩近似
+    assert await ids(db, "近秩") == []  # the characters are there, never in this order
+
+
+def test_tokenizer_writes_overlapping_bigrams_and_splits_words() -> None:
+    assert index_text("低秩近似") == "低秩 秩近 近似 似"
+    assert index_text("Decoder-only的LLM") == "decoder only 的 llm"
+    assert index_text("ＧＰＴ３") == index_text("gpt-3") == "gpt 3"
+    assert query_terms("Decoder-only") == query_terms("decoder only") == query_terms("decoder_only")
+
+
+async def test_both_sides_are_normalized(db: Database) -> None:
+    await seeded(db)
+    assert await ids(db, "ＬｏＲＡ") == await ids(db, "lora") == await ids(db, "LoRA") == [9590]
+    expected = await ids(db, "Decoder-only")
+    assert expected == [10347]
+    assert (
+        await ids(db, "decoder only")
+        == await ids(db, "decoder_only")
+        == await ids(db, "DECODER—ONLY")
+        == expected
+    )
+    assert await ids(db, "低秩近似之路(三):CR") == await ids(db, "低秩近似之路（三）：ＣＲ")
+
+
+async def test_title_matches_rank_above_excerpt_matches_and_ties_go_newest_first(db: Database) -> None:
+    await seeded(db)
+    found = await ids(db, "梯度")
+    assert set(found[:2]) == {9590, 10040}  # in the title
+    assert found[2:] == [5002, 5001]  # same excerpt text: the newer first
+    hits = await search(db, "梯度")
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+async def test_posts_holding_all_words_come_first(db: Database) -> None:
+    await seeded(db)
+    found = await ids(db, "梯度 LoRA")
+    assert found[0] == 9590
+    assert set(found) == {9590, 10040, 5001, 5002}  # the others hold one of the two words
+
+
+async def test_a_series_name_lists_its_parts_in_part_order(db: Database) -> None:
+    await seeded(db)
+    assert (await ids(db, "低秩近似之路"))[:3] == [10366, 10407, 10427]
+    assert (await ids(db, "低秩近似"))[:3] == [10366, 10407, 10427]
+
+
+async def test_snippet_marks_and_formulas(db: Database) -> None:
+    await seeded(db)
+    (hit,) = await search(db, "列满秩")
+    start, end = hit.marks[0]
+    assert hit.snippet[start:end] == "列满秩"
+    assert hit.snippet.count("$") % 2 == 0
+    title_only = (await search(db, "CR"))[0]
+    assert title_only.snippet[title_only.marks[0][0] : title_only.marks[0][1]] == "CR"
+    assert title_only.to_json("kexue.fm")["url"] == "https://kexue.fm/archives/10427"
+
+
+def test_snippet_never_cuts_a_formula() -> None:
+    formula = "$\\sum_{i=1}^{n} x_i^2 = \\|x\\|_2^2$"
+    for lead in range(0, 80, 7):
+        body = "前" * lead + "范数" + "中" * 10 + formula + "后" * 60
+        snippet, marks = make_snippet("标题", body, [("范", "数")])
+        assert snippet.count("$") in (0, 2), snippet
+        assert [snippet[s:e] for s, e in marks] == ["范数"]
+        body = "前" * 30 + formula + "范数" + "后" * 60
+        snippet, marks = make_snippet("标题", body, [("范", "数")])
+        assert snippet.count("$") in (0, 2) and [snippet[s:e] for s, e in marks] == ["范数"]
+    snippet, marks = make_snippet("t", "a " * 50 + "LoRA" + " b" * 50, [("lora",)])
+    assert 55 <= len(snippet) <= 70 and snippet[marks[0][0] : marks[0][1]] == "LoRA"
+
+
+async def test_updates_reindex_and_deletes_forget(db: Database) -> None:
+    store = await seeded(db)
+    await store.upsert([post(4304, "矩阵的阶数与行列式", "2017-04-03", "换了个说法。")], now=NOW)
+    assert 4304 in await ids(db, "阶数")
+    assert 4304 not in await ids(db, "秩与")
+    assert 4304 not in await ids(db, "非零奇异值")
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM posts WHERE archive_id = 9590")
+    assert await ids(db, "lora") == []
+    before = await ids(db, "秩")
+    assert await rebuild_index(db) == len(POSTS) - 1
+    assert await ids(db, "秩") == before and await ids(db, "阶数") == [4304]
+
+
+async def test_a_failed_write_leaves_the_index_as_it_was(db: Database) -> None:
+    store = await seeded(db)
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE posts SET title = '全新的题目' WHERE archive_id = 4304")
+            raise RuntimeError("abort")
+    assert await ids(db, "全新") == [] and 4304 in await ids(db, "行列式")
+    assert await store.count() == len(POSTS)
+
+
+HOSTILE = [
+    '"',
+    '"unterminated',
+    "*",
+    "lora*",
+    "NEAR(秩 梯度, 2)",
+    "秩 OR 梯度",
+    "AND",
+    "NOT 秩",
+    "-秩",
+    "title:秩",
+    "body : 梯度",
+    "(((",
+    ")",
+    "\\",
+    "\\$\\",
+    "\x00\x01\x1b[31m",
+    "😀🔥",
+    "\u202e秩\u200f",
+    "<script>alert(1)</script>",
+    "^秩",
+    "{title body}: x",
+    "'; DROP TABLE posts; --",
+    " ",
+    "",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+async def test_hostile_queries_are_data(db: Database, query: str) -> None:
+    await seeded(db)
+    hits = await search(db, query)
+    assert all(hit.score > 0 for hit in hits)
+    assert (await PostStore(db).count()) == len(POSTS)
+
+
+def test_arbitrary_text_never_breaks_search(tmp_path: Path) -> None:
+    with asyncio.Runner() as runner:
+        db = runner.run(_open_seeded(tmp_path / "h.sqlite3"))
+        try:
+
+            @settings(max_examples=300)
+            @given(st.text(max_size=MAX_QUERY_CHARS))
+            def check(query: str) -> None:
+                hits = runner.run(search(db, query, limit=5))
+                for hit in hits:
+                    assert all(0 <= s < e <= len(hit.snippet) for s, e in hit.marks)
+
+            check()
+        finally:
+            runner.run(db.close())
+
+
+async def _open_seeded(path: Path) -> Database:
+    from storage.db import open_database
+
+    db = await open_database(path)
+    await seeded(db)
+    return db
+
+
+async def test_a_query_over_200_characters_is_refused(db: Database) -> None:
+    await seeded(db)
+    assert await search(db, "秩" * MAX_QUERY_CHARS) is not None
+    with pytest.raises(QueryTooLongError, match="at most 200"):
+        await search(db, "秩" * (MAX_QUERY_CHARS + 1))
+
+
+async def test_paging(db: Database) -> None:
+    await seeded(db)
+    everything = await ids(db, "秩")
+    assert await ids(db, "秩", limit=2) == everything[:2]
+    assert [h.post.id for h in await search(db, "秩", limit=2, offset=2)] == everything[2:4]
+
+
+async def test_quality_on_the_evaluation_set(tmp_path: Path) -> None:
+    assert len(load_posts()) >= 300 and len(load_queries()) >= 40
+    db = await fixture_database(tmp_path / "eval.sqlite3")
+    try:
+        mrr, recall = await evaluate(db, load_queries(), index_search)
+    finally:
+        await db.close()
+    assert mrr >= 0.9, f"MRR@10 {mrr:.3f}"
+    assert recall >= 0.8, f"recall@5 {recall:.3f}"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean working directory and the path of a seeded store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LINK_HOST", "spaces.ac.cn")
+    path = tmp_path / "k.sqlite3"
+
+    async def seed() -> None:
+        async with database(path) as db:
+            await seeded(db)
+
+    asyncio.run(seed())
+    return path
+
+
+def test_cli_json(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "低秩近似之路", "-n", "2", "--json", "--db", str(env)]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["id"] for h in hits] == [10366, 10407]
+    first = hits[0]
+    assert set(first) == {
+        "id",
+        "url",
+        "title",
+        "date",
+        "readers",
+        "excerpt",
+        "series",
+        "snippet",
+        "marks",
+        "score",
+    }
+    assert first["url"] == "https://spaces.ac.cn/archives/10366"
+    assert first["series"] == {"name": "低秩近似之路", "part": 1}
+    assert [first["snippet"][s:e] for s, e in first["marks"]] == ["低秩近似"]
+    assert first["score"] > hits[1]["score"]
+    assert main(["search", "低秩近似之路", "-n", "2", "--offset", "2", "--json", "--db", str(env)]) == 0
+    assert [h["id"] for h in json.loads(capsys.readouterr().out)] == [10427]
+
+
+def test_cli_text_and_mistakes(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "LoRA", "--db", str(env)]) == 0
+    out = capsys.readouterr().out
+    assert "梯度视角下的LoRA" in out and "【LoRA】" in out
+    assert main(["search", 'NEAR("', "--db", str(env)]) == 0
+    assert main(["search", "x" * 201, "--db", str(env)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "at most 200" in err
