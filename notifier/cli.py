@@ -68,7 +68,7 @@ def _configure_logging(level: str, *, service: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(search.prepare_argv(sys.argv[1:] if argv is None else argv))
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -17,6 +17,7 @@ a relaxed pass over its overlapping bigrams appends more, below every strict hit
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -27,7 +28,7 @@ from typing import Any
 from archive.model import Post
 from storage.db import Database
 from storage.posts import POST_COLUMNS, _row_to_post
-from storage.textnorm import Unit, is_cjk, query_terms, units
+from storage.textnorm import is_cjk, query_terms, term_spans
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -165,6 +166,7 @@ async def _ranked(
 _NAME_ENDINGS = re.compile(r"[\u3400-\u9fff]{1,2}")
 
 
+@functools.lru_cache(maxsize=4096)
 def _compact(text: str) -> str:
     return "".join("".join(term) for term in query_terms(text))
 
@@ -174,13 +176,15 @@ async def _named_series(db: Database, query: str) -> list[int]:
     wanted = _compact(query)
     if not wanted:
         return []
+    # The key is the normalized name, so it compacts like the name; reading it touches only the
+    # (series_key, series_part) index, never the posts outside a series.
     async with db.conn.execute(
-        "SELECT DISTINCT series_key, series_name FROM posts WHERE series_key IS NOT NULL"
+        "SELECT DISTINCT series_key FROM posts INDEXED BY posts_series WHERE series_key IS NOT NULL"
     ) as cursor:
         rows = list(await cursor.fetchall())
     keys: list[str] = []
-    for key, name in rows:
-        full = _compact(str(name))
+    for (key,) in rows:
+        full = _compact(str(key))
         rest = full[len(wanted) :] if full.startswith(wanted) else None
         names_it = rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest)))
         if names_it and str(key) not in keys:
@@ -283,24 +287,6 @@ def _plain(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
-def _matches(found: Sequence[Unit], terms: Sequence[Term]) -> list[tuple[int, int]]:
-    """`[start, end)` spans of every occurrence of any term among the units."""
-    by_first: dict[str, list[Term]] = {}
-    for term in terms:
-        by_first.setdefault(term[0], []).append(term)
-    spans: list[tuple[int, int]] = []
-    for i, unit in enumerate(found):
-        for term in by_first.get(unit.text, ()):
-            n = len(term)
-            window = found[i : i + n]
-            if len(window) < n or any(u.text != t for u, t in zip(window, term, strict=True)):
-                continue
-            if n > 1 and not all(u.cjk and u.run == unit.run for u in window):
-                continue
-            spans.append((unit.start, window[-1].end))
-    return sorted(spans)
-
-
 def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
@@ -334,10 +320,10 @@ def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tup
     `\\begin{…}…\\end{…}`) formula is kept whole or left out, never cut.
     """
     text = _plain(body)
-    spans = _merge(_matches(units(text), terms)) if text else []
+    spans = _merge(term_spans(text, terms))
     if not spans:
         title_text = _plain(title)
-        title_spans = _merge(_matches(units(title_text), terms))
+        title_spans = _merge(term_spans(title_text, terms))
         if title_spans or not text:
             text, spans = title_text, title_spans
     start, end = _window(text, spans[0] if spans else None)

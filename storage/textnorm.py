@@ -28,19 +28,17 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aiosqlite
 
 __all__ = [
     "CJK_CLASS",
-    "Unit",
     "index_text",
     "is_cjk",
     "normalize",
     "query_terms",
     "register_functions",
-    "units",
+    "term_spans",
 ]
 
 # Han (with extensions and compatibility ideographs), kana, and Hangul syllables: scripts written without
@@ -48,6 +46,8 @@ __all__ = [
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003ffff"
 _UNIT = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W\d_{CJK_CLASS}]+)|(?P<num>\d+)")
 _CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
+_WORD_CHAR = rf"[^\W\d_{CJK_CLASS}]"
+_NUMBER = re.compile(r"\d+")
 
 
 def normalize(text: str) -> str:
@@ -55,9 +55,19 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-@functools.lru_cache(maxsize=8192)
-def _fold_char(char: str) -> str:
-    return normalize(char)
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table that folds one character at a time, each computed once."""
+
+    def __missing__(self, code: int) -> str:
+        folded = normalize(chr(code))
+        if len(self) < _FOLD_TABLE_MAX:
+            self[code] = folded
+        return folded
+
+
+# Bounds memory when stored text holds many distinct rare characters; the common ones are cached early.
+_FOLD_TABLE_MAX = 65_536
+_FOLD = _FoldTable()
 
 
 def is_cjk(char: str) -> bool:
@@ -79,45 +89,42 @@ def index_text(text: str | None) -> str:
     return " ".join(tokens)
 
 
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One comparable unit of a text: a word, a number, or one CJK character, with its span in the text."""
-
-    text: str
-    start: int
-    end: int
-    cjk: bool
-    run: int
+def _term_pattern(term: tuple[str, ...]) -> str:
+    """A term as the units of the tokenizer see it: a CJK run anywhere, a word or number whole."""
+    body = re.escape("".join(term))
+    if is_cjk(term[0][0]):
+        return body
+    edge = r"\d" if _NUMBER.fullmatch(term[0]) else _WORD_CHAR
+    return rf"(?<!{edge}){body}(?!{edge})"
 
 
-def units(text: str) -> list[Unit]:
-    """The text cut into units carrying `[start, end)` offsets into `text` itself (for snippet marks).
+@functools.lru_cache(maxsize=256)
+def _terms_regex(terms: tuple[tuple[str, ...], ...]) -> re.Pattern[str]:
+    # A lookahead matches at every position, so overlapping occurrences (低秩, 秩近 in 低秩近) all count;
+    # the longest term is tried first at each position.
+    ordered = sorted(terms, key=lambda term: -len("".join(term)))
+    return re.compile("(?=(" + "|".join(_term_pattern(term) for term in ordered) + "))")
 
-    Each character is normalized on its own so that offsets map back; `text` should be NFC already.
-    Consecutive CJK characters share a `run` number: a CJK term matches only inside one run.
+
+def term_spans(text: str, terms: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
+    """`[start, end)` offsets into `text` of every occurrence of any query term, as the index matches them.
+
+    The text is folded one character at a time (so offsets map back; `text` should be NFC already); a CJK
+    term matches inside a run of CJK characters, a word or a number only as a whole word or number.
     """
+    if not text or not terms:
+        return []
+    flat = text.translate(_FOLD)
     owner: Sequence[int]
-    if unicodedata.is_normalized("NFKC", text) and len(flat := text.casefold()) == len(text):
-        # The usual case: NFKC leaves the text alone and casefold (a per-character mapping that never
-        # deletes) maps one to one, so offsets carry over unchanged.
+    if len(flat) == len(text):
+        # No character folds to nothing, so equal lengths mean one character each: offsets carry over.
         owner = range(len(text))
     else:
-        folded: list[str] = []
-        owned: list[int] = []
-        for index, char in enumerate(text):
-            norm = _fold_char(char)
-            folded.append(norm)
-            owned.extend([index] * len(norm))
-        flat, owner = "".join(folded), owned
-    found: list[Unit] = []
-    for run, match in enumerate(_UNIT.finditer(flat), 1):
-        start, end = owner[match.start()], owner[match.end() - 1] + 1
-        if match.group("cjk") is None:
-            found.append(Unit(match.group(), start, end, False, run))
-        else:
-            for offset, char in enumerate(match.group()):
-                at = owner[match.start() + offset]
-                found.append(Unit(char, at, at + 1, True, run))
+        owner = [index for index, char in enumerate(text) for _ in range(len(_FOLD[ord(char)]))]
+    found: list[tuple[int, int]] = []
+    for match in _terms_regex(tuple(terms)).finditer(flat):
+        start, end = match.span(1)
+        found.append((owner[start], owner[end - 1] + 1))
     return found
 
 

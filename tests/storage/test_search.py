@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from notifier.cli import main
 from storage.db import Database, database
 from storage.posts import PostStore
 from storage.search import MAX_QUERY_CHARS, QueryTooLongError, make_snippet, rebuild_index, search
-from storage.textnorm import index_text, query_terms
+from storage.textnorm import index_text, normalize, query_terms, term_spans
 
 NOW = datetime(2025, 12, 20, tzinfo=UTC)
 
@@ -80,6 +81,31 @@ def test_tokenizer_writes_overlapping_bigrams_and_splits_words() -> None:
     assert index_text("Decoder-only的LLM") == "decoder only 的 llm"
     assert index_text("ＧＰＴ３") == index_text("gpt-3") == "gpt 3"
     assert query_terms("Decoder-only") == query_terms("decoder only") == query_terms("decoder_only")
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80))
+def test_every_term_of_a_text_is_marked_where_it_stands(raw: str) -> None:
+    text = unicodedata.normalize("NFC", raw)
+    # Marks fold a character at a time; where composition across characters changes the text (half-width
+    # kana and their voicing marks), the index and the marks may legitimately differ.
+    if "".join(normalize(char) for char in text) != normalize(text):
+        return
+    terms = query_terms(text)
+    spans = term_spans(text, terms)
+    assert all(0 <= start < end <= len(text) for start, end in spans)
+    # A mark covers whole characters of the text: `¼` is marked whole for the term `1` (it folds to `1⁄4`).
+    marked = [normalize(text[start:end]) for start, end in spans]
+    for term in terms:
+        assert any("".join(term) in folded for folded in marked), (term, marked)
+
+
+def test_marks_find_overlapping_terms_and_whole_words_only() -> None:
+    assert term_spans("低秩近似", [("低", "秩"), ("秩", "近")]) == [(0, 2), (1, 3)]
+    assert term_spans("LoRA和LoRA2与GLoRA", [("lora",)]) == [(0, 4), (5, 9)]
+    assert term_spans("gpt3 gpt-35 ３", [("3",)]) == [(3, 4), (12, 13)]
+    assert term_spans("ＬｏＲＡ", [("lora",)]) == [(0, 4)]
+    assert term_spans("Straße", [("strasse",)]) == [(0, 6)]
 
 
 async def test_both_sides_are_normalized(db: Database) -> None:
@@ -298,6 +324,23 @@ def test_cli_text_and_mistakes(env: Path, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "梯度视角下的LoRA" in out and "【LoRA】" in out
     assert main(["search", 'NEAR("', "--db", str(env)]) == 0
+
+
+def test_cli_query_is_data_even_when_it_looks_like_an_option(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["search", "-秩", "--json", "--db", str(env)]) == 0
+    dashed = [h["id"] for h in json.loads(capsys.readouterr().out)]
+    assert main(["search", "秩", "--json", "--db", str(env)]) == 0
+    assert dashed == [h["id"] for h in json.loads(capsys.readouterr().out)] != []
+    assert main(["search", "--db", str(env), "--json", "-n", "1", "--lora"]) == 0
+    assert [h["id"] for h in json.loads(capsys.readouterr().out)] == [9590]
+    # Words given apart are one query, as typed.
+    assert main(["search", "梯度", "LoRA", "--json", "--db", str(env)]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == 9590
+    with pytest.raises(SystemExit) as exited:
+        main(["search", "--json", "--db", str(env)])
+    assert exited.value.code == 2 and "required: QUERY" in capsys.readouterr().err
     assert main(["search", "x" * 201, "--db", str(env)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "at most 200" in err
