@@ -46,8 +46,8 @@ __all__ = [
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0003ffff"
 _UNIT = re.compile(rf"(?P<cjk>[{CJK_CLASS}]+)|(?P<word>[^\W\d_{CJK_CLASS}]+)|(?P<num>\d+)")
 _CJK_CHAR = re.compile(rf"[{CJK_CLASS}]")
-_WORD_CHAR = rf"[^\W\d_{CJK_CLASS}]"
-_NUMBER = re.compile(r"\d+")
+_WORD_CHAR = re.compile(rf"[^\W\d_{CJK_CLASS}]")
+_DIGIT = re.compile(r"\d")
 
 
 def normalize(text: str) -> str:
@@ -89,21 +89,21 @@ def index_text(text: str | None) -> str:
     return " ".join(tokens)
 
 
-def _term_pattern(term: tuple[str, ...]) -> str:
-    """A term as the units of the tokenizer see it: a CJK run anywhere, a word or number whole."""
-    body = re.escape("".join(term))
-    if is_cjk(term[0][0]):
-        return body
-    edge = r"\d" if _NUMBER.fullmatch(term[0]) else _WORD_CHAR
-    return rf"(?<!{edge}){body}(?!{edge})"
-
-
 @functools.lru_cache(maxsize=256)
 def _terms_regex(terms: tuple[tuple[str, ...], ...]) -> re.Pattern[str]:
-    # A lookahead matches at every position, so overlapping occurrences (低秩, 秩近 in 低秩近) all count;
-    # the longest term is tried first at each position.
-    ordered = sorted(terms, key=lambda term: -len("".join(term)))
-    return re.compile("(?=(" + "|".join(_term_pattern(term) for term in ordered) + "))")
+    # Literals only: a character class over the CJK blocks costs milliseconds to compile per query, so
+    # whole-word checks happen after matching (`_is_whole`). The lookahead matches at every position, so
+    # overlapping occurrences (低秩, 秩近 in 低秩近) all count; the longest term is tried first.
+    literals = sorted({"".join(term) for term in terms}, key=len, reverse=True)
+    return re.compile("(?=(" + "|".join(map(re.escape, literals)) + "))")
+
+
+def _is_whole(flat: str, start: int, end: int) -> bool:
+    """Whether a match is a unit of the tokenizer: any CJK run, else a whole word or a whole number."""
+    if is_cjk(flat[start]):
+        return True
+    edge = _DIGIT if _DIGIT.match(flat, start) else _WORD_CHAR
+    return not (start > 0 and edge.match(flat, start - 1)) and not (end < len(flat) and edge.match(flat, end))
 
 
 def term_spans(text: str, terms: Sequence[tuple[str, ...]]) -> list[tuple[int, int]]:
@@ -122,9 +122,12 @@ def term_spans(text: str, terms: Sequence[tuple[str, ...]]) -> list[tuple[int, i
     else:
         owner = [index for index, char in enumerate(text) for _ in range(len(_FOLD[ord(char)]))]
     found: list[tuple[int, int]] = []
+    # A word or number is a maximal run, so at most one term can be whole at a position: longest-first
+    # matching then filtering loses nothing.
     for match in _terms_regex(tuple(terms)).finditer(flat):
         start, end = match.span(1)
-        found.append((owner[start], owner[end - 1] + 1))
+        if _is_whole(flat, start, end):
+            found.append((owner[start], owner[end - 1] + 1))
     return found
 
 
