@@ -30,7 +30,7 @@ _LOOSE = "\ue006"
 _SOFT = "\ue007"
 _SENTINELS = frozenset({_OP_L, _OP_R, _FRAC, _FRAC_END, _OP_SCRIPTED, _LOOSE, _SOFT})
 # Relations and binary operators: a space written after a command next to one of them is kept.
-_SPACED = frozenset("=≠≈≤≥<>≡∝→←⇒⇐⇔↦∼≃≅≜≔+-−±∓×÷∈∉⊂⊃⊆⊇∪∩∧∨∣")
+_SPACED = frozenset("=≠≈≤≥<>≪≫≺≻≡≢∝→←↔⟶⇒⇐⇔↦∼≁≃≅≜≔+-−±∓×÷·⋅∘⊗⊕⊙∈∉⊂⊃⊆⊇∖∪∩∧∨∣⊥∥")
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +285,18 @@ _DROPPED: dict[str, int] = {
         0,
     ),
     **dict.fromkeys(["label", "tag", "hspace", "vspace", "phantom", "hphantom", "vphantom", "color"], 1),
+    **dict.fromkeys(["newcommand", "renewcommand", "providecommand", "def", "DeclareMathOperator"], 2),
 }
 _DELIMITER_SIZERS = frozenset(
     name for name, arity in _DROPPED.items() if arity == 0 and "big" in name.lower()
 )
 _DELIMITER_SIZERS |= {"left", "right", "middle"}
+# `\left( x \right)` reads `(x)`: the space inside a sized pair is the author's layout, not content.
+_OPENING_SIZERS = frozenset(name for name in _DELIMITER_SIZERS if name == "left" or name.endswith("l"))
+_CLOSING_SIZERS = frozenset(name for name in _DELIMITER_SIZERS if name == "right" or name.endswith("r"))
+# An optional argument (`\sqrt[3]`, `\\[2pt]`) is short; looking further for its `]` would make a formula
+# full of unclosed `[` quadratic.
+_OPTIONAL_SPAN = 64
 
 _ACCENTS: dict[str, str] = {
     **{name.lstrip("\\"): mark for name, mark in COMBININGMARKS},
@@ -466,6 +473,14 @@ def _collapse(text: str) -> str:
     return re.sub(r"[ \t\r\n\u2000-\u200a\u2003\u3000]+", " ", text).strip()
 
 
+_INNER_SPACE = re.compile(r"(?<=[(\[{⟨⌊⌈]) +| +(?=[)\]}⟩⌋⌉])")
+
+
+def _tighten(text: str) -> str:
+    """`⌊x⌋` and `(a, b)`, not `⌊x ⌋` or `( a, b )`: a space just inside a bracket is only layout."""
+    return _INNER_SPACE.sub("", text)
+
+
 def _finish(text: str) -> str:
     """Resolve the spacing sentinels into spaces where the neighbouring characters call for one."""
     following = [""] * (len(text) + 1)
@@ -482,7 +497,7 @@ def _finish(text: str) -> str:
         nxt = following[index + 1]
         raw_next = next((c for c in text[index + 1 : index + 3] if c != _SOFT), "")
         if _space_at(char, prev, nxt, raw_next) or (
-            char == _SOFT and prev in _SPACED and before_prev == " " and nxt and not nxt.isspace()
+            char == _SOFT and prev in _SPACED and before_prev in ("", " ") and nxt and not nxt.isspace()
         ):
             out.append(" ")
     return "".join(out)
@@ -492,7 +507,8 @@ def _space_at(sentinel: str, prev: str, nxt: str, raw_next: str) -> bool:
     """Whether the sentinel between `prev` and `nxt` reads as a space."""
     if sentinel == _OP_L:
         # `x log x`, `t_(i,j) log p`, `∑ log p`, but `-log p`, `(log p)`.
-        return bool(prev) and not prev.isspace() and prev not in "([{⟨|‖-−+=/,;:^_∣"
+        # `x∈R`, not `x∈ R`: after a relation or operator the name needs no space of its own.
+        return bool(prev) and not prev.isspace() and prev not in "([{⟨|‖/,;:^_" and prev not in _SPACED
     if not nxt or nxt.isspace() or nxt in _SCRIPT_CHARS:
         return False
     if sentinel == _OP_R:
@@ -509,7 +525,8 @@ def _space_at(sentinel: str, prev: str, nxt: str, raw_next: str) -> bool:
         return nxt.isalnum()
     if sentinel == _SOFT:
         # The space after a command is kept before a relation or binary operator (`cos θ + i`), and after
-        # one that has a space before it (`a ≠ b`, but `rank(M)≤r`): the caller checks the latter.
+        # one that has a space before it or opens the row (`a ≠ b`, `≈ 1/N`, but `rank(M)≤r`): the caller
+        # checks the latter.
         return nxt in _SPACED
     return False
 
@@ -582,15 +599,23 @@ class _Renderer:
     def _optional(items: Sequence[_Token], index: int) -> tuple[Sequence[_Token] | None, int]:
         """An optional `[...]` argument right at `index`."""
         if index < len(items) and items[index] == _Char("["):
-            for end in range(index + 1, len(items)):
+            for end in range(index + 1, min(len(items), index + _OPTIONAL_SPAN)):
                 if items[end] == _Char("]"):
                     return items[index + 1 : end], end + 1
         return None, index
 
     def _macro(self, name: str, items: Sequence[_Token], index: int, out: list[str], text: bool) -> int:
         if name in _DROPPED:
+            if name in _CLOSING_SIZERS:
+                _strip_trailing_space(out)
             if name in _DELIMITER_SIZERS and index < len(items) and items[index] == _Char("."):
                 index += 1
+            elif name in _OPENING_SIZERS:
+                delimiter, index = self._argument(items, index)
+                out.append(self.render(delimiter))
+            if name in _OPENING_SIZERS:
+                while index < len(items) and _is_blank(items[index]):
+                    index += 1
             if name == "tag" and index < len(items) and items[index] == _Char("*"):
                 index += 1
             for _ in range(_DROPPED[name]):
@@ -700,6 +725,16 @@ def _join_cells(row: Sequence[str]) -> str:
     return out
 
 
+def _strip_trailing_space(out: list[str]) -> None:
+    """Remove the spaces (and soft spaces) at the end of the output so far."""
+    while out:
+        stripped = out[-1].rstrip(" " + _SOFT)
+        if stripped:
+            out[-1] = stripped
+            return
+        out.pop()
+
+
 def _is_blank(token: _Token) -> bool:
     return isinstance(token, _Char) and (token.ch.isspace() or token.ch == _SOFT)
 
@@ -759,7 +794,7 @@ def render_math(source: str, *, display: bool = False) -> str:
     except (latexwalker.LatexWalkerError, RecursionError) as exc:
         log.debug("latex: cannot parse %r: %s", source[:80], exc)
         return _collapse(source)
-    rows = [_collapse(_finish(row)) for row in rendered.split(_ROW)]
+    rows = [_tighten(_collapse(_finish(row))) for row in rendered.split(_ROW)]
     rows = [row for row in rows if row]
     return ("\n" if display else "; ").join(rows)
 

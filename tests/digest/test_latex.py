@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -77,3 +79,51 @@ def test_latex_shaped_noise_renders_without_raising(source: str) -> None:
 def test_deep_nesting_falls_back_to_the_source() -> None:
     source = "{" * 3000 + "x" + "}" * 3000
     assert "x" in render_math(source)
+
+
+def test_sized_delimiters_and_brackets_hold_no_layout_spaces() -> None:
+    assert render_math(r"\left( x \right)") == "(x)"
+    assert render_math(r"\left\| x \right\|") == "‖x‖"
+    assert render_math(r"\bigl| x \bigr|") == "|x|"
+    assert render_math(r"\left\langle \boldsymbol{g}, \boldsymbol{u} \right\rangle") == "⟨g, u⟩"
+    assert render_math(r"\left. f \right|_{0}") == "f|₀"
+    assert render_math(r"\lfloor x \rfloor") == "⌊x⌋"
+
+
+def test_operators_keep_the_spaces_the_author_wrote() -> None:
+    assert render_math(r"a \cdot b") == "a · b"
+    assert render_math(r"\boldsymbol{q}\cdot\boldsymbol{k}") == "q·k"
+    assert render_math(r"x \ll y") == "x ≪ y"
+    assert render_math(r"\begin{aligned}a &= b \\ &\approx \frac{1}{N}\end{aligned}", display=True) == (
+        "a = b\n≈ 1/N"
+    )
+
+
+def test_macro_definitions_show_nothing() -> None:
+    assert render_math(r"\newcommand{\R}{\mathbb{R}}x\in\R") == "x∈R"
+    assert render_math(r"\def\x{y}z") == "z"
+
+
+HOSTILE = [
+    r"\sqrt[" * 3000,
+    r"\frac" * 3000 + "ab",
+    r"\left(" * 3000,
+    "x" + "^" * 5000,
+    "{" * 20000,
+    "}" * 20000,
+    "\\" * 20001,
+    "$" * 20001,
+    r"\begin{pmatrix}" * 2000,
+    "&" * 20000 + r"\\" * 5000,
+    r"\frac{" * 400 + "a" + "}{b}" * 400,
+    "\x00" * 1000 + r"\frac{\x00}{",
+]
+
+
+def test_hostile_latex_never_raises_and_never_stalls() -> None:
+    for source in HOSTILE:
+        started = time.perf_counter()
+        render_math(source, display=True)
+        latex_to_text("前$" + source + "$后$$" + source)
+        # Linear work on 20,000 characters: well under a second; quadratic would take many.
+        assert time.perf_counter() - started < 3, source[:30]
