@@ -12,6 +12,10 @@ from digest.latex import latex_to_text, render_math, split_math
 
 ELLIPSIS = "…"
 DEFAULT_EXCERPT_CHARS = 200
+# How much raw text is read for an excerpt of `max_chars` characters: LaTeX shrinks when rendered
+# (`\boldsymbol{Q}` is one letter), so generously more than is shown, but never without bound.
+_RAW_CHARS_PER_CHAR = 40
+_MIN_RAW_CHARS = 8000
 
 _CJK_TERMINATORS = "。！？"
 _CLOSERS = "”’」』）)》〉】]\"'"
@@ -153,7 +157,12 @@ def render_excerpt(raw: str, max_chars: int = DEFAULT_EXCERPT_CHARS, *, cached: 
 
 
 def _excerpt(raw: str, max_chars: int) -> str:
-    chars, mask, dropped = _render_with_mask(drop_repeated_lines(raw))
+    # Only the opening of a huge excerpt can be shown: render just that, so a hostile one cannot stall
+    # a digest. A formula the bound cuts through is dropped as unclosed and the excerpt marked as cut.
+    bound = max(_MIN_RAW_CHARS, _RAW_CHARS_PER_CHAR * max_chars)
+    clipped = len(raw) > bound
+    chars, mask, dropped = _render_with_mask(drop_repeated_lines(raw[:bound] if clipped else raw))
+    dropped = dropped or clipped
     text, text_mask = _normalize(chars, mask)
     if len(text) <= max_chars and not dropped:
         return text

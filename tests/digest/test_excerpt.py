@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -75,3 +77,21 @@ def test_any_text_gives_a_bounded_excerpt(raw: str, limit: int) -> None:
         # Cut: about the limit (a sentence end may run a little past it, a lone long formula up to 3×).
         assert out.endswith(ELLIPSIS)
         assert len(out) <= 3 * limit + 1
+
+
+def test_a_huge_excerpt_is_read_only_as_far_as_it_can_be_shown() -> None:
+    sentence = r"注意力先算$\boldsymbol{Q}\boldsymbol{K}^{\top}/\sqrt{d}$再归一化。"
+    raw = sentence * 20000  # about a megabyte
+    started = time.perf_counter()
+    out = render_excerpt(raw, 200, cached=False)
+    assert time.perf_counter() - started < 2
+    assert out.startswith("注意力先算QKᵀ/√d再归一化。") and out.endswith(ELLIPSIS)
+    assert len(out) <= 201
+
+
+def test_text_past_the_read_bound_still_marks_the_excerpt_as_cut() -> None:
+    # Formulas that render to almost nothing: the bound is reached before 200 characters are shown.
+    unit = "$\\label{" + "a" * 120 + "}x$。"
+    out = render_excerpt(unit * 500, 200, cached=False)
+    assert out.endswith(ELLIPSIS) and len(out) < 200
+    assert set(out[:-1]) <= {"x", "。"} and "\\" not in out
