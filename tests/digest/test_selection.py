@@ -208,3 +208,15 @@ async def test_recipients_and_their_last_digest_are_read_and_written(db: Databas
     await recipients.mark_digest_sent(chat, NOW)
     [chat] = await recipients.telegram_recipients()
     assert chat.last_digest_at == NOW
+
+
+async def test_the_stored_excerpt_stays_as_published(db: Database) -> None:
+    raw = "先算$\\boldsymbol{Q}\\boldsymbol{K}^{\\top}$。\n\n示意图\n\n示意图\n\n" + "很长的一句话。" * 60
+    store = PostStore(db)
+    await store.upsert([post(10800, "注意力的缩放", "2025-02-27", excerpt=raw)], now=NOW - timedelta(days=1))
+    digest = await builder(db).for_recipient(recipient(None), NOW)
+    assert digest is not None
+    [item] = digest.posts
+    assert item.excerpt.startswith("先算QKᵀ。\n示意图\n很长") and item.excerpt.endswith("…")
+    stored = await store.by_archive_id(10800)
+    assert stored is not None and stored.post.excerpt == raw
