@@ -8,10 +8,13 @@ from datetime import date
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
-from digest.model import LANGS, Digest, Lang, MostRead, PostItem, SeriesRef
-from digest.render import Renderer
+from archive.model import Post, PostDate, Series
+from digest.model import LANGS, Digest, Lang, MostRead, PostItem, SeriesRef, build_item
+from digest.render import FORMATS, Format, Renderer
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
+from storage.posts import StoredPost
 from tests.digest.golden_files import check_golden
 from tests.digest.samples import DIGEST, LOW_RANK, NO_ID, POSITION
 from tests.digest.tg_validator import InvalidTelegramHtml, check_telegram_html
@@ -131,3 +134,41 @@ def test_any_title_and_excerpt_render_to_valid_telegram_html_within_the_limit(
     )
     for part in RENDERER.telegram_digest(digest, lang):
         check_telegram_html(part)
+
+
+_LATEX_NOISE = st.lists(
+    st.sampled_from([*"\\{}$^_&<>'\"x2 。.", "\\frac", "\\left", "$$", "\\begin{equation}"]), max_size=200
+).map("".join)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    title=_ANY_TEXT,
+    excerpt=st.one_of(_ANY_TEXT, _LATEX_NOISE),
+    lang=st.sampled_from(LANGS),
+    fmt=st.sampled_from(FORMATS),
+)
+def test_any_stored_post_renders_through_the_real_path(
+    title: str, excerpt: str, lang: Lang, fmt: Format
+) -> None:
+    """From a stored post (raw excerpt, LaTeX and all) through the message view to every format."""
+    stored = StoredPost(
+        7,
+        Post(7, title, PostDate(2025, 5, 1), 12, excerpt, Series(title[:40] or "s", 2)),
+        "2025-05-01T00:00:00+00:00",
+        "2025-05-01T00:00:00+00:00",
+    )
+    item = build_item(stored, link_host="kexue.fm", cached=False)
+    digest = Digest(date(2025, 5, 1), date(2025, 5, 8), "https://kexue.fm/", posts=(item, POSITION))
+    parts = RENDERER.render(digest, lang, fmt)
+    if fmt == "telegram":
+        for part in parts:
+            check_telegram_html(part)
+        check_telegram_html(RENDERER.telegram_post(item, lang))
+    elif fmt == "email-html":
+        [document] = parts
+        # The title shows escaped, never as markup.
+        assert str(escape(title)) in document
+    else:
+        [document] = parts
+        assert title in document
