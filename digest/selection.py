@@ -24,7 +24,10 @@ MOST_READ_LIMIT = 5
 
 
 class DigestBuilder:
-    """Builds digests from the store; the clock is always passed in (`now`), never read."""
+    """Builds digests from the store; the clock is always passed in (`now`), never read.
+
+    One builder serves one run: post views, most-read lists and selection windows are cached in it.
+    """
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class DigestBuilder:
         tz: ZoneInfo,
         excerpt_chars: int = DEFAULT_EXCERPT_CHARS,
         most_read_limit: int = MOST_READ_LIMIT,
+        cached: bool = True,
     ) -> None:
         self.posts = PostStore(db)
         self.recipients = RecipientStore(db)
@@ -41,6 +45,8 @@ class DigestBuilder:
         self.tz = tz
         self.excerpt_chars = excerpt_chars
         self.most_read_limit = most_read_limit
+        # False re-renders every excerpt from its LaTeX (the naive baseline of the bench).
+        self.cached = cached
         self._items: dict[int, PostItem] = {}
         self._most_read: dict[tuple[datetime, datetime], tuple[MostRead, ...]] = {}
         self._window: dict[tuple[datetime, datetime, bool], tuple[list[StoredPost], dict[int, str]]] = {}
@@ -51,7 +57,11 @@ class DigestBuilder:
         if found is None:
             previous = await self.recipients.previous_part(stored.pk) if stored.post.series else None
             found = build_item(
-                stored, link_host=self.link_host, excerpt_chars=self.excerpt_chars, previous=previous
+                stored,
+                link_host=self.link_host,
+                excerpt_chars=self.excerpt_chars,
+                previous=previous,
+                cached=self.cached,
             )
             self._items[stored.pk] = found
         return found
