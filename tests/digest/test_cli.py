@@ -14,6 +14,7 @@ from archive.series import detect_series
 from notifier.cli import main
 from storage.db import database
 from storage.posts import PostStore
+from tests.digest.tg_validator import check_telegram_html
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=TZ)
@@ -90,3 +91,37 @@ def test_a_bad_date_is_one_line_and_not_a_traceback(env: Path, capsys: pytest.Ca
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "not a date" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "bad", [["--lang", "fr"], ["--format", "pdf"], ["--since", "2025-13-01"], ["--since"], ["extra"]]
+)
+def test_every_bad_value_is_one_stderr_line(
+    env: Path, capsys: pytest.CaptureFixture[str], bad: list[str]
+) -> None:
+    _seed(env)
+    with pytest.raises(SystemExit) as exited:
+        main(["digest", "--db", str(env), *bad])
+    assert exited.value.code != 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("fmt", ["telegram", "email-html", "email-text"])
+def test_every_format_and_language_prints_a_digest(
+    env: Path, capsys: pytest.CaptureFixture[str], lang: str, fmt: str
+) -> None:
+    _seed(env, count=3, excerpt="比较$\\left( x \\right)$与$a<b$的差别。")
+    assert main(["digest", "--db", str(env), "--lang", lang, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert "https://spaces.ac.cn/archives/11003" in out and "(x)" in out
+    if fmt == "telegram":
+        check_telegram_html(out.strip())
+        assert "a&lt;b" in out
+    elif fmt == "email-html":
+        assert out.startswith("<!DOCTYPE html>") and "a&lt;b" in out
+    else:
+        assert "a<b" in out and "<" not in out.replace("a<b", "")
+    assert ("新文章" in out) == (lang == "zh")
