@@ -88,12 +88,31 @@ class Database:
                 await conn.execute(f"PRAGMA user_version = {version:d}")
 
 
-async def open_database(path: str | Path) -> Database:
-    """Open (creating if needed) the SQLite file at `path` and bring its schema up to date."""
-    target = str(path)
+def _probe(target: str) -> None:
+    """StorageError unless SQLite can open (or create) the file at `target`; its directory must exist."""
+    if target == ":memory:":
+        return
+    path = Path(target)
+    if path.is_dir():
+        raise StorageError(f"cannot open database {target}: it is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        # Never create directories on a guess: a mistyped path must fail, not grow a tree somewhere.
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise StorageError(f"cannot open database {target}: directory {parent} {what}")
     try:
-        if target != ":memory:":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        # A plain connection first: when aiosqlite fails to connect, its worker thread outlives the event
+        # loop and prints a traceback on exit, which a user mistake must never show.
+        sqlite3.connect(target).close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open database {target}: {exc}") from exc
+
+
+async def open_database(path: str | Path) -> Database:
+    """Open (creating the file if needed, in an existing directory) the SQLite file at `path`, migrated."""
+    target = str(path)
+    _probe(target)
+    try:
         conn = await aiosqlite.connect(target, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {target}: {exc}") from exc

@@ -116,18 +116,22 @@ def _row_to_post(row: Sequence[Any]) -> StoredPost:
 def merge(stored: Post, seen: Post) -> Post:
     """What the store keeps when a known post is seen again.
 
-    The live site's title spelling wins over a capture's folded one; a known year is never lost; an absent
-    reader count, excerpt or full text never erases a present one.
+    The live site's title spelling wins over a capture's folded one, and so does its excerpt; a known year
+    is never lost; an absent reader count, excerpt or full text never erases a present one; a reader count
+    never goes down (the site's only grows: a lower one comes from an older capture).
     """
-    title = seen.title if seen.title_is_live or not stored.title_is_live else stored.title
+    capture_after_live = stored.title_is_live and not seen.title_is_live
+    title = stored.title if capture_after_live else seen.title
     post_date = seen.date if seen.date.year is not None or stored.date.year is None else stored.date
+    readers = stored.readers if seen.readers is None else max(seen.readers, stored.readers or 0)
+    excerpt = stored.excerpt if capture_after_live and stored.excerpt else seen.excerpt or stored.excerpt
     merged = Post(
         id=stored.id if stored.id is not None else seen.id,
         title=title,
         title_is_live=stored.title_is_live or seen.title_is_live,
         date=post_date,
-        readers=seen.readers if seen.readers is not None else stored.readers,
-        excerpt=seen.excerpt or stored.excerpt,
+        readers=readers,
+        excerpt=excerpt,
         content=seen.content if seen.content is not None else stored.content,
         series=None,
     )
@@ -253,28 +257,33 @@ class PostStore:
             )
             poll_id = cursor.lastrowid
             assert poll_id is not None
-            new: list[StoredPost] = []
-            updated = unchanged = silent = 0
-            seen_pks: set[int] = set()
+            # The same post in two sources of one poll is one sighting: its first outcome counts, and
+            # newness is judged on what the store knows after the whole poll, so a homepage entry without
+            # a year is dated by the archive page read in the same poll, whatever the source order.
+            outcomes: dict[int, str] = {}
+            final: dict[int, StoredPost] = {}
             for post in posts:
                 stored, outcome = await self._upsert_one(conn, post, stamp)
-                if stored.pk in seen_pks:
-                    # The same post in two sources of one poll is one sighting.
+                outcomes.setdefault(stored.pk, outcome)
+                final[stored.pk] = stored
+            new: list[StoredPost] = []
+            counts = {"inserted": 0, "updated": 0, "unchanged": 0}
+            silent = 0
+            for pk, outcome in outcomes.items():
+                counts[outcome] += 1
+                stored = final[pk]
+                if outcome != "inserted":
                     continue
-                seen_pks.add(stored.pk)
-                if outcome == "updated":
-                    updated += 1
-                elif outcome == "unchanged":
-                    unchanged += 1
-                elif baseline or not _is_recent(stored.post, cutoff):
+                if baseline or not _is_recent(stored.post, cutoff):
                     silent += 1
-                else:
-                    claim = await conn.execute(
-                        "INSERT OR IGNORE INTO outbox (post_pk, poll_id, queued_at) VALUES (?, ?, ?)",
-                        (stored.pk, poll_id, stamp),
-                    )
-                    if claim.rowcount == 1:
-                        new.append(stored)
+                    continue
+                claim = await conn.execute(
+                    "INSERT OR IGNORE INTO outbox (post_pk, poll_id, queued_at) VALUES (?, ?, ?)",
+                    (pk, poll_id, stamp),
+                )
+                if claim.rowcount == 1:
+                    new.append(stored)
+            updated, unchanged = counts["updated"], counts["unchanged"]
             await conn.execute(
                 "UPDATE polls SET finished_at = ?, ok = 1, new_count = ? WHERE id = ?",
                 (stamp, len(new), poll_id),

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from archive.model import Post, PostDate, Series
-from storage.db import Database, database, migrations
+from storage import StorageError
+from storage.db import Database, database, migrations, open_database
 from storage.posts import PostStore
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -179,3 +182,73 @@ async def test_reader_growth_ranks_by_increase_over_the_period(db: Database) -> 
     )
     growth = await store.reader_growth(week_ago, NOW + timedelta(seconds=1))
     assert [(s.post.id, g) for s, g in growth] == [(2, 490), (1, 50)]
+
+
+async def test_an_older_capture_neither_lowers_the_reader_count_nor_replaces_the_live_excerpt(
+    db: Database,
+) -> None:
+    store = PostStore(db)
+    live = post(
+        10427,
+        "低秩近似之路（三）：CR",
+        "2024-10-11",
+        readers=11871,
+        excerpt="在《低秩近似之路（二）：SVD》中",
+    )
+    await store.upsert([live], now=NOW)
+    stale = post(
+        None,
+        "低秩近似之路(三):CR",
+        "2024-10-11",
+        readers=9000,
+        excerpt="在《低秩近似之路(二):SVD》中",
+        live=False,
+    )
+    assert await store.upsert([stale], now=NOW + timedelta(days=1)) == (0, 0, 1)
+    stored = await store.by_archive_id(10427)
+    assert stored is not None
+    assert (stored.post.readers, stored.post.excerpt) == (11871, "在《低秩近似之路（二）：SVD》中")
+    assert [r for _, r in await store.reader_history(stored.pk)] == [11871]
+
+
+async def test_a_capture_excerpt_stands_until_the_live_site_gives_one(db: Database) -> None:
+    store = PostStore(db)
+    await store.upsert(
+        [post(None, "低秩近似之路(四):ID", "2024-10-30", excerpt="捕获的摘要", live=False)], now=NOW
+    )
+    # /content.html knows the id but no excerpt: the capture's stays.
+    await store.upsert([post(10501, "低秩近似之路（四）：ID", "2024-10-30")], now=NOW)
+    stored = await store.by_archive_id(10501)
+    assert stored is not None and stored.post.excerpt == "捕获的摘要"
+    await store.upsert([post(10501, "低秩近似之路（四）：ID", "2024-10-30", excerpt="页面上的摘要")], now=NOW)
+    stored = await store.by_archive_id(10501)
+    assert stored is not None and stored.post.excerpt == "页面上的摘要"
+
+
+async def test_a_yearless_entry_dated_by_the_archive_page_in_the_same_poll_is_new_in_any_order(
+    tmp_path: Path,
+) -> None:
+    homepage = post(10910, "主页上的新文章", "--05-08", excerpt="主页摘要")
+    archive = post(10910, "主页上的新文章", "2025-05-08")
+    for name, batch in (("home-first", [homepage, archive]), ("archive-first", [archive, homepage])):
+        async with database(tmp_path / f"{name}.sqlite3") as db:
+            store = PostStore(db)
+            await store.ingest([post(10900, "旧文", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
+            result = await store.ingest(batch, now=NOW, tz=TZ, max_age_days=14)
+            assert [(s.post.id, s.post.date.iso(), s.post.excerpt) for s in result.new] == [
+                (10910, "2025-05-08", "主页摘要")
+            ], name
+            assert (result.updated, result.unchanged) == (0, 0)
+
+
+async def test_a_directory_that_does_not_exist_is_never_created(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "k.sqlite3"
+    with pytest.raises(StorageError, match="does not exist"):
+        await open_database(missing)
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(StorageError, match="is a directory"):
+        await open_database(tmp_path)
+    a_file = tmp_path / "plain.txt"
+    a_file.write_text("x")
+    with pytest.raises(StorageError, match="is not a directory"):
+        await open_database(a_file / "k.sqlite3")
