@@ -39,6 +39,14 @@ _BADGE = re.compile(
 )
 _TAG = re.compile(r"<[^>]*>")
 _READ_MORE = re.compile(r"^\s*点击阅读全文")
+# The byline as text, for a theme that does not wrap it in `.submitted`: `By 苏剑林 | 2024-09-01 | N位读者 |
+# 引用`, possibly glued to the first excerpt line as in the text captures.
+_BYLINE = re.compile(
+    r"^(?P<meta>By\s+\S.*?[|｜]\s*\d{4}-\d{1,2}-\d{1,2}(?:\s*[|｜]\s*\d[\d,]*\s*位读者)?"
+    r"(?:\s*[|｜]\s*(?:引用)?)?)(?P<rest>.*)$"
+)
+# The quote link that ends the byline (`… | 26991位读者 | 引用`) when it sits outside `.submitted`.
+_QUOTE = "引用"
 # Markers that the page is the blog's own listing layout, even when it lists nothing.
 _LAYOUT_MARKERS = ('id="SideBar"', "id='SideBar'", 'class="page-navigator', 'class="Post', "科学空间")
 
@@ -117,22 +125,33 @@ def _entry(node: LexborNode) -> Post | None:
     heading = link.parent
     while heading is not None and heading.tag != "h2":
         heading = heading.parent
-    submitted = node.css_first("span.submitted")
+    # `span.submitted` on the live site; any element with that class will do.
+    submitted = node.css_first(".submitted")
     meta = normalize_inline(submitted.text()) if submitted is not None else ""
+    submitted_id = submitted.mem_id if submitted is not None else None
+
+    def furniture(candidate: LexborNode) -> bool:
+        """The byline, the quote link and the "read more" link are page furniture, not excerpt."""
+        if candidate.mem_id == submitted_id:
+            return True
+        if candidate.tag != "a":
+            return False
+        text = candidate.text().strip()
+        return text == _QUOTE or _READ_MORE.match(text) is not None
+
+    paragraphs = block_paragraphs(node, furniture, begin_after=heading)
+    byline = _BYLINE.match(paragraphs[0]) if submitted is None and paragraphs else None
+    if byline is not None:
+        meta = byline.group("meta")
+        paragraphs[:1] = [byline.group("rest").strip()] if byline.group("rest").strip() else []
+    if paragraphs and paragraphs[0] == _QUOTE:
+        # The quote link's text when it follows the byline outside `.submitted`.
+        paragraphs.pop(0)
     post_date = _full_date(meta) or _badge_date(node, heading)
     if post_date is None:
         raise ParseError(f"listing entry {ident} ({title!r}) has no recognisable date")
     readers_match = _READERS.search(meta)
     readers = int(readers_match.group(1).replace(",", "")) if readers_match else None
-    submitted_id = submitted.mem_id if submitted is not None else None
-
-    def furniture(candidate: LexborNode) -> bool:
-        """The byline and the "read more" link are page furniture, not excerpt."""
-        if candidate.mem_id == submitted_id:
-            return True
-        return candidate.tag == "a" and _READ_MORE.match(candidate.text()) is not None
-
-    paragraphs = block_paragraphs(node, furniture, begin_after=heading)
     return Post(
         id=ident,
         title=title,

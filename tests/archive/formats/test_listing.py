@@ -133,3 +133,39 @@ def test_builders_round_trip() -> None:
         (11470, PostDate(None, 12, 1)),
     ]
     assert homepage[0].excerpt == posts[0].excerpt
+
+
+@pytest.mark.parametrize(
+    "byline",
+    [
+        # The quote link inside the byline, as the site writes it.
+        '<span class="submitted">By 苏剑林 | 2024-09-01 | 26991位读者 | <a href="#Quote">引用</a></span>',
+        # The quote link after the byline element.
+        '<span class="submitted">By 苏剑林 | 2024-09-01 | 26991位读者 | </span><a href="#Quote">引用</a>',
+        # The quote as bare text after the byline element.
+        '<span class="submitted">By 苏剑林 | 2024-09-01 | 26991位读者 | </span>引用',
+        # Another element than a span carries the class.
+        '<div class="submitted">By 苏剑林 | 2024-09-01 | 26,991位读者 | 引用</div>',
+        # No `.submitted` at all: the byline is the first paragraph, glued to the excerpt as in captures.
+        "<p>By 苏剑林 | 2024-09-01 | 26991位读者 | 引用</p>",
+        "<div>By 苏剑林 | 2024-09-01 | 26991位读者 | 引用众所周知，主流的LLM</div>",
+    ],
+)
+def test_the_quote_link_and_byline_never_reach_the_excerpt(byline: str) -> None:
+    glued = byline.endswith("LLM</div>")
+    body = (
+        '<div class="Post"><h2><a href="https://kexue.fm/archives/10347">Decoder-only的LLM为什么需要位置编码？</a>'
+        f"</h2>{byline}{'' if glued else '<p>众所周知，主流的LLM</p>'}<p>第二段 $x$。</p></div>"
+    )
+    [entry] = parse_listing(_page(body))
+    assert (entry.date, entry.readers) == (PostDate(2024, 9, 1), 26991)
+    assert entry.excerpt == "众所周知，主流的LLM\n第二段 $x$。"
+
+
+def test_an_excerpt_that_starts_with_the_word_quote_keeps_it() -> None:
+    body = (
+        '<div class="Post"><h2><a href="/archives/10000">标题</a></h2>'
+        '<span class="submitted">By 苏剑林 | 2024-03-01 | 5位读者 | <a href="#Quote">引用</a></span>'
+        "<p>引用一句老话开头。</p></div>"
+    )
+    assert parse_listing(_page(body))[0].excerpt == "引用一句老话开头。"
