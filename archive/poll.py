@@ -138,7 +138,8 @@ class Poller:
         if root is None:
             return []
         log.warning(
-            "source %s: feed does not reach back to the newest stored post; reading the archive", source
+            "source %s: feed does not reach back to the newest stored post; reading the archive",
+            redact_url(source),
         )
         found: list[Post] = []
         _, posts, _ = await self._read(f"{root}/content.html", now, respect_backoff=False)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from pydantic import ValidationError
@@ -14,7 +15,7 @@ from pydantic import ValidationError
 from archive import ArchiveError
 from notifier.commands import archive_cmds, digest, search
 from notifier.context import Context, Handler, UsageError
-from notifier.settings import Settings
+from notifier.settings import DEFAULT_DB, Settings
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first.get("loc", ())) or "settings"
-    return f"invalid setting {where.upper()}: {first.get('msg', 'invalid value')}"
+    message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"invalid setting {where.upper()}: {message}"
+
+
+def _db_path(args: argparse.Namespace, settings: Settings) -> str:
+    """`--db`, else KEXUE_DB; the default `var/` directory is created, any other must exist."""
+    path: str = args.db or settings.kexue_db
+    if path == DEFAULT_DB and args.command != "parse":
+        # A fresh clone has no var/ yet; a directory the user names is never created on a guess.
+        Path(DEFAULT_DB).parent.mkdir(exist_ok=True)
+    return path
 
 
 def _configure_logging(level: str, *, service: bool) -> None:
@@ -68,16 +79,28 @@ def _configure_logging(level: str, *, service: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
-    args = parser.parse_args(search.prepare_argv(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(search.prepare_argv(sys.argv[1:] if argv is None else argv))
+    if extra:
+        # argparse stops filling `poll SOURCE ...` at the first option; sources after `--db PATH` or
+        # `--json` are still sources, in the order given.
+        if args.command == "poll" and not any(item.startswith("-") for item in extra):
+            args.sources = [*args.sources, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         settings = Settings()
     except ValidationError as exc:
         print(f"kexue-notifier: {_settings_error(exc)}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level, service=args.command == "run")
+    try:
+        db_path = _db_path(args, settings)
+    except OSError as exc:
+        print(f"kexue-notifier {args.command}: cannot create {DEFAULT_DB}: {exc.strerror}", file=sys.stderr)
+        return 1
     context = Context(
         settings=settings,
-        db_path=args.db or settings.kexue_db,
+        db_path=db_path,
         tz=settings.tz,
         link_host=settings.link_host,
         now=settings.now(),

@@ -10,6 +10,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_FEED = "https://kexue.fm/feed"
+DEFAULT_DB = "var/kexue.sqlite3"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class Settings(BaseSettings):
@@ -19,7 +21,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True
     )
 
-    kexue_db: str = Field(default="var/kexue.sqlite3", alias="KEXUE_DB")
+    kexue_db: str = Field(default=DEFAULT_DB, alias="KEXUE_DB")
     # NoDecode: a comma-separated list, not the JSON that pydantic-settings expects for lists.
     kexue_sources: Annotated[list[str], NoDecode] = Field(default=[DEFAULT_FEED], alias="KEXUE_SOURCES")
     poll_interval: int = Field(default=900, ge=10, alias="POLL_INTERVAL")
@@ -45,6 +47,25 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("KEXUE_SOURCES names no source")
         return value
+
+    @field_validator("kexue_now", mode="before")
+    @classmethod
+    def _iso_now(cls, value: object) -> object:
+        # pydantic alone would also take a bare number as a Unix timestamp; the setting is an ISO time.
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO time such as 2025-05-10T12:00:00+08:00") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("time_zone")
     @classmethod

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from archive.crawl import Crawler
 from archive.detect import parse
-from archive.fetch import Fetcher
+from archive.fetch import Fetcher, failure_line, redact_url
 from archive.identity import series_key
 from archive.model import Post
 from archive.poll import Poller, site_root
@@ -79,7 +79,7 @@ async def cmd_poll(args: argparse.Namespace, ctx: Context) -> int:
         report = await make_poller(db, fetcher, ctx).poll(sources, now=ctx.now)
     errors = [o for o in report.sources if o.error]
     for outcome in errors:
-        print(f"kexue-notifier poll: {outcome.source}: {outcome.error}", file=sys.stderr)
+        print(f"kexue-notifier poll: {failure_line(outcome.source, outcome.error or '')}", file=sys.stderr)
     new_posts = [s.post for s in report.new]
     if args.json:
         print_json(
@@ -88,7 +88,7 @@ async def cmd_poll(args: argparse.Namespace, ctx: Context) -> int:
                 "new": [p.to_json(ctx.link_host) for p in new_posts],
                 "updated": report.updated,
                 "unchanged": report.unchanged,
-                "errors": [{"source": o.source, "error": o.error} for o in errors],
+                "errors": [{"source": redact_url(o.source), "error": o.error} for o in errors],
             }
         )
     else:
@@ -146,6 +146,15 @@ def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
     return [n for n in range(1, max(parts, default=0) + 1) if n not in parts]
 
 
+# NFKC leaves typographic quotes alone; a reader typing `"闭门造车"` on an ASCII keyboard means `“闭门造车”`.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+def lookup_key(name: str) -> str:
+    """The key a typed series name is matched by: `series_key`, with typographic quotes made ASCII."""
+    return series_key(name).translate(_QUOTES)
+
+
 async def cmd_series(args: argparse.Namespace, ctx: Context) -> int:
     """List the series, or one series' parts by name or unique prefix."""
     async with database(ctx.db_path) as db:
@@ -158,11 +167,12 @@ async def cmd_series(args: argparse.Namespace, ctx: Context) -> int:
                 for s in summaries:
                     print(f"{s.name}  ({s.parts} parts, latest {s.latest or '?'})")
             return 0
-        wanted = series_key(args.name)
+        wanted = lookup_key(args.name)
         if not wanted:
             raise UsageError("the series name is empty")
-        exact = [s for s in summaries if s.key == wanted]
-        matches = exact or [s for s in summaries if s.key.startswith(wanted)]
+        keys = {s.key: lookup_key(s.key) for s in summaries}
+        exact = [s for s in summaries if keys[s.key] == wanted]
+        matches = exact or [s for s in summaries if keys[s.key].startswith(wanted)]
         if not matches:
             raise UsageError(f"no series matches {args.name!r}; `kexue-notifier series` lists them")
         if len(matches) > 1:
@@ -198,7 +208,11 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        # argparse would otherwise name this function in its message.
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value

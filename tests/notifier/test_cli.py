@@ -230,3 +230,106 @@ async def test_backfill_reports_progress_and_is_complete(cli: Cli, blog_server: 
     assert (report["complete"], report["inserted"], report["errors"]) == (True, 6, [])
     latest = (await cli("latest", "-n", "1", "--json")).json()
     assert latest[0]["readers"] is not None
+
+
+async def test_a_bad_database_path_is_one_line_and_creates_nothing(cli: Cli) -> None:
+    a_file = cli.workdir / "plain.txt"
+    a_file.write_text("x")
+    for path in (cli.workdir / "no" / "dir" / "k.sqlite3", cli.workdir, a_file / "k.sqlite3"):
+        for command in ("latest", "series", "poll", "backfill", "run"):
+            run = await cli(command, "--db", str(path))
+            assert_one_line_error(run)
+            assert "cannot open database" in run.stderr
+    assert not (cli.workdir / "no").exists()
+
+
+async def test_the_default_database_directory_is_created(cli: Cli) -> None:
+    env = {k: v for k, v in cli.env.items() if k != "KEXUE_DB"}
+    cli.env = env
+    run = await cli("latest", "--json")
+    assert (run.code, run.json()) == (0, [])
+    assert (cli.workdir / "var" / "kexue.sqlite3").is_file()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KEXUE_NOW", "1700000000"),
+        ("KEXUE_NOW", "next tuesday"),
+        ("LINK_HOST", "example.com"),
+        ("LOG_LEVEL", "LOUD"),
+        ("NOTIFY_MAX_AGE_DAYS", "-1"),
+    ],
+)
+async def test_a_bad_setting_is_one_line_naming_it(cli: Cli, name: str, value: str) -> None:
+    run = await cli("latest", **{name: value})
+    assert_one_line_error(run)
+    assert f"invalid setting {name}" in run.stderr and "Value error" not in run.stderr
+
+
+async def test_a_bad_count_is_one_line_without_internals(cli: Cli) -> None:
+    for bad in ("abc", "0", "-3", "1.5"):
+        run = await cli("latest", "-n", bad)
+        assert_one_line_error(run)
+        assert "_positive_int" not in run.stderr
+
+
+async def test_poll_takes_sources_around_its_options(cli: Cli) -> None:
+    first = feed_file(cli.workdir / "a.xml", *OLD[:2])
+    second = feed_file(cli.workdir / "b.xml", *OLD[2:])
+    run = await cli("poll", first, "--db", str(cli.workdir / "k.sqlite3"), second, "--json")
+    assert run.code == 0, run.stderr
+    latest = (await cli("latest", "--db", str(cli.workdir / "k.sqlite3"), "--json")).json()
+    assert len(latest) == len(OLD)
+    assert_one_line_error(await cli("latest", "extra", "--db", str(cli.workdir / "k.sqlite3")))
+
+
+async def test_a_failing_source_is_reported_without_its_password(cli: Cli) -> None:
+    run = await cli("poll", "http://reader:s3cret@127.0.0.1:9/feed", "--json")
+    assert run.code == 1
+    assert "s3cret" not in run.stderr and "s3cret" not in run.stdout
+    assert run.json()["errors"][0]["source"] == "http://127.0.0.1:9/feed"
+    assert_one_line_error(run)
+
+
+async def test_a_late_utc_pubdate_is_the_next_beijing_day(cli: Cli) -> None:
+    path = cli.workdir / "feed.xml"
+    late = datetime(2025, 1, 11, 17, 30, tzinfo=ZoneInfo("UTC"))
+    path.write_bytes(make_feed_xml([(10662, "低秩近似之路（五）：CUR", late, "摘要")]))
+    assert (await cli("parse", str(path), "--json")).json()[0]["date"] == "2025-01-12"
+    assert (await cli("parse", str(path), "--json", TIME_ZONE="UTC")).json()[0]["date"] == "2025-01-11"
+
+
+async def test_series_lookup_accepts_ascii_quotes_and_full_width_letters(cli: Cli) -> None:
+    await cli(
+        "poll",
+        feed_file(
+            cli.workdir / "feed.xml",
+            (9984, "“闭门造车”之多模态思路浅谈（一）：无损输入", "2024-02-21"),
+            (10699, "MoE环游记：1、从几何意义出发", "2025-02-08"),
+        ),
+    )
+    quoted = (await cli("series", '"闭门造车"', "--json")).json()
+    assert quoted["name"] == "“闭门造车”之多模态思路浅谈"
+    assert (await cli("series", "ＭｏＥ", "--json")).json()["name"] == "MoE环游记"
+
+
+async def test_capture_then_live_listing_is_one_post_spelled_as_the_site_spells_it(cli: Cli) -> None:
+    capture = cli.workdir / "capture.txt"
+    capture.write_text(
+        "低秩近似之路(三):CR\nBy 苏剑林 | 2024-10-11 | 11000位读者 | 引用我们自己写的摘要。\n"
+        "低秩近似之路(一):伪逆\nBy 苏剑林 | 2024-09-15 | 9000位读者 | 引用另一段摘要。\n最近评论\n",
+        encoding="utf-8",
+    )
+    assert (await cli("poll", str(capture), "--json")).json()["baseline"] is True
+    live = cli.workdir / "live.xml"
+    feed_file(live, (10427, "低秩近似之路（三）：CR", "2024-10-11"))
+    assert (await cli("poll", str(live), "--json")).json()["new"] == []
+    await cli("poll", str(capture))
+    posts = (await cli("latest", "--json")).json()
+    assert [(p["id"], p["title"], p["readers"]) for p in posts] == [
+        (10427, "低秩近似之路（三）：CR", 11000),
+        (None, "低秩近似之路(一):伪逆", 9000),
+    ]
+    series = (await cli("series", "低秩近似之路", "--json")).json()
+    assert [p["series"]["part"] for p in series["posts"]] == [1, 3] and series["missing"] == [2]
