@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_FEED = "https://kexue.fm/feed"
@@ -24,7 +25,7 @@ class Settings(BaseSettings):
     kexue_db: str = Field(default=DEFAULT_DB, alias="KEXUE_DB")
     # NoDecode: a comma-separated list, not the JSON that pydantic-settings expects for lists.
     kexue_sources: Annotated[list[str], NoDecode] = Field(default=[DEFAULT_FEED], alias="KEXUE_SOURCES")
-    poll_interval: int = Field(default=900, ge=10, alias="POLL_INTERVAL")
+    poll_interval: int = Field(default=900, ge=1, alias="POLL_INTERVAL")
     notify_max_age_days: int = Field(default=14, ge=0, alias="NOTIFY_MAX_AGE_DAYS")
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
     link_host: Literal["kexue.fm", "spaces.ac.cn"] = Field(default="kexue.fm", alias="LINK_HOST")
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(default=1.0, ge=0, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     excerpt_chars: int = Field(default=200, ge=20, alias="EXCERPT_CHARS")
+    # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
+    # retries as it would on the real clock instead of waiting forever for a frozen instant.
+    _started: float = PrivateAttr(default_factory=time.monotonic)
 
     @field_validator("kexue_sources", mode="before")
     @classmethod
@@ -84,8 +88,10 @@ class Settings(BaseSettings):
         return self
 
     def now(self) -> datetime:
-        """KEXUE_NOW when set, else the real clock; always aware."""
-        return self.kexue_now if self.kexue_now is not None else datetime.now(self.tz)
+        """KEXUE_NOW plus the time elapsed since the settings were read, else the real clock; always aware."""
+        if self.kexue_now is None:
+            return datetime.now(self.tz)
+        return self.kexue_now + timedelta(seconds=time.monotonic() - self._started)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -83,3 +83,25 @@ async def test_the_service_polls_on_start_and_stops_on_sigterm(
     assert "Traceback" not in "".join(seen)
     with sqlite3.connect(tmp_path / "k.sqlite3") as conn:
         assert conn.execute("SELECT archive_id FROM posts").fetchall() == [(10907,)]
+
+
+async def test_with_kexue_now_a_failing_source_is_retried_later_and_sigint_stops_it(tmp_path: Path) -> None:
+    proc = await start_service(
+        tmp_path,
+        KEXUE_SOURCES="http://reader:s3cret@127.0.0.1:9/feed",
+        POLL_INTERVAL="1",
+        KEXUE_NOW="2025-05-10T12:00:00+08:00",
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    # The replaced clock runs on: the backoff ends and the source is asked again.
+    await read_until(proc.stderr, "(failure 2, next try in 2 s)", seen)
+    proc.send_signal(signal.SIGINT)
+    _, rest = await asyncio.wait_for(proc.communicate(), timeout=20)
+    log = "".join(seen) + rest.decode()
+    assert proc.returncode == 0
+    assert "Traceback" not in log and "s3cret" not in log
+    failures = [line for line in log.splitlines() if "poll failed" in line]
+    # One line per failed poll, naming the source once (without its password).
+    assert len(failures) >= 2 and all(line.count("http://127.0.0.1:9/feed") == 1 for line in failures)
+    assert "stopped" in log
