@@ -104,9 +104,13 @@ class Poller:
         return SourceOutcome(source, error=error)
 
     async def _read(
-        self, source: str, now: datetime, respect_backoff: bool
+        self, source: str, now: datetime, respect_backoff: bool, fetched: list[tuple[str, Validators]]
     ) -> tuple[SourceOutcome, list[Post], str | None]:
-        """Fetch and parse one source; a failure is recorded and yields no posts."""
+        """Fetch and parse one source; a failure is recorded and yields no posts.
+
+        A success only appends the source's new validators to `fetched`: they are stored once the posts
+        are, so a poll that fails to store them asks for the whole page again instead of getting a 304.
+        """
         state = await self.sources.get(source)
         if respect_backoff and not state.due(now):
             log.info("source %s: backing off until %s", redact_url(source), state.next_attempt_at)
@@ -127,12 +131,12 @@ class Poller:
             posts = parse(result.content, tz=self.tz)
         except ArchiveError as exc:
             return await self._fail(source, f"unparseable page: {exc}", now), [], None
-        await self.sources.record_success(
-            source, etag=result.validators.etag, last_modified=result.validators.last_modified, now=now
-        )
+        fetched.append((source, result.validators))
         return SourceOutcome(source, posts=len(posts)), posts, kind
 
-    async def _fill_gap(self, source: str, now: datetime) -> list[Post]:
+    async def _fill_gap(
+        self, source: str, now: datetime, fetched: list[tuple[str, Validators]]
+    ) -> list[Post]:
         """The service was down longer than the feed reaches back: read the archive page and listings."""
         root = site_root(source)
         if root is None:
@@ -142,7 +146,7 @@ class Poller:
             redact_url(source),
         )
         found: list[Post] = []
-        _, posts, _ = await self._read(f"{root}/content.html", now, respect_backoff=False)
+        _, posts, _ = await self._read(f"{root}/content.html", now, False, fetched)
         found.extend(posts)
         url: str | None = f"{root}/"
         for _ in range(GAP_LISTING_PAGES):
@@ -159,22 +163,32 @@ class Poller:
             url = page.next_url
         return found
 
+    async def _remember(self, fetched: list[tuple[str, Validators]], now: datetime) -> None:
+        """Store the validators of the sources read, now that what they said is stored."""
+        for source, validators in fetched:
+            await self.sources.record_success(
+                source, etag=validators.etag, last_modified=validators.last_modified, now=now
+            )
+
     async def poll(
         self, sources: Sequence[str], *, now: datetime, respect_backoff: bool = False
     ) -> PollReport:
         """One cycle over `sources`; nothing is written when every source is unchanged or failed."""
         outcomes: list[SourceOutcome] = []
         seen: list[Post] = []
+        fetched: list[tuple[str, Validators]] = []
         newest = await self.posts.newest_date()
         for source in sources:
-            outcome, posts, kind = await self._read(source, now, respect_backoff)
+            outcome, posts, kind = await self._read(source, now, respect_backoff, fetched)
             outcomes.append(outcome)
             seen.extend(posts)
             if kind == "feed" and feed_has_gap(posts, newest):
-                seen.extend(await self._fill_gap(source, now))
+                seen.extend(await self._fill_gap(source, now, fetched))
         if not seen:
+            await self._remember(fetched, now)
             return PollReport(False, [], 0, 0, outcomes)
         result = await self.posts.ingest(seen, now=now, tz=self.tz, max_age_days=self.max_age_days)
+        await self._remember(fetched, now)
         log.info(
             "poll %d: %d new, %d updated, %d unchanged%s",
             result.poll_id,

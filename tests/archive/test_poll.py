@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -198,3 +199,23 @@ def test_gap_rule_and_site_root() -> None:
     assert site_root("https://kexue.fm/feed") == "https://kexue.fm"
     assert site_root("http://127.0.0.1:8080/feed") == "http://127.0.0.1:8080"
     assert site_root("/var/feed.xml") is None
+
+
+async def test_a_poll_that_cannot_store_its_posts_does_not_keep_the_validators(
+    db: Database, fetcher: Fetcher, blog_server: BlogServer
+) -> None:
+    feed = blog_server.url("/feed")
+    poller = make_poller(db, fetcher)
+    blog_server.set("/feed", make_feed_xml(BASE), content_type=RSS, etag='"v1"')
+    # The store refuses the write (as a full disk would), after the page was fetched and parsed.
+    await db.conn.execute(
+        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="disk full"):
+        await poller.poll([feed], now=NOW)
+    await db.conn.execute("DROP TRIGGER refuse")
+    # Had the ETag been kept, this would be a 304 and the two posts would never be stored.
+    report = await poller.poll([feed], now=NOW + timedelta(minutes=15))
+    assert blog_server.requests_for("/feed")[-1].status == 200
+    assert report.baseline and await PostStore(db).count() == 2
+    assert (await SourceStore(db).get(feed)).etag == '"v1"'
