@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from archive import ArchiveError
 from archive.crawl import Crawler
 from archive.fetch import Fetcher
 from archive.poll import Poller
 from notifier.commands.archive_cmds import crawl_root, make_poller
 from notifier.context import Context
+from storage import StorageError
 from storage.db import database
 from storage.meta import MetaStore
 from storage.posts import PostStore
@@ -21,6 +24,8 @@ from storage.posts import PostStore
 log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = timedelta(hours=6)
+# Failures of the outside world (the blog, the disk, another process holding the database).
+EXPECTED_FAILURES = (ArchiveError, StorageError, sqlite3.Error, OSError)
 BACKFILL_WANTED = "backfill_wanted"
 
 
@@ -72,6 +77,9 @@ class Service:
                 await self._maintain()
             now = self.ctx.settings.now()
             await self.poller.poll(self.ctx.settings.kexue_sources, now=now, respect_backoff=True)
+        except EXPECTED_FAILURES as exc:
+            # A locked or full database is an operating condition, not a bug: one line, no traceback.
+            log.error("poll failed: %s: %s; the next one runs on schedule", type(exc).__name__, exc)
         except Exception:
             log.exception("poll failed; the next one runs on schedule")
 
@@ -80,6 +88,8 @@ class Service:
         self._track()
         try:
             await self._maintain()
+        except EXPECTED_FAILURES as exc:
+            log.error("maintenance crawl failed: %s: %s; it runs again on schedule", type(exc).__name__, exc)
         except Exception:
             log.exception("maintenance crawl failed; it runs again on schedule")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sqlite3
@@ -11,6 +12,17 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from archive.crawl import Crawler
+from archive.fetch import Fetcher
+from notifier.commands.archive_cmds import make_poller
+from notifier.context import Context
+from notifier.service import Service
+from notifier.settings import Settings
+from storage.db import database
+from storage.meta import MetaStore
+from storage.posts import PostStore
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_feed_xml
 
@@ -105,3 +117,42 @@ async def test_with_kexue_now_a_failing_source_is_retried_later_and_sigint_stops
     # One line per failed poll, naming the source once (without its password).
     assert len(failures) >= 2 and all(line.count("http://127.0.0.1:9/feed") == 1 for line in failures)
     assert "stopped" in log
+
+
+async def test_a_database_that_refuses_the_write_is_one_log_line_without_traceback(
+    tmp_path: Path, blog_server: BlogServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    items = [
+        (10907, "Transformer升级之路：20、MLA好在哪里?（上）", datetime(2025, 5, 4, 9, tzinfo=TZ), "摘要")
+    ]
+    blog_server.set("/feed", make_feed_xml(items), content_type="application/rss+xml")
+    monkeypatch.setenv("KEXUE_SOURCES", blog_server.url("/feed"))
+    # No crawl either: the store was never prepared for a backfill and reader refreshes are off.
+    monkeypatch.setenv("READERS_REFRESH_DAYS", "0")
+    settings = Settings()
+    ctx = Context(
+        settings=settings,
+        db_path=str(tmp_path / "k.sqlite3"),
+        tz=TZ,
+        link_host="kexue.fm",
+        now=settings.now(),
+    )
+    async with database(ctx.db_path) as db, Fetcher(timeout=5.0) as fetcher:
+        posts, meta = PostStore(db), MetaStore(db)
+        crawler = Crawler(
+            fetcher=fetcher, posts=posts, meta=meta, root=blog_server.url(""), clock=settings.now
+        )
+        service = Service(
+            ctx=ctx, poller=make_poller(db, fetcher, ctx), crawler=crawler, posts=posts, meta=meta
+        )
+        await db.conn.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+        with caplog.at_level(logging.INFO):
+            await service.poll_job()
+        failures = [r for r in caplog.records if r.getMessage().startswith("poll failed")]
+        assert len(failures) == 1 and failures[0].exc_info is None
+        assert "disk full" in failures[0].getMessage()
+        await db.conn.execute("DROP TRIGGER refuse")
+        await service.poll_job()
+        assert await posts.count() == 1
