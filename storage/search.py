@@ -110,13 +110,21 @@ class _Ranked:
 
 
 async def _ranked(
-    db: Database, terms: Sequence[Term], limit: int, tier: int, *, require_all: bool, in_title: bool = False
+    db: Database,
+    terms: Sequence[Term],
+    limit: int,
+    tier: int,
+    *,
+    require_all: bool,
+    in_title: bool = False,
+    title_flag: bool = False,
 ) -> list[_Ranked]:
     """The best `limit` posts matching all (or any) terms: terms held, terms in title, bm25, newest.
 
     `search` asks for all terms in the title first, then all terms anywhere, then any term: a later pass
     runs only when the earlier ones leave the page short, so a common word costs little when the query
-    holds a rarer one.
+    holds a rarer one. With `title_flag`, one pass does the first two: all terms anywhere, those with all
+    of them in the title first.
     """
     k = len(terms)
     params: list[Any] = []
@@ -125,6 +133,11 @@ async def _ranked(
         coverage, title_coverage = "1", "s.tfirst"
     elif require_all and in_title:
         coverage, title_coverage = str(k), str(k)
+    elif require_all and title_flag:
+        # Rowids only, no bm25: each bm25 statement pays a scan of every term's postings for its idf,
+        # so one statement for both tiers costs about half of two.
+        coverage, title_coverage = str(k), f"CASE WHEN {member} THEN {k} ELSE s.tfirst END"
+        params.append(" AND ".join(f"({fts_expression([t], 'title')})" for t in terms))
     elif require_all:
         # The all-in-title pass came first: what is left has some or none of the terms in its title
         # (counting them exactly would cost a look-up per candidate; bm25 weights title terms anyway).
@@ -200,6 +213,17 @@ async def _named_series(db: Database, query: str) -> list[int]:
         return [int(row[0]) for row in await cursor.fetchall()]
 
 
+def _passes(k: int) -> tuple[tuple[bool, bool, bool], ...]:
+    """(require_all, in_title, title_flag) of each pass for a query of `k` terms, in order."""
+    if k == 1:
+        return ((True, False, False),)
+    if k == 2:
+        # Two terms often share a title: that pass alone may fill the page at the cost of one statement.
+        return ((True, True, False), (True, False, False), (False, False, False))
+    # Titles are short: three terms rarely share one, so the all-in-title tier rides on the next pass.
+    return ((True, False, True), (False, False, False))
+
+
 async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) -> list[SearchHit]:
     """The posts matching `query`, best first, `limit` of them after skipping `offset`.
 
@@ -225,10 +249,18 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
 
     series = await _named_series(db, query)
     take([_Ranked(pk, round(3 + (len(series) - i) / (len(series) + 1), 6)) for i, pk in enumerate(series)])
-    passes = ((True, True), (True, False), (False, False)) if len(terms) > 1 else ((True, False),)
-    for require_all, in_title in passes:
+    for require_all, in_title, title_flag in _passes(len(terms)):
         if len(order) < wanted:
-            take(await _ranked(db, terms, wanted + len(seen), 2, require_all=require_all, in_title=in_title))
+            found = await _ranked(
+                db,
+                terms,
+                wanted + len(seen),
+                2,
+                require_all=require_all,
+                in_title=in_title,
+                title_flag=title_flag,
+            )
+            take(found)
     relaxed = _relaxed(terms)
     if len(order) < wanted and relaxed != list(terms):
         for require_all in (True, False):
