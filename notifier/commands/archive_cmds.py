@@ -165,7 +165,8 @@ async def cmd_series(args: argparse.Namespace, ctx: Context) -> int:
                 print_json([{"name": s.name, "parts": s.parts, "latest": s.latest} for s in summaries])
             else:
                 for s in summaries:
-                    print(f"{s.name}  ({s.parts} parts, latest {s.latest or '?'})")
+                    noun = "part" if s.parts == 1 else "parts"
+                    print(f"{s.name}  ({s.parts} {noun}, latest {s.latest or '?'})")
             return 0
         wanted = lookup_key(args.name)
         if not wanted:
