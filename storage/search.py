@@ -165,8 +165,7 @@ async def _ranked(
     )
     column = "title" if in_title else None
     params.extend([joiner.join(f"({fts_expression([t], column)})" for t in terms), limit, limit])
-    async with db.conn.execute(sql, params) as cursor:
-        rows = await cursor.fetchall()
+    rows = await db.conn.execute_fetchall(sql, params)
     span = (k + 1) ** 2
     ranked: list[_Ranked] = []
     for pk, cov, tcov, bm in rows:
@@ -191,10 +190,9 @@ async def _named_series(db: Database, query: str) -> list[int]:
         return []
     # The key is the normalized name, so it compacts like the name; reading it touches only the
     # (series_key, series_part) index, never the posts outside a series.
-    async with db.conn.execute(
+    rows = await db.conn.execute_fetchall(
         "SELECT DISTINCT series_key FROM posts INDEXED BY posts_series WHERE series_key IS NOT NULL"
-    ) as cursor:
-        rows = list(await cursor.fetchall())
+    )
     keys: list[str] = []
     for (key,) in rows:
         full = _compact(str(key))
@@ -209,8 +207,7 @@ async def _named_series(db: Database, query: str) -> list[int]:
         f"SELECT pk FROM posts WHERE series_key IN ({marks}) "
         "ORDER BY series_key, series_part, date IS NULL, date, archive_id"
     )
-    async with db.conn.execute(sql, keys) as cursor:
-        return [int(row[0]) for row in await cursor.fetchall()]
+    return [int(row[0]) for row in await db.conn.execute_fetchall(sql, keys)]
 
 
 def _passes(k: int) -> tuple[tuple[bool, bool, bool], ...]:
@@ -284,8 +281,10 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
 
 async def _load(db: Database, pks: Sequence[int]) -> dict[int, Post]:
     marks = ",".join("?" * len(pks))
-    async with db.conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE pk IN ({marks})", list(pks)) as c:
-        stored = [_row_to_post(row) for row in await c.fetchall()]
+    rows = await db.conn.execute_fetchall(
+        f"SELECT {POST_COLUMNS} FROM posts WHERE pk IN ({marks})", list(pks)
+    )
+    stored = [_row_to_post(row) for row in rows]
     return {item.pk: item.post for item in stored}
 
 
@@ -299,6 +298,9 @@ async def rebuild_index(db: Database) -> int:
         )
         count = cursor.rowcount
         await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+    # The rebuild went through the write-ahead log whole (as large as the index): hand the space back
+    # rather than leave every later read to look through it until the next checkpoint.
+    await db.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
     log.info("search index rebuilt: %d posts", count)
     return count
 
