@@ -249,9 +249,7 @@ async def _speed(label: str, posts: Sequence[Post], scan_queries: int) -> None:
             start = time.perf_counter()
             await rebuild_index(db)
             rebuild_s = time.perf_counter() - start
-            async with db.conn.execute(
-                "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_fts%'"
-            ) as cursor:
+            async with db.conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'search_%'") as cursor:
                 row = await cursor.fetchone()
             index_mb = (row[0] or 0) / 1e6 if row else 0.0
             async with db.conn.execute("SELECT sum(pgsize) FROM dbstat WHERE name = 'posts'") as cursor:

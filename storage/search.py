@@ -86,10 +86,9 @@ def _phrase(term: Term) -> str:
     return '"' + " ".join(term[i] + term[i + 1] for i in range(len(term) - 1)) + '"'
 
 
-def fts_expression(terms: Sequence[Term], column: str | None = None) -> str:
-    """An FTS5 MATCH expression matching any of the terms (optionally in one column only)."""
-    phrases = " OR ".join(_phrase(term) for term in terms)
-    return phrases if column is None else f"{column} : ({phrases})"
+def fts_expression(terms: Sequence[Term], joiner: str = " OR ") -> str:
+    """An FTS5 MATCH expression matching any (or, with `joiner=" AND "`, all) of the terms."""
+    return joiner.join(f"({_phrase(term)})" for term in terms)
 
 
 def _relaxed(terms: Sequence[Term]) -> list[Term]:
@@ -129,15 +128,26 @@ async def _ranked(
     k = len(terms)
     params: list[Any] = []
     member = "(s.pk IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))"
+    # Title tests ask `search_titles` (migration 0003): its postings are titles only, where a column
+    # filter on search_fts would still walk every body posting of the term.
+    title_member = "(s.pk IN (SELECT rowid FROM search_titles WHERE search_titles MATCH ?))"
+    source = (
+        f"SELECT rowid AS pk, bm25(search_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS bm,"
+        " bm25(search_fts, 1.0, 0.0) < 0 AS tfirst FROM search_fts WHERE search_fts MATCH ?"
+    )
     if k == 1:
         coverage, title_coverage = "1", "s.tfirst"
     elif require_all and in_title:
         coverage, title_coverage = str(k), str(k)
+        source = (
+            "SELECT rowid AS pk, bm25(search_titles) AS bm, 1 AS tfirst"
+            " FROM search_titles WHERE search_titles MATCH ?"
+        )
     elif require_all and title_flag:
         # Rowids only, no bm25: each bm25 statement pays a scan of every term's postings for its idf,
         # so one statement for both tiers costs about half of two.
-        coverage, title_coverage = str(k), f"CASE WHEN {member} THEN {k} ELSE s.tfirst END"
-        params.append(" AND ".join(f"({fts_expression([t], 'title')})" for t in terms))
+        coverage, title_coverage = str(k), f"CASE WHEN {title_member} THEN {k} ELSE s.tfirst END"
+        params.append(fts_expression(terms, " AND "))
     elif require_all:
         # The all-in-title pass came first: what is left has some or none of the terms in its title
         # (counting them exactly would cost a look-up per candidate; bm25 weights title terms anyway).
@@ -147,24 +157,19 @@ async def _ranked(
         coverage, title_coverage = "1", "s.tfirst"
     else:
         # Many candidates: one materialized rowid set per term beats a look-up per candidate.
-        coverage, title_coverage = " + ".join([member] * k), " + ".join([member] * k)
+        coverage, title_coverage = " + ".join([member] * k), " + ".join([title_member] * k)
         params.extend(fts_expression([t]) for t in terms)
-        params.extend(fts_expression([t], "title") for t in terms)
-    joiner = " AND " if require_all else " OR "
+        params.extend(fts_expression([t]) for t in terms)
     # Rank inside the index first (no join per candidate), then break the remaining ties newest first
     # over a margin of extra rows: only identical scores tie, and never dozens of them at the border.
     sql = (
         "SELECT r.pk, r.cov, r.tcov, r.bm FROM ("
-        f" SELECT s.pk, {coverage} AS cov, {title_coverage} AS tcov, s.bm FROM ("
-        f"  SELECT rowid AS pk, bm25(search_fts, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS bm,"
-        "          bm25(search_fts, 1.0, 0.0) < 0 AS tfirst"
-        "  FROM search_fts WHERE search_fts MATCH ?"
-        " ) AS s ORDER BY cov DESC, tcov DESC, s.bm LIMIT ? + 32"
+        f" SELECT s.pk, {coverage} AS cov, {title_coverage} AS tcov, s.bm FROM ({source}) AS s"
+        " ORDER BY cov DESC, tcov DESC, s.bm LIMIT ? + 32"
         ") AS r JOIN posts AS p ON p.pk = r.pk "
         "ORDER BY r.cov DESC, r.tcov DESC, r.bm, p.date IS NULL, p.date DESC, p.pk DESC LIMIT ?"
     )
-    column = "title" if in_title else None
-    params.extend([joiner.join(f"({fts_expression([t], column)})" for t in terms), limit, limit])
+    params.extend([fts_expression(terms, " AND " if require_all else " OR "), limit, limit])
     rows = await db.conn.execute_fetchall(sql, params)
     span = (k + 1) ** 2
     ranked: list[_Ranked] = []
@@ -298,6 +303,11 @@ async def rebuild_index(db: Database) -> int:
         )
         count = cursor.rowcount
         await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
+        await conn.execute(
+            "INSERT INTO search_titles (rowid, title) SELECT pk, search_index_text(title) FROM posts"
+        )
+        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('optimize')")
     # The rebuild went through the write-ahead log whole (as large as the index): hand the space back
     # rather than leave every later read to look through it until the next checkpoint.
     await db.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")

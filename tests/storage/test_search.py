@@ -18,7 +18,14 @@ from bench.bench_search import evaluate, fixture_database, index_search, load_po
 from notifier.cli import main
 from storage.db import Database, database
 from storage.posts import PostStore
-from storage.search import MAX_QUERY_CHARS, QueryTooLongError, make_snippet, rebuild_index, search
+from storage.search import (
+    MAX_QUERY_CHARS,
+    QueryTooLongError,
+    fts_expression,
+    make_snippet,
+    rebuild_index,
+    search,
+)
 from storage.textnorm import index_text, normalize, query_terms, term_spans
 
 NOW = datetime(2025, 12, 20, tzinfo=UTC)
@@ -169,18 +176,32 @@ def test_snippet_never_cuts_a_formula() -> None:
     assert 55 <= len(snippet) <= 70 and snippet[marks[0][0] : marks[0][1]] == "LoRA"
 
 
+async def in_titles(db: Database, query: str) -> set[int]:
+    """Archive ids whose entry in the title index (`search_titles`) holds every term of `query`."""
+    sql = (
+        "SELECT p.archive_id FROM search_titles AS t JOIN posts AS p ON p.pk = t.rowid "
+        "WHERE search_titles MATCH ?"
+    )
+    async with db.conn.execute(sql, (fts_expression(query_terms(query), " AND "),)) as cursor:
+        return {int(row[0]) for row in await cursor.fetchall()}
+
+
 async def test_updates_reindex_and_deletes_forget(db: Database) -> None:
     store = await seeded(db)
+    assert await in_titles(db, "秩与") == {4304}
     await store.upsert([post(4304, "矩阵的阶数与行列式", "2017-04-03", "换了个说法。")], now=NOW)
     assert 4304 in await ids(db, "阶数")
     assert 4304 not in await ids(db, "秩与")
     assert 4304 not in await ids(db, "非零奇异值")
+    assert await in_titles(db, "秩与") == set() and await in_titles(db, "阶数 行列式") == {4304}
     async with db.transaction() as conn:
         await conn.execute("DELETE FROM posts WHERE archive_id = 9590")
-    assert await ids(db, "lora") == []
+    assert await ids(db, "lora") == [] and await in_titles(db, "lora") == set()
     before = await ids(db, "秩")
     assert await rebuild_index(db) == len(POSTS) - 1
     assert await ids(db, "秩") == before and await ids(db, "阶数") == [4304]
+    assert await in_titles(db, "阶数 行列式") == {4304} and await in_titles(db, "lora") == set()
+    assert await in_titles(db, "低秩近似") == {10366, 10427, 10407}
 
 
 async def test_a_failed_write_leaves_the_index_as_it_was(db: Database) -> None:
