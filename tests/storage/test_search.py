@@ -365,3 +365,19 @@ def test_cli_query_is_data_even_when_it_looks_like_an_option(
     assert main(["search", "x" * 201, "--db", str(env)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "at most 200" in err
+
+
+async def test_a_store_from_before_the_title_index_gains_it_on_opening(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    async with database(path) as db:
+        await seeded(db)
+        # Back to the schema of version 2: no title index, no triggers feeding it.
+        async with db.transaction() as conn:
+            for trigger in ("posts_titles_insert", "posts_titles_delete", "posts_titles_update"):
+                await conn.execute(f"DROP TRIGGER {trigger}")
+            await conn.execute("DROP TABLE search_titles")
+            await conn.execute("PRAGMA user_version = 2")
+    async with database(path) as db:
+        assert await db.schema_version() >= 3
+        assert await in_titles(db, "低秩近似") == {10366, 10427, 10407}
+        assert (await ids(db, "梯度 LoRA"))[0] == 9590
