@@ -31,6 +31,12 @@ class SeriesRef:
     part: int
     previous_url: str | None = None
     previous_title: str | None = None
+    previous_part: int | None = None
+
+    @property
+    def previous_is_adjacent(self) -> bool:
+        """Whether the linked earlier part is the one just before (not across a part never stored)."""
+        return self.previous_part is None or self.previous_part >= self.part - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,9 @@ def build_item(
             part=post.series.part,
             previous_url=previous_url,
             previous_title=None if previous_url is None or previous is None else previous.post.title,
+            previous_part=None
+            if previous_url is None or previous is None or previous.post.series is None
+            else previous.post.series.part,
         )
     excerpt = render_excerpt(post.excerpt, excerpt_chars, cached=cached)
     return PostItem(

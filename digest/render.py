@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 from digest import DigestError
 from digest.excerpt import ELLIPSIS
-from digest.model import Digest, Lang, MostRead, PostItem, SeriesRef
+from digest.model import Digest, Lang, MostRead, PostItem
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
 
 log = logging.getLogger(__name__)
@@ -263,9 +263,7 @@ def _fit(item: PostItem, render: Callable[[PostItem], str], budget: int) -> _Blo
     def shortened(keep: int) -> PostItem:
         series = candidate.series
         if series is not None:
-            series = SeriesRef(
-                _truncate(series.name, keep), series.part, series.previous_url, series.previous_title
-            )
+            series = replace(series, name=_truncate(series.name, keep))
         return replace(candidate, title=_truncate(candidate.title, keep), series=series)
 
     longest = max(len(candidate.title), len(candidate.series.name) if candidate.series else 0)

@@ -20,7 +20,9 @@ LOW_RANK = PostItem(
         "\n其中$\\tilde{\\boldsymbol{M}}$由若干列与若干行相乘得到，可以用来加速矩阵乘法。后面还会继续讨论误差界，"
         "以及如何采样这些行与列，使得期望误差最小。"
     ),
-    series=SeriesRef("低秩近似之路", 3, "https://kexue.fm/archives/10407", "低秩近似之路（二）：SVD"),
+    series=SeriesRef(
+        "低秩近似之路", 3, "https://kexue.fm/archives/10407", "低秩近似之路（二）：SVD", previous_part=2
+    ),
 )
 POSITION = PostItem(
     key=2,

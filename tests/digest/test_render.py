@@ -22,6 +22,23 @@ from tests.digest.tg_validator import InvalidTelegramHtml, check_telegram_html
 RENDERER = Renderer()
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_link_across_a_part_never_stored_names_that_part(lang: Lang, fmt: Format) -> None:
+    assert LOW_RANK.series is not None
+    # No excerpt: the sample's own text begins with 上一篇.
+    adjacent = replace(LOW_RANK, excerpt="", series=replace(LOW_RANK.series, previous_part=2))
+    across = replace(LOW_RANK, excerpt="", series=replace(LOW_RANK.series, previous_part=1))
+
+    def rendered(item: PostItem) -> str:
+        digest = replace(DIGEST, posts=(item,), series_updates=(), most_read=())
+        return "\n".join(RENDERER.render(digest, lang, fmt))
+
+    previous, numbered = {"en": ("revious part", "art 1"), "zh": ("上一篇", "第 1 篇")}[lang]
+    assert previous in rendered(adjacent) and numbered not in rendered(adjacent)
+    assert numbered in rendered(across) and previous not in rendered(across)
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_telegram_post_golden(lang: Lang) -> None:
     message = RENDERER.telegram_post(LOW_RANK, lang)
