@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from archive.identity import series_key
 from archive.model import Post, PostDate, Series
+from digest.latex import latex_to_text, render_math
 from digest.model import LANGS, Digest, Lang
 from digest.render import FORMATS, Format, Renderer
 from digest.selection import DigestBuilder
@@ -32,6 +33,22 @@ NAIVE_SAMPLE = 200
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=TZ)
 LINK_HOST = "kexue.fm"
+
+# Sources that once stalled the renderer (quadratic scans); timed beside ordinary LaTeX of equal length.
+HOSTILE_LATEX = [
+    r"\sqrt[" * 3000,
+    r"\frac" * 3000 + "ab",
+    r"\left(" * 3000,
+    "x" + "^" * 5000,
+    "{" * 20000,
+    "}" * 20000,
+    "\\" * 20001,
+    "$" * 20001,
+    r"\begin{pmatrix}" * 2000,
+    "&" * 20000 + r"\\" * 5000,
+    r"\frac{" * 400 + "a" + "}{b}" * 400,
+    "\x00" * 1000 + r"\frac{\x00}{",
+]
 
 _EXCERPTS = [
     "本文讨论注意力的缩放：在计算$\\boldsymbol{Q}\\boldsymbol{K}^{\\top}$之后要除以$\\sqrt{d}$，否则"
@@ -179,6 +196,31 @@ async def _bench(db: Database) -> None:
     print(f"speed-up over naive:                       {naive / total:9.1f}×")
 
 
+def _render_time(source: str) -> float:
+    """Seconds to render `source` as a display formula and inside an excerpt (best of three)."""
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        render_math(source, display=True)
+        latex_to_text("前$" + source + "$后$$" + source)
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def bench_hostile_latex() -> None:
+    """Each hostile source beside ordinary formulas of the same length: a stall shows as a large ratio."""
+    ordinary = r"\frac{a_i}{\sqrt{d}} + \sum_{k} x_k^2 \cdot \boldsymbol{q} "
+    worst, worst_source = 0.0, ""
+    for source in HOSTILE_LATEX:
+        baseline = (ordinary * (len(source) // len(ordinary) + 1))[: len(source)]
+        ratio = _render_time(source) / max(_render_time(baseline), 1e-6)
+        if ratio > worst:
+            worst, worst_source = ratio, source[:16]
+    longest = max(map(len, HOSTILE_LATEX))
+    print(f"hostile LaTeX: {len(HOSTILE_LATEX)} sources up to {longest:,} characters")
+    print(f"  slowest / ordinary LaTeX of equal length:  {worst:9.1f}×  ({worst_source!r}…)")
+
+
 def main() -> None:
     """Time the shared part, the per-recipient part, and the naive baseline; print the figures."""
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
@@ -189,3 +231,4 @@ def main() -> None:
                 await _bench(db)
 
         asyncio.run(run())
+    bench_hostile_latex()

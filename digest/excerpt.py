@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from digest.latex import latex_to_text, render_math, split_math
+from digest.latex import render_math, split_math
 
 ELLIPSIS = "…"
 DEFAULT_EXCERPT_CHARS = 200
@@ -173,8 +173,3 @@ def _excerpt(raw: str, max_chars: int) -> str:
 
 
 _cached_excerpt = lru_cache(maxsize=8192)(_excerpt)
-
-
-def readable(raw: str) -> str:
-    """The whole excerpt made readable, uncut (display formulas on their own lines)."""
-    return latex_to_text(drop_repeated_lines(raw))

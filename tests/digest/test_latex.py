@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bench.bench_digest import HOSTILE_LATEX
 from digest.latex import latex_to_text, render_math, split_math
 from tests.digest.golden_files import GOLDEN_DIR, check_golden
 
@@ -104,26 +103,8 @@ def test_macro_definitions_show_nothing() -> None:
     assert render_math(r"\def\x{y}z") == "z"
 
 
-HOSTILE = [
-    r"\sqrt[" * 3000,
-    r"\frac" * 3000 + "ab",
-    r"\left(" * 3000,
-    "x" + "^" * 5000,
-    "{" * 20000,
-    "}" * 20000,
-    "\\" * 20001,
-    "$" * 20001,
-    r"\begin{pmatrix}" * 2000,
-    "&" * 20000 + r"\\" * 5000,
-    r"\frac{" * 400 + "a" + "}{b}" * 400,
-    "\x00" * 1000 + r"\frac{\x00}{",
-]
-
-
-def test_hostile_latex_never_raises_and_never_stalls() -> None:
-    for source in HOSTILE:
-        started = time.perf_counter()
-        render_math(source, display=True)
-        latex_to_text("前$" + source + "$后$$" + source)
-        # Linear work on 20,000 characters: well under a second; quadratic would take many.
-        assert time.perf_counter() - started < 3, source[:30]
+def test_hostile_latex_never_raises() -> None:
+    # How long these take, beside ordinary formulas of the same length, is `make bench`'s to say.
+    for source in HOSTILE_LATEX:
+        assert isinstance(render_math(source, display=True), str)
+        assert latex_to_text("前$" + source + "$后").startswith("前")

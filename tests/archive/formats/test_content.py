@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from archive import ParseError
@@ -92,25 +90,6 @@ def test_synthetic_pages_round_trip(n: int) -> None:
     assert [(p.id, p.title, p.date.iso()) for p in posts] == [
         (ident, title, day.isoformat()) for ident, title, day in content_entries(n, seed=n)
     ]
-
-
-def test_parse_time_is_linear() -> None:
-    small, large = make_content_html(1330), make_content_html(13300)
-    parse_content(small)  # warm-up: regex compilation, imports
-
-    def best(data: bytes) -> float:
-        """Best of three wall-clock timings."""
-        timings = []
-        for _ in range(3):
-            start = time.perf_counter()
-            parse_content(data)
-            timings.append(time.perf_counter() - start)
-        return min(timings)
-
-    small_time, large_time = best(small), best(large)
-    assert large_time < 3.0
-    # Ten times the posts may cost at most ~25 times the time (generous for noisy runners).
-    assert large_time < 25 * small_time + 0.05
 
 
 def test_year_headings_without_counts_are_accepted() -> None:
