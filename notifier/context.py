@@ -32,6 +32,22 @@ class Context:
 Handler = Callable[[argparse.Namespace, Context], Coroutine[Any, Any, int]]
 
 
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number no smaller than `minimum`, refused in one plain line."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            # argparse would otherwise name this function in its message.
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
     """`--db PATH` on every command and `--json` where a command prints data."""
     parser.add_argument("--db", metavar="PATH", help="SQLite file (default: KEXUE_DB)")

@@ -16,7 +16,7 @@ from archive.fetch import Fetcher, failure_line, redact_url
 from archive.identity import series_key
 from archive.model import Post
 from archive.poll import Poller, site_root
-from notifier.context import Context, UsageError, add_common, print_json
+from notifier.context import Context, UsageError, add_common, print_json, whole_number
 from storage.db import Database, database
 from storage.meta import MetaStore
 from storage.posts import PostStore, StoredPost
@@ -208,17 +208,6 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        # argparse would otherwise name this function in its message.
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def register(subparsers: Any) -> None:
     """Add the spine's subcommands."""
     commands: list[tuple[str, str, Callable[..., Any], bool]] = [
@@ -238,6 +227,6 @@ def register(subparsers: Any) -> None:
         elif name == "poll":
             parser.add_argument("sources", nargs="*", metavar="SOURCE", help="default: KEXUE_SOURCES")
         elif name == "latest":
-            parser.add_argument("-n", type=_positive_int, default=10, help="how many (default 10)")
+            parser.add_argument("-n", type=whole_number(1), default=10, help="how many (default 10)")
         elif name == "series":
             parser.add_argument("name", nargs="?", help="a series name in any spelling, or a unique prefix")

@@ -7,19 +7,9 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from notifier.context import Context, UsageError, add_common, print_json
+from notifier.context import Context, UsageError, add_common, print_json, whole_number
 from storage.db import database
 from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
-    return value
 
 
 def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
@@ -39,8 +29,8 @@ def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
 
 async def handler(args: argparse.Namespace, ctx: Context) -> int:
     """Search the stored archive and print the hits, best first."""
-    if args.n < 1 or args.n > MAX_LIMIT:
-        raise UsageError(f"-n must be between 1 and {MAX_LIMIT}")
+    if args.n > MAX_LIMIT:
+        raise UsageError(f"-n must be at most {MAX_LIMIT}")
     async with database(ctx.db_path) as db:
         try:
             hits = await search(db, args.query, limit=args.n, offset=args.offset)
@@ -94,7 +84,11 @@ def register(subparsers: Any) -> None:
     """Add the `search` command."""
     parser = subparsers.add_parser("search", help="search the archive (Chinese and English), best first")
     parser.add_argument("query", metavar="QUERY", help="words to look for (at most 200 characters)")
-    parser.add_argument("-n", type=_count, default=10, metavar="N", help="how many hits (default 10)")
-    parser.add_argument("--offset", type=_count, default=0, metavar="K", help="skip the first K hits")
+    parser.add_argument(
+        "-n", type=whole_number(1), default=10, metavar="N", help="how many hits (default 10)"
+    )
+    parser.add_argument(
+        "--offset", type=whole_number(0), default=0, metavar="K", help="skip the first K hits"
+    )
     add_common(parser)
     parser.set_defaults(handler=handler)
