@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from archive.model import Post
 from storage.db import Database
@@ -102,6 +102,11 @@ def _relaxed(terms: Sequence[Term]) -> list[Term]:
     return out[:MAX_TERMS]
 
 
+# One ranked pass: all terms in the title; all terms anywhere; the two at once, all-in-title rows first;
+# any term.
+_Pass = Literal["title-all", "all", "all-title-first", "any"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Ranked:
     pk: int
@@ -113,17 +118,12 @@ async def _ranked(
     terms: Sequence[Term],
     limit: int,
     tier: int,
-    *,
-    require_all: bool,
-    in_title: bool = False,
-    title_flag: bool = False,
+    kind: _Pass,
 ) -> list[_Ranked]:
-    """The best `limit` posts matching all (or any) terms: terms held, terms in title, bm25, newest.
+    """The best `limit` posts of one pass (see `_Pass`): terms held, terms in title, bm25, newest.
 
-    `search` asks for all terms in the title first, then all terms anywhere, then any term: a later pass
-    runs only when the earlier ones leave the page short, so a common word costs little when the query
-    holds a rarer one. With `title_flag`, one pass does the first two: all terms anywhere, those with all
-    of them in the title first.
+    `search` runs the passes in order, a later one only when the earlier ones leave the page short, so a
+    common word costs little when the query holds a rarer one.
     """
     k = len(terms)
     params: list[Any] = []
@@ -137,18 +137,18 @@ async def _ranked(
     )
     if k == 1:
         coverage, title_coverage = "1", "s.tfirst"
-    elif require_all and in_title:
+    elif kind == "title-all":
         coverage, title_coverage = str(k), str(k)
         source = (
             "SELECT rowid AS pk, bm25(search_titles) AS bm, 1 AS tfirst"
             " FROM search_titles WHERE search_titles MATCH ?"
         )
-    elif require_all and title_flag:
+    elif kind == "all-title-first":
         # Rowids only, no bm25: each bm25 statement pays a scan of every term's postings for its idf,
         # so one statement for both tiers costs about half of two.
         coverage, title_coverage = str(k), f"CASE WHEN {title_member} THEN {k} ELSE s.tfirst END"
         params.append(fts_expression(terms, " AND "))
-    elif require_all:
+    elif kind == "all":
         # The all-in-title pass came first: what is left has some or none of the terms in its title
         # (counting them exactly would cost a look-up per candidate; bm25 weights title terms anyway).
         coverage, title_coverage = str(k), "s.tfirst"
@@ -169,7 +169,7 @@ async def _ranked(
         ") AS r JOIN posts AS p ON p.pk = r.pk "
         "ORDER BY r.cov DESC, r.tcov DESC, r.bm, p.date IS NULL, p.date DESC, p.pk DESC LIMIT ?"
     )
-    params.extend([fts_expression(terms, " AND " if require_all else " OR "), limit, limit])
+    params.extend([fts_expression(terms, " OR " if kind == "any" else " AND "), limit, limit])
     rows = await db.conn.execute_fetchall(sql, params)
     span = (k + 1) ** 2
     ranked: list[_Ranked] = []
@@ -202,8 +202,7 @@ async def _named_series(db: Database, query: str) -> list[int]:
     for (key,) in rows:
         full = _compact(str(key))
         rest = full[len(wanted) :] if full.startswith(wanted) else None
-        names_it = rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest)))
-        if names_it and str(key) not in keys:
+        if rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest))):
             keys.append(str(key))
     if not keys:
         return []
@@ -215,15 +214,15 @@ async def _named_series(db: Database, query: str) -> list[int]:
     return [int(row[0]) for row in await db.conn.execute_fetchall(sql, keys)]
 
 
-def _passes(k: int) -> tuple[tuple[bool, bool, bool], ...]:
-    """(require_all, in_title, title_flag) of each pass for a query of `k` terms, in order."""
+def _passes(k: int) -> tuple[_Pass, ...]:
+    """The passes for a query of `k` terms, in order."""
     if k == 1:
-        return ((True, False, False),)
+        return ("all",)
     if k == 2:
         # Two terms often share a title: that pass alone may fill the page at the cost of one statement.
-        return ((True, True, False), (True, False, False), (False, False, False))
+        return ("title-all", "all", "any")
     # Titles are short: three terms rarely share one, so the all-in-title tier rides on the next pass.
-    return ((True, False, True), (False, False, False))
+    return ("all-title-first", "any")
 
 
 async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) -> list[SearchHit]:
@@ -251,23 +250,14 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
 
     series = await _named_series(db, query)
     take([_Ranked(pk, round(3 + (len(series) - i) / (len(series) + 1), 6)) for i, pk in enumerate(series)])
-    for require_all, in_title, title_flag in _passes(len(terms)):
+    for kind in _passes(len(terms)):
         if len(order) < wanted:
-            found = await _ranked(
-                db,
-                terms,
-                wanted + len(seen),
-                2,
-                require_all=require_all,
-                in_title=in_title,
-                title_flag=title_flag,
-            )
-            take(found)
+            take(await _ranked(db, terms, wanted + len(seen), 2, kind))
     relaxed = _relaxed(terms)
     if len(order) < wanted and relaxed != list(terms):
-        for require_all in (True, False):
+        for relaxed_kind in ("all", "any"):
             if len(order) < wanted:
-                take(await _ranked(db, relaxed, wanted + len(seen), 1, require_all=require_all))
+                take(await _ranked(db, relaxed, wanted + len(seen), 1, relaxed_kind))
     page = order[offset:wanted]
     snippet_terms = list(dict.fromkeys([*terms, *relaxed]))
     if not page:
