@@ -14,13 +14,14 @@ from pydantic import ValidationError
 
 from archive import ArchiveError
 from notifier.commands import archive_cmds, digest, search
-from notifier.context import Context, Handler, UsageError
+from notifier.context import Context, Handler, UsageError, options_first
 from notifier.settings import DEFAULT_DB, Settings
 from storage import StorageError
 
 log = logging.getLogger(__name__)
 
-# Each module registers its subcommands; add a module here to add commands.
+# Each module registers its subcommands (and declares in WORDS how their words are read); add a module
+# here to add commands.
 COMMAND_MODULES = [archive_cmds, digest, search]
 
 
@@ -79,14 +80,11 @@ def _configure_logging(level: str, *, service: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(search.prepare_argv(sys.argv[1:] if argv is None else argv))
-    if extra:
-        # argparse stops filling `poll SOURCE ...` at the first option; sources after `--db PATH` or
-        # `--json` are still sources, in the order given.
-        if args.command == "poll" and not any(item.startswith("-") for item in extra):
-            args.sources = [*args.sources, *extra]
-        else:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    words = list(sys.argv[1:] if argv is None else argv)
+    for module in COMMAND_MODULES:
+        for command_words in module.WORDS:
+            words = options_first(words, command_words)
+    args = parser.parse_args(words)
     try:
         settings = Settings()
     except ValidationError as exc:

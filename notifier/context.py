@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,50 @@ class Context:
 
 
 Handler = Callable[[argparse.Namespace, Context], Coroutine[Any, Any, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandWords:
+    """How one command's words are read: its own options, and the rest as its data."""
+
+    command: str
+    flags: frozenset[str]
+    valued: frozenset[str]
+    # The data is one value (a query typed as several words), where even `-x` is data; otherwise a list
+    # (sources), where an unknown `-x` is a mistyped option for argparse to report.
+    join: bool = False
+
+    def is_option(self, token: str) -> bool:
+        """Whether `token` is one of this command's options (`--db=PATH` and `-n5` included)."""
+        if token in self.flags or token.split("=", 1)[0] in self.valued:
+            return True
+        return not token.startswith("--") and token[:2] in self.valued and token[2:].isdigit()
+
+
+def options_first(argv: Sequence[str], words: CommandWords) -> list[str]:
+    """`argv` with the command's options first and its data after `--`, for argparse to read as written.
+
+    argparse takes a word that starts with `-` for an option and stops filling a list at the first option;
+    so `search -秩` failed and `poll a.xml --db X b.xml` lost `b.xml`. Other commands pass through.
+    """
+    if not argv or argv[0] != words.command:
+        return list(argv)
+    options: list[str] = []
+    data: list[str] = []
+    rest = iter(argv[1:])
+    for token in rest:
+        if token == "--":
+            data.extend(rest)
+        elif token in words.valued:
+            options.append(token)
+            options.extend(itertools.islice(rest, 1))
+        elif words.is_option(token) or (not words.join and token.startswith("-")):
+            options.append(token)
+        else:
+            data.append(token)
+    if not data:
+        return [words.command, *options]
+    return [words.command, *options, "--", *([" ".join(data)] if words.join else data)]
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:

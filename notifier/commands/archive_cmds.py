@@ -16,7 +16,7 @@ from archive.fetch import Fetcher, failure_line, redact_url
 from archive.identity import series_key
 from archive.model import Post
 from archive.poll import Poller, site_root
-from notifier.context import Context, UsageError, add_common, print_json, whole_number
+from notifier.context import CommandWords, Context, UsageError, add_common, print_json, whole_number
 from storage.db import Database, database
 from storage.meta import MetaStore
 from storage.posts import PostStore, StoredPost
@@ -206,6 +206,10 @@ async def cmd_run(args: argparse.Namespace, ctx: Context) -> int:
 
     await serve(ctx)
     return 0
+
+
+# Sources may follow `--db PATH` or `--json`: `poll a.xml --db X b.xml` reads both files.
+WORDS = (CommandWords("poll", frozenset({"--json", "-h", "--help"}), frozenset({"--db"})),)
 
 
 def register(subparsers: Any) -> None:

@@ -11,7 +11,7 @@ from digest import DigestError
 from digest.model import LANGS, check_lang
 from digest.render import FORMATS, Format, Renderer
 from digest.selection import FIRST_DIGEST_DAYS, DigestBuilder
-from notifier.context import Context, UsageError, add_common
+from notifier.context import CommandWords, Context, UsageError, add_common
 from storage.db import database
 
 
@@ -53,6 +53,10 @@ async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
             sys.stdout.write(f"----- message {index}/{len(parts)} -----\n")
         sys.stdout.write(part.rstrip("\n") + "\n")
     return 0
+
+
+# Options and their values only: nothing to reorder.
+WORDS: tuple[CommandWords, ...] = ()
 
 
 def register(subparsers: Any) -> None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import itertools
-from collections.abc import Sequence
 from typing import Any
 
-from notifier.context import Context, UsageError, add_common, print_json, whole_number
+from notifier.context import CommandWords, Context, UsageError, add_common, print_json, whole_number
 from storage.db import database
 from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
 
@@ -47,37 +45,12 @@ async def handler(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-_FLAGS = frozenset({"--json", "-h", "--help"})
-_VALUED = frozenset({"-n", "--offset", "--db"})
-
-
-def _is_option(token: str) -> bool:
-    attached_count = token[:2] == "-n" and token[2:].isdigit()
-    return token in _FLAGS or token.startswith(("--offset=", "--db=")) or attached_count
-
-
-def prepare_argv(argv: Sequence[str]) -> list[str]:
-    """`search`'s words with options first and the query after `--`, so a query may start with `-`.
-
-    The query is data: `search -秩`, `search "--x"` or `search 梯度 LoRA` must search, not fail as options.
-    Only this command's own options are options; every other word is query text, joined by spaces.
-    """
-    if not argv or argv[0] != "search":
-        return list(argv)
-    options: list[str] = []
-    words: list[str] = []
-    rest = iter(argv[1:])
-    for token in rest:
-        if token == "--":
-            words.extend(rest)
-        elif token in _VALUED:
-            options.append(token)
-            options.extend(itertools.islice(rest, 1))
-        elif _is_option(token):
-            options.append(token)
-        else:
-            words.append(token)
-    return ["search", *options, *(["--", " ".join(words)] if words else [])]
+# The query is data: `search -秩` or `search 梯度 LoRA` searches, and never fails as an option.
+WORDS = (
+    CommandWords(
+        "search", frozenset({"--json", "-h", "--help"}), frozenset({"-n", "--offset", "--db"}), join=True
+    ),
+)
 
 
 def register(subparsers: Any) -> None:

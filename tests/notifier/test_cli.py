@@ -282,6 +282,9 @@ async def test_poll_takes_sources_around_its_options(cli: Cli) -> None:
     latest = (await cli("latest", "--db", str(cli.workdir / "k.sqlite3"), "--json")).json()
     assert len(latest) == len(OLD)
     assert_one_line_error(await cli("latest", "extra", "--db", str(cli.workdir / "k.sqlite3")))
+    mistyped = await cli("poll", first, "--jsn", "--db", str(cli.workdir / "k.sqlite3"))
+    assert_one_line_error(mistyped)
+    assert "unrecognized arguments: --jsn" in mistyped.stderr
 
 
 async def test_a_failing_source_is_reported_without_its_password(cli: Cli) -> None:
