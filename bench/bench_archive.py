@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 
 from archive.fetch import Fetcher
 from archive.formats.content import parse_content
-from archive.poll import Poller
 from bench.timing import best_of
+from notifier.polling import Poller
 from storage.db import database
-from storage.posts import PostStore
-from storage.sources import SourceStore
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_content_html, make_feed_xml
 
@@ -51,14 +49,13 @@ async def _polls(server: BlogServer, db_path: Path, *, changing: bool) -> tuple[
     async with database(db_path) as db, Fetcher() as fetcher:
         poller = Poller(
             fetcher=fetcher,
-            posts=PostStore(db),
-            sources=SourceStore(db),
+            db=db,
             tz=TZ,
             max_age_days=14,
             backoff_base=timedelta(seconds=900),
         )
         await poller.poll([server.url("/feed")], now=now)
-        changes, asked = db.conn.total_changes, len(server.requests)
+        changes, asked = db.total_changes, len(server.requests)
         start = time.perf_counter()
         for n in range(1, POLLS + 1):
             if changing:
@@ -67,7 +64,7 @@ async def _polls(server: BlogServer, db_path: Path, *, changing: bool) -> tuple[
                 server.set("/feed", make_feed_xml(items), content_type="application/rss+xml", etag=f'"{n}"')
             await poller.poll([server.url("/feed")], now=now + timedelta(minutes=n))
         elapsed = (time.perf_counter() - start) / POLLS
-        return elapsed, db.conn.total_changes - changes, len(server.requests) - asked
+        return elapsed, db.total_changes - changes, len(server.requests) - asked
 
 
 async def bench_poll() -> None:

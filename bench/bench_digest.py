@@ -25,8 +25,8 @@ from digest.model import LANGS, Digest, Lang
 from digest.render import FORMATS, Format, Renderer
 from digest.selection import DigestBuilder
 from storage.db import Database, database
-from storage.posts import PostStore
 from storage.recipients import Recipient
+from tests.support.store import seed
 
 RECIPIENTS = 10_000
 NAIVE_SAMPLE = 200
@@ -78,7 +78,7 @@ _SERIES = [series.name for _, series in _TITLES if series is not None]
 
 async def _seed(db: Database) -> None:
     """A week of six new posts (one a day), earlier parts of their series, and reader counts over time."""
-    store = PostStore(db)
+
     earlier = [
         Post(
             10500 + i, f"{series.name}：{series.part - 1}、前篇", PostDate(2024, 12, 1), 9000 + i, "", series
@@ -86,20 +86,20 @@ async def _seed(db: Database) -> None:
         for i, (_, series) in enumerate(_TITLES)
         if series is not None
     ]
-    await store.upsert(earlier, now=NOW - timedelta(days=90))
+    await seed(db, earlier, now=NOW - timedelta(days=90))
     week: list[Post] = []
     for index, (title, series) in enumerate(_TITLES):
         day = NOW - timedelta(days=6 - index)
         excerpt = _EXCERPTS[index % len(_EXCERPTS)]
         post = Post(10800 + 20 * index, title, PostDate(day.year, day.month, day.day), 1000, excerpt, series)
         week.append(post)
-        await store.upsert([post], now=day)
+        await seed(db, [post], now=day)
     # A second observation of every reader count: the most-read list ranks the growth.
     grown = [
         Post(p.id, p.title, p.date, (p.readers or 0) + 317 * i, p.excerpt, p.series)
         for i, p in enumerate(week)
     ]
-    await store.upsert(grown + earlier, now=NOW - timedelta(hours=1))
+    await seed(db, grown + earlier, now=NOW - timedelta(hours=1))
 
 
 def _recipients(rng: random.Random) -> list[tuple[Recipient, Format]]:

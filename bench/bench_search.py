@@ -23,8 +23,8 @@ from archive.model import Post, PostDate
 from archive.series import detect_series
 from bench.timing import percentiles
 from storage.db import Database, open_database
-from storage.posts import PostStore
 from storage.search import rebuild_index, search
+from tests.support.store import reads, seed
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "search"
 REAL_SIZE = 1_330
@@ -100,7 +100,7 @@ async def evaluate(db: Database, queries: Sequence[EvalQuery], fn: SearchFn) -> 
 async def fixture_database(path: Path) -> Database:
     """A fresh store at `path` holding the fixture archive, written through `PostStore.upsert`."""
     db = await open_database(path)
-    await PostStore(db).upsert(load_posts(), now=datetime(2026, 1, 1, tzinfo=UTC))
+    await seed(db, load_posts(), now=datetime(2026, 1, 1, tzinfo=UTC))
     return db
 
 
@@ -281,7 +281,7 @@ async def _quality() -> None:
         db = await fixture_database(Path(tmp) / "eval.sqlite3")
         try:
             queries = load_queries()
-            count = await PostStore(db).count()
+            count = await reads(db).posts.count()
             mrr, recall = await evaluate(db, queries, index_search)
             base_mrr, base_recall = await evaluate(db, queries, substring_search)
             print(f"quality: {len(queries)} queries over {count} posts", flush=True)

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 from digest.excerpt import DEFAULT_EXCERPT_CHARS
 from digest.model import Digest, MostRead, PostItem, build_item, home_url
 from storage.db import Database
-from storage.posts import PostStore, StoredPost
+from storage.posts import StoredPost
 from storage.recipients import Recipient, RecipientStore
+from storage.uow import read_stores
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class DigestBuilder:
         most_read_limit: int = MOST_READ_LIMIT,
         cached: bool = True,
     ) -> None:
-        self.posts = PostStore(db)
+        self.posts = read_stores(db).posts
         self.recipients = RecipientStore(db)
         self.link_host = link_host
         self.tz = tz

@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
+from datetime import datetime
 from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from archive import ArchiveError
+from digest import DigestError
+from notifier.bootstrap import open_app
 from notifier.commands import archive_cmds, digest, search
-from notifier.context import Context, Handler, UsageError, options_first
-from notifier.settings import DEFAULT_DB, Settings
+from notifier.context import Handler, UsageError, options_first
+from notifier.services import NotifierError
+from notifier.settings import Settings
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -51,30 +56,59 @@ def _settings_error(exc: ValidationError) -> str:
     return f"invalid setting {where.upper()}: {message}"
 
 
-def _db_path(args: argparse.Namespace, settings: Settings) -> str:
-    """`--db`, else KEXUE_DB; the default `var/` directory is created, any other must exist."""
-    path: str = args.db or settings.kexue_db
-    if path == DEFAULT_DB and args.command != "parse":
-        # A fresh clone has no var/ yet; a directory the user names is never created on a guess.
-        Path(DEFAULT_DB).parent.mkdir(exist_ok=True)
-    return path
+class _ZoneFormatter(logging.Formatter):
+    """Log times in TIME_ZONE with their offset, like every other time a person reads here."""
+
+    def __init__(self, fmt: str, tz: ZoneInfo) -> None:
+        super().__init__(fmt)
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, self.tz)
+        return moment.isoformat(sep=" ", timespec="milliseconds")
 
 
-def _configure_logging(level: str, *, service: bool) -> None:
+def _configure_logging(level: str, tz: ZoneInfo, *, service: bool) -> None:
     chosen = getattr(logging, level.upper(), logging.INFO)
     if not service:
         # A one-shot command reports its own errors in one line each; its log stays quiet unless debugging.
         chosen = chosen if chosen <= logging.DEBUG else logging.ERROR
-    logging.basicConfig(
-        level=chosen,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ZoneFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", tz))
+    logging.basicConfig(level=chosen, handlers=[handler], force=True)
     # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     # APScheduler narrates every job run at INFO; our jobs log what they did themselves.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _read_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise UsageError(_settings_error(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"cannot read .env: it is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the settings: {exc}") from None
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    store: str = args.store
+    db_path = ":memory:" if store == "none" else args.db
+    async with open_app(settings, db_path=db_path, create=store != "read") as app:
+        handler: Handler = args.handler
+        return await handler(args, app)
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output went away (`| head`): drop what is left instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,30 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             words = options_first(words, command_words)
     args = parser.parse_args(words)
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"kexue-notifier: {_settings_error(exc)}", file=sys.stderr)
-        return 2
-    _configure_logging(settings.log_level, service=args.command == "run")
-    try:
-        db_path = _db_path(args, settings)
-    except OSError as exc:
-        print(f"kexue-notifier {args.command}: cannot create {DEFAULT_DB}: {exc.strerror}", file=sys.stderr)
-        return 1
-    context = Context(
-        settings=settings,
-        db_path=db_path,
-        tz=settings.tz,
-        link_host=settings.link_host,
-        now=settings.now(),
-    )
-    handler: Handler = args.handler
-    try:
-        return asyncio.run(handler(args, context))
+        settings = _read_settings()
     except UsageError as exc:
-        print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except (ArchiveError, StorageError) as exc:
+        print(f"kexue-notifier: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level, settings.tz, service=args.command == "run")
+    try:
+        return asyncio.run(_run(args, settings))
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except (UsageError, NotifierError, ArchiveError, StorageError, DigestError) as exc:
         print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

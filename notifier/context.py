@@ -1,4 +1,4 @@
-"""What every command handler receives: the settings' plain values and an open store."""
+"""What the command modules share: how their words are read, common options, JSON output, user errors."""
 
 from __future__ import annotations
 
@@ -8,29 +8,17 @@ import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from notifier.settings import Settings
+if TYPE_CHECKING:
+    from notifier.bootstrap import App
 
 
 class UsageError(Exception):
     """A user mistake: reported as one line on stderr with exit status 1, never a traceback."""
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Plain values from the settings, resolved once at the composition root."""
-
-    settings: Settings
-    db_path: str
-    tz: ZoneInfo
-    link_host: str
-    now: datetime
-
-
-Handler = Callable[[argparse.Namespace, Context], Coroutine[Any, Any, int]]
+Handler = Callable[[argparse.Namespace, "App"], Coroutine[Any, Any, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +65,18 @@ def options_first(argv: Sequence[str], words: CommandWords) -> list[str]:
     return [words.command, *options, "--", *([" ".join(data)] if words.join else data)]
 
 
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than `minimum`, refused in one plain line."""
+def whole_number(minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `minimum` to `maximum`, refused in one plain line."""
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            # A thousand digits is far beyond any bound; int() of a huge string is slow and may refuse.
+            value = int(text) if len(text) <= 100 else maximum + 1
         except ValueError:
             # argparse would otherwise name this function in its message.
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to {maximum}")
         return value
 
     return parse

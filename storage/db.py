@@ -1,7 +1,15 @@
-"""Opening the SQLite file: pragmas, versioned migrations, transactions."""
+"""Opening the SQLite file: pragmas, versioned migrations, one writer and one reader connection.
+
+How the process shares its database: every write goes through `transaction()`, which holds an in-process
+lock and `BEGIN IMMEDIATE` (SQLite's write lock, so other processes wait up to `BUSY_TIMEOUT_MS`); writes of
+concurrent coroutines therefore run one after another, never interleaved in one transaction. Reads use a
+second connection (`conn`, read-only): under WAL it sees only committed data, never another coroutine's
+half-written transaction, and it never waits for a writer.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
@@ -46,27 +54,40 @@ def migrations() -> list[tuple[int, str]]:
 
 
 class Database:
-    """One aiosqlite connection in autocommit mode; writes go through `transaction()`."""
+    """A writer connection behind a lock (`transaction()`) and a read-only connection (`conn`)."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self.conn = conn
+    def __init__(self, writer: aiosqlite.Connection, reader: aiosqlite.Connection, path: str) -> None:
+        self._writer = writer
+        self.conn = reader
         self.path = path
+        self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE … COMMIT: the write lock is taken up front, so two processes serialize cleanly."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        else:
-            await self.conn.execute("COMMIT")
+        """One write transaction at a time in this process; BEGIN IMMEDIATE serializes processes."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                # Shielded: a cancelled caller must still leave the connection outside a transaction.
+                await asyncio.shield(self._writer.execute("ROLLBACK"))
+                raise
+            else:
+                await asyncio.shield(self._writer.execute("COMMIT"))
+
+    @property
+    def total_changes(self) -> int:
+        """Rows written through this database since it was opened."""
+        return self._writer.total_changes
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self.conn.close()
+        """Close both connections."""
+        try:
+            if self.conn is not self._writer:
+                await self.conn.close()
+        finally:
+            await self._writer.close()
 
     async def schema_version(self) -> int:
         """The `user_version` the migrations have reached."""
@@ -108,25 +129,41 @@ def _probe(target: str) -> None:
         raise StorageError(f"cannot open database {target}: {exc}") from exc
 
 
-async def open_database(path: str | Path) -> Database:
-    """Open (creating the file if needed, in an existing directory) the SQLite file at `path`, migrated."""
-    target = str(path)
-    _probe(target)
+async def _connect(target: str, *, read_only: bool) -> aiosqlite.Connection:
     try:
         conn = await aiosqlite.connect(target, isolation_level=None)
     except (OSError, sqlite3.Error) as exc:
         raise StorageError(f"cannot open database {target}: {exc}") from exc
     try:
         await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        # The search triggers on `posts` call these (storage/textnorm.py): needed before any write.
+        # The search triggers on `posts` and the search queries call these (storage/textnorm.py).
         await register_functions(conn)
-        db = Database(conn, target)
+        if read_only:
+            await conn.execute("PRAGMA query_only = ON")
+        else:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def open_database(path: str | Path) -> Database:
+    """Open (creating the file if needed, in an existing directory) the SQLite file at `path`, migrated."""
+    target = str(path)
+    _probe(target)
+    writer = reader = None
+    try:
+        writer = await _connect(target, read_only=False)
+        # An in-memory database is private to its connection: there the writer reads too.
+        reader = writer if target == ":memory:" else await _connect(target, read_only=True)
+        db = Database(writer, reader, target)
         await db._migrate()
     except sqlite3.DatabaseError as exc:
-        await conn.close()
+        for conn in {id(c): c for c in (reader, writer) if c is not None}.values():
+            await conn.close()
         raise StorageError(f"cannot use database {target}: {exc}") from exc
     return db
 

@@ -1,10 +1,15 @@
-"""Test-wide settings: Hypothesis profiles ("ci" when the CI variable is set, else "dev")."""
+"""Test-wide settings: Hypothesis profiles ("ci" when CI is set, else "dev") and the `db` fixture."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from storage.db import Database, database
 
 # The local blog server fixtures (`blog_server`, `make_blog_server`) for every test.
 pytest_plugins = ["tests.support.blog_server"]
@@ -13,3 +18,10 @@ pytest_plugins = ["tests.support.blog_server"]
 settings.register_profile("ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A freshly migrated store in a real SQLite file in `tmp_path`."""
+    async with database(tmp_path / "kexue.sqlite3") as opened:
+        yield opened

@@ -9,10 +9,10 @@ from typing import Any
 
 from digest import DigestError
 from digest.model import LANGS, check_lang
-from digest.render import FORMATS, Format, Renderer
-from digest.selection import FIRST_DIGEST_DAYS, DigestBuilder
-from notifier.context import CommandWords, Context, UsageError, add_common
-from storage.db import database
+from digest.render import FORMATS, Format
+from digest.selection import FIRST_DIGEST_DAYS
+from notifier.bootstrap import App
+from notifier.context import CommandWords, UsageError, add_common
 
 
 def _date(text: str) -> date:
@@ -29,21 +29,18 @@ def _format(value: str) -> Format:
     raise UsageError(f"unknown format {value!r}")
 
 
-async def cmd_digest(args: argparse.Namespace, ctx: Context) -> int:
+async def cmd_digest(args: argparse.Namespace, app: App) -> int:
     """Print the digest (Telegram messages separated by a marked line); nothing new prints nothing."""
-    since: date = args.since or (ctx.now - timedelta(days=FIRST_DIGEST_DAYS)).astimezone(ctx.tz).date()
+    now = app.clock()
+    since: date = args.since or (now - timedelta(days=FIRST_DIGEST_DAYS)).astimezone(app.config.tz).date()
     lang = check_lang(args.lang)
     fmt = _format(args.format)
-    async with database(ctx.db_path) as db:
-        builder = DigestBuilder(
-            db, link_host=ctx.link_host, tz=ctx.tz, excerpt_chars=ctx.settings.excerpt_chars
-        )
-        digest = await builder.for_period(since, ctx.now)
+    digest = await app.services.digest_for_period(since, now)
     if digest.empty:
         print(f"no new posts since {since.isoformat()}: no digest", file=sys.stderr)
         return 0
     try:
-        parts = Renderer().render(digest, lang, fmt)
+        parts = app.renderer.render(digest, lang, fmt)
     except DigestError as exc:
         raise UsageError(str(exc)) from exc
     for index, part in enumerate(parts, start=1):
@@ -67,4 +64,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--since", type=_date, metavar="DATE", help="first day covered (default: 7 days ago)")
     parser.add_argument("--lang", choices=LANGS, default="zh", help="zh or en (default zh)")
     parser.add_argument("--format", choices=FORMATS, default="telegram", help="default telegram")
-    parser.set_defaults(handler=cmd_digest)
+    parser.set_defaults(handler=cmd_digest, store="read")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from notifier.context import CommandWords, Context, UsageError, add_common, print_json, whole_number
-from storage.db import database
-from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
+from notifier.bootstrap import App
+from notifier.context import CommandWords, add_common, print_json, whole_number
+from notifier.services import MAX_OFFSET
+from storage.search import MAX_LIMIT, SearchHit
 
 
 def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
@@ -25,23 +26,18 @@ def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
     return head + "\n     " + "".join(pieces)
 
 
-async def handler(args: argparse.Namespace, ctx: Context) -> int:
+async def handler(args: argparse.Namespace, app: App) -> int:
     """Search the stored archive and print the hits, best first."""
-    if args.n > MAX_LIMIT:
-        raise UsageError(f"-n must be at most {MAX_LIMIT}")
-    async with database(ctx.db_path) as db:
-        try:
-            hits = await search(db, args.query, limit=args.n, offset=args.offset)
-        except QueryTooLongError as exc:
-            raise UsageError(str(exc)) from None
+    hits = await app.services.search(args.query, limit=args.n, offset=args.offset)
+    link_host = app.config.link_host
     if args.json:
-        results: list[dict[str, Any]] = [hit.to_json(ctx.link_host) for hit in hits]
+        results: list[dict[str, Any]] = [hit.to_json(link_host) for hit in hits]
         print_json(results)
         return 0
     if not hits:
-        print("no posts match")
+        print("no posts match" if await app.services.post_count() else "no posts stored yet")
     for rank, hit in enumerate(hits, args.offset + 1):
-        print(format_hit(rank, hit, ctx.link_host))
+        print(format_hit(rank, hit, link_host))
     return 0
 
 
@@ -58,10 +54,18 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("search", help="search the archive (Chinese and English), best first")
     parser.add_argument("query", metavar="QUERY", help="words to look for (at most 200 characters)")
     parser.add_argument(
-        "-n", type=whole_number(1), default=10, metavar="N", help="how many hits (default 10)"
+        "-n",
+        type=whole_number(1, MAX_LIMIT),
+        default=10,
+        metavar="N",
+        help=f"how many hits (default 10, at most {MAX_LIMIT})",
     )
     parser.add_argument(
-        "--offset", type=whole_number(0), default=0, metavar="K", help="skip the first K hits"
+        "--offset",
+        type=whole_number(0, MAX_OFFSET),
+        default=0,
+        metavar="K",
+        help=f"skip the first K hits (at most {MAX_OFFSET})",
     )
     add_common(parser)
-    parser.set_defaults(handler=handler)
+    parser.set_defaults(handler=handler, store="read")

@@ -13,15 +13,15 @@ from archive.model import Post, PostDate
 from archive.series import detect_series
 from notifier.cli import main
 from storage.db import database
-from storage.posts import PostStore
 from tests.digest.tg_validator import check_telegram_html
+from tests.support.store import seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=TZ)
 
 
 def _seed(path: Path, count: int = 2, excerpt: str = "正文里有$\\sqrt{d}$。") -> None:
-    async def seed() -> None:
+    async def run() -> None:
         async with database(path) as db:
             posts = [
                 Post(
@@ -34,9 +34,9 @@ def _seed(path: Path, count: int = 2, excerpt: str = "正文里有$\\sqrt{d}$。
                 )
                 for k in range(1, count + 1)
             ]
-            await PostStore(db).upsert(posts, now=NOW - timedelta(days=1))
+            await seed(db, posts, now=NOW - timedelta(days=1))
 
-    asyncio.run(seed())
+    asyncio.run(run())
 
 
 @pytest.fixture
@@ -80,9 +80,18 @@ def test_long_digests_print_several_marked_messages(
 
 
 def test_an_empty_digest_prints_nothing(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _seed(env, count=0)
     assert main(["digest", "--db", str(env)]) == 0
     captured = capsys.readouterr()
     assert captured.out == "" and "no digest" in captured.err
+
+
+def test_a_digest_of_a_database_that_does_not_exist_is_refused_and_creates_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["digest", "--db", str(env)]) == 1
+    assert "no posts are stored yet" in capsys.readouterr().err
+    assert not env.exists()
 
 
 def test_a_bad_date_is_one_line_and_not_a_traceback(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,8 +14,9 @@ from archive.model import Post, PostDate
 from archive.series import detect_series
 from digest.selection import DigestBuilder
 from storage.db import Database, database
-from storage.posts import PostStore, iso
+from storage.posts import iso
 from storage.recipients import Recipient, RecipientStore
+from tests.support.store import ingest, reads, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=TZ)
@@ -53,8 +54,9 @@ def recipient(
 
 
 async def test_first_digest_covers_the_last_seven_days(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
+
+    await seed(
+        db,
         [
             post(10592, "Muon优化器赏析：从向量到矩阵的本质跨越", "2025-02-10"),
             post(10699, "MoE环游记：1、从几何意义出发", "2025-02-23", excerpt="摘要$x^2$。"),
@@ -71,14 +73,13 @@ async def test_first_digest_covers_the_last_seven_days(db: Database) -> None:
 
 
 async def test_everything_since_the_last_digest_even_after_downtime(db: Database) -> None:
-    store = PostStore(db)
+
     last = NOW - timedelta(days=7)
-    await store.upsert([post(10662, "低秩近似之路（五）：CUR", "2025-01-12")], now=last - timedelta(days=50))
-    await store.upsert(
-        [post(10699, "MoE环游记：1、从几何意义出发", "2025-02-21")], now=last - timedelta(hours=1)
-    )
+    await seed(db, [post(10662, "低秩近似之路（五）：CUR", "2025-01-12")], now=last - timedelta(days=50))
+    await seed(db, [post(10699, "MoE环游记：1、从几何意义出发", "2025-02-21")], now=last - timedelta(hours=1))
     # The service was down from the 22nd; on restart it finds two posts, one dated during the outage.
-    await store.upsert(
+    await seed(
+        db,
         [
             post(10735, "MoE环游记：2、不患寡而患不均", "2025-02-23"),
             post(10757, "MoE环游记：3、换个思路来分配", "2025-02-27"),
@@ -94,11 +95,11 @@ async def test_everything_since_the_last_digest_even_after_downtime(db: Database
 
 
 async def test_a_post_announced_after_the_last_digest_counts_even_if_dated_before(db: Database) -> None:
-    store = PostStore(db)
+
     last = NOW - timedelta(days=3)
-    await store.upsert([post(1, "旧文", "2025-01-01")], now=NOW - timedelta(days=30))
-    result = await store.ingest(
-        [post(10800, "迟到的新文章", "2025-02-24")], now=NOW - timedelta(hours=1), tz=TZ, max_age_days=14
+    await seed(db, [post(1, "旧文", "2025-01-01")], now=NOW - timedelta(days=30))
+    result = await ingest(
+        db, [post(10800, "迟到的新文章", "2025-02-24")], now=NOW - timedelta(hours=1), tz=TZ, max_age_days=14
     )
     assert [s.post.id for s in result.new] == [10800]
     digest = await builder(db).for_recipient(recipient(last), NOW)
@@ -106,26 +107,26 @@ async def test_a_post_announced_after_the_last_digest_counts_even_if_dated_befor
 
 
 async def test_nothing_new_means_no_digest(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
-        [post(10699, "MoE环游记：1、从几何意义出发", "2025-02-21")], now=NOW - timedelta(days=9)
-    )
+
+    await seed(db, [post(10699, "MoE环游记：1、从几何意义出发", "2025-02-21")], now=NOW - timedelta(days=9))
     assert await builder(db).for_recipient(recipient(NOW - timedelta(days=1)), NOW) is None
     # A backfill of old posts after the last digest is not news either.
-    await store.upsert([post(3913, "【中文分词系列】 2. 基于切分的新词发现", "2016-08-18")], now=NOW)
+    await seed(db, [post(3913, "【中文分词系列】 2. 基于切分的新词发现", "2016-08-18")], now=NOW)
     assert await builder(db).for_recipient(recipient(NOW - timedelta(days=1)), NOW) is None
 
 
 async def test_followed_series_get_their_own_section_with_the_previous_part(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
+
+    await seed(
+        db,
         [
             post(10366, "低秩近似之路（一）：伪逆", "2024-09-15"),
             post(10427, "低秩近似之路（三）：CR", "2024-10-11"),
         ],
         now=NOW - timedelta(days=100),
     )
-    await store.upsert(
+    await seed(
+        db,
         [
             post(10501, "低秩近似之路（四）：ID", "2025-02-26"),
             post(10735, "MoE环游记：2、不患寡而患不均", "2025-02-27"),
@@ -148,16 +149,18 @@ async def test_followed_series_get_their_own_section_with_the_previous_part(db: 
 
 
 async def test_most_read_ranks_reader_growth_over_the_period(db: Database) -> None:
-    store = PostStore(db)
+
     start = NOW - timedelta(days=7)
-    await store.upsert(
+    await seed(
+        db,
         [
             post(10592, "Muon优化器赏析：从向量到矩阵的本质跨越", "2024-12-10", readers=10000),
             post(10347, "Decoder-only的LLM为什么需要位置编码？", "2024-09-01", readers=26000),
         ],
         now=start - timedelta(days=1),
     )
-    await store.upsert(
+    await seed(
+        db,
         [
             post(10592, "Muon优化器赏析：从向量到矩阵的本质跨越", "2024-12-10", readers=10900),
             post(10347, "Decoder-only的LLM为什么需要位置编码？", "2024-09-01", readers=26100),
@@ -165,7 +168,7 @@ async def test_most_read_ranks_reader_growth_over_the_period(db: Database) -> No
         ],
         now=NOW - timedelta(days=1),
     )
-    await store.upsert([post(10735, "MoE环游记：2、不患寡而患不均", "2025-02-27", readers=800)], now=NOW)
+    await seed(db, [post(10735, "MoE环游记：2、不患寡而患不均", "2025-02-27", readers=800)], now=NOW)
     digest = await builder(db).for_recipient(recipient(start), NOW)
     assert digest is not None
     assert [(m.item.url, m.growth) for m in digest.most_read] == [
@@ -212,8 +215,8 @@ async def test_recipients_and_their_last_digest_are_read_and_written(db: Databas
 
 async def test_the_stored_excerpt_stays_as_published(db: Database) -> None:
     raw = "先算$\\boldsymbol{Q}\\boldsymbol{K}^{\\top}$。\n\n示意图\n\n示意图\n\n" + "很长的一句话。" * 60
-    store = PostStore(db)
-    await store.upsert([post(10800, "注意力的缩放", "2025-02-27", excerpt=raw)], now=NOW - timedelta(days=1))
+    store = reads(db).posts
+    await seed(db, [post(10800, "注意力的缩放", "2025-02-27", excerpt=raw)], now=NOW - timedelta(days=1))
     digest = await builder(db).for_recipient(recipient(None), NOW)
     assert digest is not None
     [item] = digest.posts

@@ -142,7 +142,14 @@ async def test_poll_records_a_baseline_then_announces_only_what_is_new(cli: Cli)
     feed = feed_file(cli.workdir / "feed.xml", *OLD)
     first = await cli("poll", feed, "--json")
     assert first.code == 0, first.stderr
-    assert first.json() == {"baseline": True, "new": [], "updated": 0, "unchanged": 0, "errors": []}
+    assert first.json() == {
+        "baseline": True,
+        "new": [],
+        "stored": 5,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+    }
     feed_file(
         cli.workdir / "feed.xml", (10907, "Transformer升级之路：20、MLA好在哪里?（上）", "2025-05-04"), *OLD
     )
@@ -150,7 +157,7 @@ async def test_poll_records_a_baseline_then_announces_only_what_is_new(cli: Cli)
     assert second["baseline"] is False
     assert [p["id"] for p in second["new"]] == [10907]
     assert second["new"][0]["series"] == {"name": "Transformer升级之路", "part": 20}
-    assert (second["updated"], second["unchanged"]) == (0, 5)
+    assert (second["stored"], second["updated"], second["unchanged"]) == (0, 0, 5)
     third = (await cli("poll", feed, "--json")).json()
     assert (third["new"], third["unchanged"]) == ([], 6)
 
@@ -221,7 +228,7 @@ async def test_two_processes_polling_at_once_announce_each_post_once(
 
 
 async def test_backfill_reports_progress_and_is_complete(cli: Cli, blog_server: BlogServer) -> None:
-    from tests.archive.test_crawl import serve_site, site_posts
+    from tests.notifier.test_crawling import serve_site, site_posts
 
     serve_site(blog_server, site_posts(6, readers=50))
     run = await cli("backfill", "--json", KEXUE_SOURCES=blog_server.url("/feed"), CRAWL_DELAY="0")
@@ -246,9 +253,16 @@ async def test_a_bad_database_path_is_one_line_and_creates_nothing(cli: Cli) -> 
 async def test_the_default_database_directory_is_created(cli: Cli) -> None:
     env = {k: v for k, v in cli.env.items() if k != "KEXUE_DB"}
     cli.env = env
+    # A command that only reads creates nothing: a fresh clone has no store yet, and says so.
     run = await cli("latest", "--json")
-    assert (run.code, run.json()) == (0, [])
+    assert_one_line_error(run)
+    assert "no posts are stored yet" in run.stderr
+    assert not (cli.workdir / "var").exists()
+    # A command that writes creates the default directory and file.
+    run = await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD), "--json")
+    assert run.code == 0, run.stderr
     assert (cli.workdir / "var" / "kexue.sqlite3").is_file()
+    assert len((await cli("latest", "--json")).json()) == len(OLD)
 
 
 @pytest.mark.parametrize(

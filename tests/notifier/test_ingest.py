@@ -12,7 +12,7 @@ import pytest
 from archive.model import Post, PostDate, Series
 from storage import StorageError
 from storage.db import Database, database, migrations, open_database
-from storage.posts import PostStore
+from tests.support.store import ingest, reads, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 5, 10, 12, 0, tzinfo=TZ)
@@ -45,38 +45,44 @@ async def test_migrations_are_applied_once_and_reopening_changes_nothing(tmp_pat
     path = tmp_path / "k.sqlite3"
     async with database(path) as first:
         version = await first.schema_version()
-        await PostStore(first).upsert([post(1, "a", "2020-01-01")], now=NOW)
+        await seed(first, [post(1, "a", "2020-01-01")], now=NOW)
     async with database(path) as second:
         assert await second.schema_version() == version == migrations()[-1][0]
-        assert await PostStore(second).count() == 1
+        assert await reads(second).posts.count() == 1
         async with second.conn.execute("PRAGMA journal_mode") as cursor:
             row = await cursor.fetchone()
         assert row is not None and row[0] == "wal"
 
 
 async def test_same_post_twice_is_unchanged_and_changed_readers_update(db: Database) -> None:
-    store = PostStore(db)
-    assert await store.upsert(
-        [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=100)], now=NOW
-    ) == (1, 0, 0)
-    assert await store.upsert(
-        [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=100)], now=NOW
-    ) == (0, 0, 1)
+    store = reads(db).posts
+    assert await seed(db, [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=100)], now=NOW) == (
+        1,
+        0,
+        0,
+    )
+    assert await seed(db, [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=100)], now=NOW) == (
+        0,
+        0,
+        1,
+    )
     later = NOW + timedelta(days=1)
-    assert await store.upsert(
-        [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=150)], now=later
-    ) == (0, 1, 0)
+    assert await seed(db, [post(10427, "低秩近似之路（三）：CR", "2024-10-11", readers=150)], now=later) == (
+        0,
+        1,
+        0,
+    )
     stored = await store.by_archive_id(10427)
     assert stored is not None and stored.post.readers == 150
     assert [r for _, r in await store.reader_history(stored.pk)] == [100, 150]
 
 
 async def test_capture_then_live_sighting_is_one_post_with_the_live_title(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert([post(None, "低秩近似之路(三):CR", "2024-10-11", readers=11871, live=False)], now=NOW)
-    await store.upsert([post(10427, "低秩近似之路（三）：CR", "2024-10-11")], now=NOW)
+    store = reads(db).posts
+    await seed(db, [post(None, "低秩近似之路(三):CR", "2024-10-11", readers=11871, live=False)], now=NOW)
+    await seed(db, [post(10427, "低秩近似之路（三）：CR", "2024-10-11")], now=NOW)
     # A later capture neither duplicates the post nor brings the folded spelling back.
-    await store.upsert([post(None, "低秩近似之路(三):CR", "2024-10-11", readers=12000, live=False)], now=NOW)
+    await seed(db, [post(None, "低秩近似之路(三):CR", "2024-10-11", readers=12000, live=False)], now=NOW)
     assert await store.count() == 1
     stored = await store.by_archive_id(10427)
     assert stored is not None
@@ -86,10 +92,10 @@ async def test_capture_then_live_sighting_is_one_post_with_the_live_title(db: Da
 
 
 async def test_yearless_sighting_keeps_the_stored_year(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert([post(8620, "浅谈Transformer的初始化、参数化与标准化", "2021-08-17")], now=NOW)
-    await store.upsert(
-        [post(None, "浅谈Transformer的初始化、参数化与标准化", "--08-17", excerpt="新摘要")], now=NOW
+    store = reads(db).posts
+    await seed(db, [post(8620, "浅谈Transformer的初始化、参数化与标准化", "2021-08-17")], now=NOW)
+    await seed(
+        db, [post(None, "浅谈Transformer的初始化、参数化与标准化", "--08-17", excerpt="新摘要")], now=NOW
     )
     stored = await store.by_archive_id(8620)
     assert stored is not None
@@ -98,8 +104,8 @@ async def test_yearless_sighting_keeps_the_stored_year(db: Database) -> None:
 
 
 async def test_first_ingest_is_a_baseline_then_only_recent_unseen_posts_are_new(db: Database) -> None:
-    store = PostStore(db)
-    first = await store.ingest([post(10900, "旧文", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
+
+    first = await ingest(db, [post(10900, "旧文", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
     assert first.baseline and first.new == []
     batch = [
         post(10900, "旧文", "2025-05-01"),
@@ -107,19 +113,20 @@ async def test_first_ingest_is_a_baseline_then_only_recent_unseen_posts_are_new(
         post(3913, "【中文分词系列】 2. 基于切分的新词发现", "2016-08-18"),  # old: stored silently
         post(None, "没有年份的文章", "--05-08"),  # unknown year: stored, never announced
     ]
-    second = await store.ingest(batch, now=NOW, tz=TZ, max_age_days=14)
+    second = await ingest(db, batch, now=NOW, tz=TZ, max_age_days=14)
     assert not second.baseline
     assert [s.post.id for s in second.new] == [10907]
-    assert (second.unchanged, second.stored_silently) == (1, 2)
-    third = await store.ingest(batch, now=NOW + timedelta(minutes=15), tz=TZ, max_age_days=14)
+    assert (second.unchanged, second.stored) == (1, 2)
+    third = await ingest(db, batch, now=NOW + timedelta(minutes=15), tz=TZ, max_age_days=14)
     assert third.new == [] and third.unchanged == 4
 
 
 async def test_an_outage_longer_than_the_window_still_announces_what_it_missed(db: Database) -> None:
-    store = PostStore(db)
-    await store.ingest([post(10800, "a", "2025-04-01")], now=NOW, tz=TZ, max_age_days=14)
+
+    await ingest(db, [post(10800, "a", "2025-04-01")], now=NOW, tz=TZ, max_age_days=14)
     three_weeks = NOW + timedelta(days=21)
-    result = await store.ingest(
+    result = await ingest(
+        db,
         [post(10850, "b", "2025-05-25"), post(10700, "older than the window", "2025-04-20")],
         now=three_weeks,
         tz=TZ,
@@ -131,12 +138,12 @@ async def test_an_outage_longer_than_the_window_still_announces_what_it_missed(d
 async def test_two_connections_polling_at_once_announce_each_post_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     async with database(path) as setup:
-        await PostStore(setup).ingest([post(1, "baseline", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
+        await ingest(setup, [post(1, "baseline", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
     fresh = [post(100 + i, f"新文章{i}", "2025-05-09") for i in range(20)]
     async with database(path) as a, database(path) as b:
         results = await asyncio.gather(
-            PostStore(a).ingest(fresh, now=NOW, tz=TZ, max_age_days=14),
-            PostStore(b).ingest(fresh, now=NOW, tz=TZ, max_age_days=14),
+            ingest(a, fresh, now=NOW, tz=TZ, max_age_days=14),
+            ingest(b, fresh, now=NOW, tz=TZ, max_age_days=14),
         )
         announced = [s.post.id or 0 for r in results for s in r.new]
         assert sorted(announced) == [p.id for p in fresh]
@@ -146,17 +153,20 @@ async def test_two_connections_polling_at_once_announce_each_post_once(tmp_path:
 
 
 async def test_latest_puts_unknown_years_last(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
-        [post(None, "无年份", "--12-31"), post(5, "old", "2019-01-01"), post(9, "new", "2025-01-01")], now=NOW
+    store = reads(db).posts
+    await seed(
+        db,
+        [post(None, "无年份", "--12-31"), post(5, "old", "2019-01-01"), post(9, "new", "2025-01-01")],
+        now=NOW,
     )
     assert [s.post.title for s in await store.latest(10)] == ["new", "old", "无年份"]
     assert [s.post.title for s in await store.latest(1, offset=1)] == ["old"]
 
 
 async def test_series_are_grouped_across_spellings(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
+    store = reads(db).posts
+    await seed(
+        db,
         [
             post(10366, "低秩近似之路（一）：伪逆", "2024-09-15"),
             post(None, "低秩近似之路(三):CR", "2024-10-11", live=False),
@@ -172,13 +182,13 @@ async def test_series_are_grouped_across_spellings(db: Database) -> None:
 
 
 async def test_reader_growth_ranks_by_increase_over_the_period(db: Database) -> None:
-    store = PostStore(db)
+    store = reads(db).posts
     week_ago = NOW - timedelta(days=7)
-    await store.upsert(
-        [post(1, "a", "2025-01-01", readers=1000), post(2, "b", "2025-01-02", readers=10)], now=week_ago
+    await seed(
+        db, [post(1, "a", "2025-01-01", readers=1000), post(2, "b", "2025-01-02", readers=10)], now=week_ago
     )
-    await store.upsert(
-        [post(1, "a", "2025-01-01", readers=1050), post(2, "b", "2025-01-02", readers=500)], now=NOW
+    await seed(
+        db, [post(1, "a", "2025-01-01", readers=1050), post(2, "b", "2025-01-02", readers=500)], now=NOW
     )
     growth = await store.reader_growth(week_ago, NOW + timedelta(seconds=1))
     assert [(s.post.id, g) for s, g in growth] == [(2, 490), (1, 50)]
@@ -187,7 +197,7 @@ async def test_reader_growth_ranks_by_increase_over_the_period(db: Database) -> 
 async def test_an_older_capture_neither_lowers_the_reader_count_nor_replaces_the_live_excerpt(
     db: Database,
 ) -> None:
-    store = PostStore(db)
+    store = reads(db).posts
     live = post(
         10427,
         "低秩近似之路（三）：CR",
@@ -195,7 +205,7 @@ async def test_an_older_capture_neither_lowers_the_reader_count_nor_replaces_the
         readers=11871,
         excerpt="在《低秩近似之路（二）：SVD》中",
     )
-    await store.upsert([live], now=NOW)
+    await seed(db, [live], now=NOW)
     stale = post(
         None,
         "低秩近似之路(三):CR",
@@ -204,7 +214,7 @@ async def test_an_older_capture_neither_lowers_the_reader_count_nor_replaces_the
         excerpt="在《低秩近似之路(二):SVD》中",
         live=False,
     )
-    assert await store.upsert([stale], now=NOW + timedelta(days=1)) == (0, 0, 1)
+    assert await seed(db, [stale], now=NOW + timedelta(days=1)) == (0, 0, 1)
     stored = await store.by_archive_id(10427)
     assert stored is not None
     assert (stored.post.readers, stored.post.excerpt) == (11871, "在《低秩近似之路（二）：SVD》中")
@@ -212,15 +222,15 @@ async def test_an_older_capture_neither_lowers_the_reader_count_nor_replaces_the
 
 
 async def test_a_capture_excerpt_stands_until_the_live_site_gives_one(db: Database) -> None:
-    store = PostStore(db)
-    await store.upsert(
-        [post(None, "低秩近似之路(四):ID", "2024-10-30", excerpt="捕获的摘要", live=False)], now=NOW
+    store = reads(db).posts
+    await seed(
+        db, [post(None, "低秩近似之路(四):ID", "2024-10-30", excerpt="捕获的摘要", live=False)], now=NOW
     )
     # /content.html knows the id but no excerpt: the capture's stays.
-    await store.upsert([post(10501, "低秩近似之路（四）：ID", "2024-10-30")], now=NOW)
+    await seed(db, [post(10501, "低秩近似之路（四）：ID", "2024-10-30")], now=NOW)
     stored = await store.by_archive_id(10501)
     assert stored is not None and stored.post.excerpt == "捕获的摘要"
-    await store.upsert([post(10501, "低秩近似之路（四）：ID", "2024-10-30", excerpt="页面上的摘要")], now=NOW)
+    await seed(db, [post(10501, "低秩近似之路（四）：ID", "2024-10-30", excerpt="页面上的摘要")], now=NOW)
     stored = await store.by_archive_id(10501)
     assert stored is not None and stored.post.excerpt == "页面上的摘要"
 
@@ -232,9 +242,8 @@ async def test_a_yearless_entry_dated_by_the_archive_page_in_the_same_poll_is_ne
     archive = post(10910, "主页上的新文章", "2025-05-08")
     for name, batch in (("home-first", [homepage, archive]), ("archive-first", [archive, homepage])):
         async with database(tmp_path / f"{name}.sqlite3") as db:
-            store = PostStore(db)
-            await store.ingest([post(10900, "旧文", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
-            result = await store.ingest(batch, now=NOW, tz=TZ, max_age_days=14)
+            await ingest(db, [post(10900, "旧文", "2025-05-01")], now=NOW, tz=TZ, max_age_days=14)
+            result = await ingest(db, batch, now=NOW, tz=TZ, max_age_days=14)
             assert [(s.post.id, s.post.date.iso(), s.post.excerpt) for s in result.new] == [
                 (10910, "2025-05-08", "主页摘要")
             ], name

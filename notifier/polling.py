@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from urllib.parse import urlsplit
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from archive import ArchiveError
@@ -14,8 +13,11 @@ from archive.detect import detect, parse
 from archive.fetch import Fetcher, Validators, backoff_delay, failure_line, redact_url
 from archive.formats.listing import parse_listing_page
 from archive.model import Post
-from storage.posts import PostStore, StoredPost
-from storage.sources import SourceStore
+from archive.site import feed_has_gap, site_root
+from notifier.ingest import ingest_poll
+from storage.db import Database
+from storage.posts import StoredPost
+from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,17 @@ class SourceOutcome:
 
 @dataclass(frozen=True, slots=True)
 class PollReport:
-    """What one poll cycle found."""
+    """What one poll cycle found.
+
+    `len(new) + stored + updated + unchanged` is the number of distinct posts the sources gave; `stored`
+    counts posts stored for the first time without an announcement (baseline, too old, or no year).
+    """
 
     baseline: bool
     new: list[StoredPost]
     updated: int
     unchanged: int
+    stored: int = 0
     sources: list[SourceOutcome] = field(default_factory=list)
 
     @property
@@ -50,89 +57,79 @@ class PollReport:
         return any(s.error is None and not s.skipped for s in self.sources)
 
 
-def site_root(source: str) -> str | None:
-    """`scheme://host` of an http(s) source: where `/content.html` and the listings live."""
-    parts = urlsplit(source)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def feed_has_gap(feed_posts: Sequence[Post], newest_stored: str | None) -> bool:
-    """The feed's oldest item is newer than anything stored: posts may have been missed in between."""
-    dated = [p.date for p in feed_posts if p.date.year is not None]
-    if newest_stored is None or not dated:
-        return False
-    oldest = min(dated)
-    assert oldest.year is not None
-    return date(oldest.year, oldest.month, oldest.day).isoformat() > newest_stored
+@dataclass(frozen=True, slots=True)
+class _Read:
+    outcome: SourceOutcome
+    posts: list[Post]
+    kind: str | None = None
 
 
 class Poller:
-    """Runs poll cycles with one fetcher against one store."""
+    """Runs poll cycles with one fetcher against one database."""
 
     def __init__(
         self,
         *,
         fetcher: Fetcher,
-        posts: PostStore,
-        sources: SourceStore,
+        db: Database,
         tz: ZoneInfo,
         max_age_days: int,
         backoff_base: timedelta,
     ) -> None:
         self.fetcher = fetcher
-        self.posts = posts
-        self.sources = sources
+        self.db = db
         self.tz = tz
         self.max_age_days = max_age_days
         self.backoff_base = backoff_base
 
-    async def _fail(self, source: str, error: str, now: datetime) -> SourceOutcome:
-        state = await self.sources.get(source)
-        delay = backoff_delay(
-            state.failures + 1,
-            base=self.backoff_base.total_seconds(),
-            cap=BACKOFF_CAP.total_seconds(),
-        )
-        failures = await self.sources.record_failure(
-            source, error=error, now=now, retry_at=now + timedelta(seconds=delay)
-        )
+    async def _fail(self, source: str, error: str, now: datetime) -> _Read:
+        async with unit_of_work(self.db) as uow:
+            state = await uow.sources.get(source)
+            delay = backoff_delay(
+                state.failures + 1,
+                base=self.backoff_base.total_seconds(),
+                cap=BACKOFF_CAP.total_seconds(),
+            )
+            failures = await uow.sources.record_failure(
+                source, error=error, now=now, retry_at=now + timedelta(seconds=delay)
+            )
         log.warning(
             "poll failed: %s (failure %d, next try in %.0f s)", failure_line(source, error), failures, delay
         )
-        return SourceOutcome(source, error=error)
+        return _Read(SourceOutcome(source, error=error), [])
 
     async def _read(
         self, source: str, now: datetime, respect_backoff: bool, fetched: list[tuple[str, Validators]]
-    ) -> tuple[SourceOutcome, list[Post], str | None]:
+    ) -> _Read:
         """Fetch and parse one source; a failure is recorded and yields no posts.
 
-        A success only appends the source's new validators to `fetched`: they are stored once the posts
-        are, so a poll that fails to store them asks for the whole page again instead of getting a 304.
+        A success only appends the source's new validators to `fetched`: they are stored in the same
+        transaction as the posts, so a poll that fails to store them asks for the whole page again instead
+        of getting a 304.
         """
-        state = await self.sources.get(source)
+        state = await read_stores(self.db).sources.get(source)
         if respect_backoff and not state.due(now):
             log.info("source %s: backing off until %s", redact_url(source), state.next_attempt_at)
-            return SourceOutcome(source, skipped=True), [], None
+            return _Read(SourceOutcome(source, skipped=True), [])
         try:
             result = await self.fetcher.fetch(source, Validators(state.etag, state.last_modified))
         except ArchiveError as exc:
-            return await self._fail(source, str(exc), now), [], None
+            return await self._fail(source, str(exc), now)
         if result.not_modified or result.content is None:
             if state.failures:
-                await self.sources.record_success(
-                    source, etag=state.etag, last_modified=state.last_modified, now=now
-                )
+                async with unit_of_work(self.db) as uow:
+                    await uow.sources.record_success(
+                        source, etag=state.etag, last_modified=state.last_modified, now=now
+                    )
             log.debug("source %s: not modified", redact_url(source))
-            return SourceOutcome(source, not_modified=True), [], None
+            return _Read(SourceOutcome(source, not_modified=True), [])
         try:
             kind = detect(result.content)
             posts = parse(result.content, tz=self.tz)
         except ArchiveError as exc:
-            return await self._fail(source, f"unparseable page: {exc}", now), [], None
+            return await self._fail(source, f"unparseable page: {exc}", now)
         fetched.append((source, result.validators))
-        return SourceOutcome(source, posts=len(posts)), posts, kind
+        return _Read(SourceOutcome(source, posts=len(posts)), posts, kind)
 
     async def _fill_gap(
         self, source: str, now: datetime, fetched: list[tuple[str, Validators]]
@@ -145,9 +142,7 @@ class Poller:
             "source %s: feed does not reach back to the newest stored post; reading the archive",
             redact_url(source),
         )
-        found: list[Post] = []
-        _, posts, _ = await self._read(f"{root}/content.html", now, False, fetched)
-        found.extend(posts)
+        found = list((await self._read(f"{root}/content.html", now, False, fetched)).posts)
         url: str | None = f"{root}/"
         for _ in range(GAP_LISTING_PAGES):
             if url is None:
@@ -163,13 +158,6 @@ class Poller:
             url = page.next_url
         return found
 
-    async def _remember(self, fetched: list[tuple[str, Validators]], now: datetime) -> None:
-        """Store the validators of the sources read, now that what they said is stored."""
-        for source, validators in fetched:
-            await self.sources.record_success(
-                source, etag=validators.etag, last_modified=validators.last_modified, now=now
-            )
-
     async def poll(
         self, sources: Sequence[str], *, now: datetime, respect_backoff: bool = False
     ) -> PollReport:
@@ -177,24 +165,35 @@ class Poller:
         outcomes: list[SourceOutcome] = []
         seen: list[Post] = []
         fetched: list[tuple[str, Validators]] = []
-        newest = await self.posts.newest_date()
+        newest = await read_stores(self.db).posts.newest_date()
         for source in sources:
-            outcome, posts, kind = await self._read(source, now, respect_backoff, fetched)
-            outcomes.append(outcome)
-            seen.extend(posts)
-            if kind == "feed" and feed_has_gap(posts, newest):
+            read = await self._read(source, now, respect_backoff, fetched)
+            outcomes.append(read.outcome)
+            seen.extend(read.posts)
+            if read.kind == "feed" and feed_has_gap(read.posts, newest):
                 seen.extend(await self._fill_gap(source, now, fetched))
-        if not seen:
-            await self._remember(fetched, now)
-            return PollReport(False, [], 0, 0, outcomes)
-        result = await self.posts.ingest(seen, now=now, tz=self.tz, max_age_days=self.max_age_days)
-        await self._remember(fetched, now)
+        result = None
+        if seen or fetched:
+            async with unit_of_work(self.db) as uow:
+                if seen:
+                    result = await ingest_poll(uow, seen, now=now, tz=self.tz, max_age_days=self.max_age_days)
+                for source, validators in fetched:
+                    await uow.sources.record_success(
+                        source, etag=validators.etag, last_modified=validators.last_modified, now=now
+                    )
+        if result is None:
+            return PollReport(False, [], 0, 0, 0, outcomes)
+        for item in result.new:
+            log.info("poll %d: new post id=%s title=%s", result.poll_id, item.post.id, item.post.title)
         log.info(
-            "poll %d: %d new, %d updated, %d unchanged%s",
+            "poll %d: %d new, %d stored without announcement, %d updated, %d unchanged%s",
             result.poll_id,
             len(result.new),
+            result.stored,
             result.updated,
             result.unchanged,
             " (baseline)" if result.baseline else "",
         )
-        return PollReport(result.baseline, result.new, result.updated, result.unchanged, outcomes)
+        return PollReport(
+            result.baseline, result.new, result.updated, result.unchanged, result.stored, outcomes
+        )

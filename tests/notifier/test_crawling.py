@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archive.crawl import CATEGORY_SLUGS, Crawler, category_page_url
 from archive.fetch import Fetcher
 from archive.model import Post, PostDate
+from archive.site import CATEGORY_SLUGS, category_page_url
+from notifier.crawling import Crawler
 from storage.db import Database, database
-from storage.meta import MetaStore
-from storage.posts import PostStore
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_listing_html
+from tests.support.store import reads
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 12, 20, 9, 0, tzinfo=TZ)
@@ -70,8 +70,7 @@ def make_crawler(db: Database, fetcher: Fetcher, server: BlogServer, clock: date
     """A crawler of the local site."""
     return Crawler(
         fetcher=fetcher,
-        posts=PostStore(db),
-        meta=MetaStore(db),
+        db=db,
         root=server.url("").rstrip("/"),
         clock=lambda: clock,
     )
@@ -87,7 +86,7 @@ async def test_backfill_stores_every_post_with_excerpts_and_readers(
     assert report.complete and report.errors == []
     assert report.inserted == 10
     assert report.pages == 1 + 3 + (len(CATEGORY_SLUGS) - 1)
-    store = PostStore(db)
+    store = reads(db).posts
     stored = await store.by_archive_id(9003)
     assert stored is not None
     assert (stored.post.readers, stored.post.excerpt) == (103, "摘要3")
@@ -115,7 +114,7 @@ async def test_an_interrupted_backfill_resumes_where_it_stopped(
     assert asked[:2] == ["/category/Everything/2/", "/category/Everything/3/"]
     assert "/content.html" not in asked and "/category/Everything/" not in asked
     assert len(asked) == 2 + len(CATEGORY_SLUGS) - 1
-    assert await MetaStore(db).done_items("backfill") == set()
+    assert await reads(db).meta.done_items("backfill") == set()
 
 
 async def test_reader_counts_are_kept_over_time(db: Database, blog_server: BlogServer) -> None:
@@ -125,7 +124,7 @@ async def test_reader_counts_are_kept_over_time(db: Database, blog_server: BlogS
         serve_site(blog_server, site_posts(3, readers=180))
         week_later = NOW + timedelta(days=7)
         await make_crawler(db, fetcher, blog_server, clock=week_later).run("readers", content=False)
-    store = PostStore(db)
+    store = reads(db).posts
     stored = await store.by_archive_id(9001)
     assert stored is not None
     assert [r for _, r in await store.reader_history(stored.pk)] == [101, 181]

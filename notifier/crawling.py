@@ -11,24 +11,12 @@ from archive import ArchiveError, FetchError
 from archive.fetch import Fetcher, failure_line, redact_url
 from archive.formats.content import parse_content
 from archive.formats.listing import parse_listing_page
-from storage.meta import MetaStore
-from storage.posts import PostStore
+from archive.site import CATEGORY_SLUGS, MAX_PAGES_PER_CATEGORY, category_page_url
+from notifier.ingest import store_silently
+from storage.db import Database
+from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
-
-CATEGORY_SLUGS = (
-    "Everything",
-    "Astronomy",
-    "Mathematics",
-    "Phy-chem",
-    "Big-Data",
-    "Biology",
-    "Photograph",
-    "Questions",
-    "Life-Feeling",
-    "Resources",
-)
-MAX_PAGES_PER_CATEGORY = 500
 
 
 @dataclass(slots=True)
@@ -58,11 +46,6 @@ class CrawlReport:
         }
 
 
-def category_page_url(root: str, slug: str, page: int) -> str:
-    """`/category/{slug}/` for page 1, `/category/{slug}/{page}/` after it."""
-    return f"{root}/category/{slug}/" if page == 1 else f"{root}/category/{slug}/{page}/"
-
-
 class Crawler:
     """Reads `/content.html` and every category listing, page by page, checkpointing as it goes."""
 
@@ -70,32 +53,38 @@ class Crawler:
         self,
         *,
         fetcher: Fetcher,
-        posts: PostStore,
-        meta: MetaStore,
+        db: Database,
         root: str,
         clock: Callable[[], datetime],
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.fetcher = fetcher
-        self.posts = posts
-        self.meta = meta
+        self.db = db
         self.root = root.rstrip("/")
         self.clock = clock
         self.progress = progress or (lambda _message: None)
 
-    async def _store(self, report: CrawlReport, url: str, data: bytes, *, listing: bool) -> str | None:
-        """Parse one page and upsert its posts silently; returns the next page's URL for listings."""
+    async def _store(
+        self, crawl: str, item: str, report: CrawlReport, url: str, data: bytes, *, listing: bool
+    ) -> str | None:
+        """Parse one page, store its posts silently and checkpoint it in one transaction.
+
+        Returns the next page's URL for listings.
+        """
         if listing:
             page = parse_listing_page(data)
             found, next_url = page.posts, page.next_url
         else:
             found, next_url = parse_content(data), None
-        inserted, updated, unchanged = await self.posts.upsert(found, now=self.clock())
+        now = self.clock()
+        async with unit_of_work(self.db) as uow:
+            counts = await store_silently(uow, found, now)
+            await uow.meta.mark_done(crawl, item, now)
         report.pages += 1
         report.posts += len(found)
-        report.inserted += inserted
-        report.updated += updated
-        report.unchanged += unchanged
+        report.inserted += counts.inserted
+        report.updated += counts.updated
+        report.unchanged += counts.unchanged
         self.progress(f"{redact_url(url)}: {len(found)} posts")
         return next_url
 
@@ -107,12 +96,11 @@ class Crawler:
         try:
             result = await self.fetcher.fetch(url)
             assert result.content is not None
-            await self._store(report, url, result.content, listing=False)
+            await self._store(crawl, "content", report, url, result.content, listing=False)
         except ArchiveError as exc:
             report.errors.append(failure_line(url, str(exc)))
             log.warning("crawl %s stopped, to resume later: %s", crawl, report.errors[-1])
             return False
-        await self.meta.mark_done(crawl, "content", self.clock())
         return True
 
     async def _category(self, crawl: str, slug: str, report: CrawlReport, done: set[str]) -> bool:
@@ -128,7 +116,9 @@ class Crawler:
             try:
                 result = await self.fetcher.fetch(url)
                 assert result.content is not None
-                next_url = await self._store(report, url, result.content, listing=True)
+                next_url = await self._store(
+                    crawl, f"{slug}:{page}", report, url, result.content, listing=True
+                )
             except ArchiveError as exc:
                 if isinstance(exc, FetchError) and exc.status == 404 and page == 1:
                     # A category the site no longer has: nothing to read, not a failure.
@@ -137,16 +127,16 @@ class Crawler:
                 report.errors.append(failure_line(url, str(exc)))
                 log.warning("crawl %s stopped at %s page %d, to resume later: %s", crawl, slug, page, exc)
                 return False
-            await self.meta.mark_done(crawl, f"{slug}:{page}", self.clock())
             if next_url is None:
                 break
             page += 1
-        await self.meta.mark_done(crawl, f"{slug}:end", self.clock())
+        async with unit_of_work(self.db) as uow:
+            await uow.meta.mark_done(crawl, f"{slug}:end", self.clock())
         return True
 
     async def run(self, crawl: str, *, content: bool = True) -> CrawlReport:
         """One crawl, resumed where an interrupted one of the same name stopped."""
-        done = await self.meta.done_items(crawl)
+        done = await read_stores(self.db).meta.done_items(crawl)
         report = CrawlReport(resumed=bool(done))
         # The first failure ends the crawl: the checkpoints let the next run pick up there, and an
         # unreachable site costs one request and one log line rather than one per page.
@@ -156,8 +146,9 @@ class Crawler:
         report.complete = ok
         if report.complete:
             # Finished: the next crawl of this name starts from the first page again.
-            await self.meta.reset_crawl(crawl)
-            await self.meta.put(f"{crawl}_completed_at", self.clock().isoformat())
+            async with unit_of_work(self.db) as uow:
+                await uow.meta.reset_crawl(crawl)
+                await uow.meta.put(f"{crawl}_completed_at", self.clock().isoformat())
         log.info(
             "crawl %s: %d pages, %d posts (%d new, %d updated), %d errors",
             crawl,

@@ -14,15 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from archive.crawl import Crawler
-from archive.fetch import Fetcher
-from notifier.commands.archive_cmds import make_poller
-from notifier.context import Context
-from notifier.service import Service
+from notifier.bootstrap import open_app
+from notifier.scheduler import Jobs
 from notifier.settings import Settings
-from storage.db import database
-from storage.meta import MetaStore
-from storage.posts import PostStore
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_feed_xml
 
@@ -130,29 +124,20 @@ async def test_a_database_that_refuses_the_write_is_one_log_line_without_traceba
     # No crawl either: the store was never prepared for a backfill and reader refreshes are off.
     monkeypatch.setenv("READERS_REFRESH_DAYS", "0")
     settings = Settings()
-    ctx = Context(
-        settings=settings,
-        db_path=str(tmp_path / "k.sqlite3"),
-        tz=TZ,
-        link_host="kexue.fm",
-        now=settings.now(),
-    )
-    async with database(ctx.db_path) as db, Fetcher(timeout=5.0) as fetcher:
-        posts, meta = PostStore(db), MetaStore(db)
-        crawler = Crawler(
-            fetcher=fetcher, posts=posts, meta=meta, root=blog_server.url(""), clock=settings.now
-        )
-        service = Service(
-            ctx=ctx, poller=make_poller(db, fetcher, ctx), crawler=crawler, posts=posts, meta=meta
-        )
-        await db.conn.execute(
-            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        )
+    async with open_app(settings, db_path=str(tmp_path / "k.sqlite3")) as app:
+        jobs = Jobs(app)
+        async with app.db.transaction() as conn:
+            # A temporary trigger lives on the connection that writes: every insert of a post now fails.
+            await conn.execute(
+                "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
         with caplog.at_level(logging.INFO):
-            await service.poll_job()
+            await jobs.poll()
         failures = [r for r in caplog.records if r.getMessage().startswith("poll failed")]
         assert len(failures) == 1 and failures[0].exc_info is None
         assert "disk full" in failures[0].getMessage()
-        await db.conn.execute("DROP TRIGGER refuse")
-        await service.poll_job()
-        assert await posts.count() == 1
+        async with app.db.transaction() as conn:
+            await conn.execute("DROP TRIGGER refuse")
+        await jobs.poll()
+        assert await app.services.post_count() == 1

@@ -12,12 +12,12 @@ import pytest
 
 from archive.fetch import Fetcher
 from archive.model import Post, PostDate
-from archive.poll import Poller, feed_has_gap, site_root
+from archive.site import feed_has_gap, site_root
+from notifier.polling import Poller
 from storage.db import Database, database
-from storage.posts import PostStore
-from storage.sources import SourceStore
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_content_html, make_feed_xml, make_homepage_html, read_fixture
+from tests.support.store import reads
 
 TZ = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
@@ -59,8 +59,7 @@ def make_poller(db: Database, fetcher: Fetcher) -> Poller:
     """A poller with the service's defaults."""
     return Poller(
         fetcher=fetcher,
-        posts=PostStore(db),
-        sources=SourceStore(db),
+        db=db,
         tz=TZ,
         max_age_days=14,
         backoff_base=timedelta(seconds=900),
@@ -112,8 +111,8 @@ async def test_a_failing_source_changes_nothing_and_backs_off(
     blog_server.fail("/feed", 502, body=read_fixture("broken-nginx-502.html"))
     report = await poller.poll([feed], now=NOW + timedelta(minutes=15))
     assert report.sources[0].error is not None and "502" in report.sources[0].error
-    assert await PostStore(db).count() == 2
-    state = await SourceStore(db).get(feed)
+    assert await reads(db).posts.count() == 2
+    state = await reads(db).sources.get(feed)
     assert state.failures == 1 and state.next_attempt_at is not None
     # Within the backoff window the service does not even ask.
     asked = len(blog_server.requests_for("/feed"))
@@ -122,7 +121,7 @@ async def test_a_failing_source_changes_nothing_and_backs_off(
     blog_server.recover("/feed")
     later = await poller.poll([feed], now=NOW + timedelta(hours=1), respect_backoff=True)
     assert later.sources[0].error is None
-    assert (await SourceStore(db).get(feed)).failures == 0
+    assert (await reads(db).sources.get(feed)).failures == 0
 
 
 async def test_an_unparseable_page_is_recorded_and_nothing_is_lost(
@@ -135,8 +134,8 @@ async def test_an_unparseable_page_is_recorded_and_nothing_is_lost(
     blog_server.set("/feed", read_fixture("broken-truncated.html"))
     report = await poller.poll([feed], now=NOW + timedelta(minutes=15))
     assert report.sources[0].error is not None and report.sources[0].error.startswith("unparseable page")
-    assert await PostStore(db).count() == 2
-    assert (await SourceStore(db).get(feed)).last_error == report.sources[0].error
+    assert await reads(db).posts.count() == 2
+    assert (await reads(db).sources.get(feed)).last_error == report.sources[0].error
 
 
 async def test_a_post_missing_from_a_later_listing_is_never_deleted(
@@ -148,7 +147,7 @@ async def test_a_post_missing_from_a_later_listing_is_never_deleted(
     await poller.poll([feed], now=NOW)
     blog_server.set("/feed", make_feed_xml(BASE[:1]), content_type=RSS)
     await poller.poll([feed], now=NOW + timedelta(minutes=15))
-    assert await PostStore(db).count() == 2
+    assert await reads(db).posts.count() == 2
 
 
 async def test_a_gap_longer_than_the_feed_is_filled_from_the_archive_page(
@@ -208,14 +207,16 @@ async def test_a_poll_that_cannot_store_its_posts_does_not_keep_the_validators(
     poller = make_poller(db, fetcher)
     blog_server.set("/feed", make_feed_xml(BASE), content_type=RSS, etag='"v1"')
     # The store refuses the write (as a full disk would), after the page was fetched and parsed.
-    await db.conn.execute(
-        "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-    )
+    async with db.transaction() as conn:
+        await conn.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON posts BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
         await poller.poll([feed], now=NOW)
-    await db.conn.execute("DROP TRIGGER refuse")
+    async with db.transaction() as conn:
+        await conn.execute("DROP TRIGGER refuse")
     # Had the ETag been kept, this would be a 304 and the two posts would never be stored.
     report = await poller.poll([feed], now=NOW + timedelta(minutes=15))
     assert blog_server.requests_for("/feed")[-1].status == 200
-    assert report.baseline and await PostStore(db).count() == 2
-    assert (await SourceStore(db).get(feed)).etag == '"v1"'
+    assert report.baseline and await reads(db).posts.count() == 2
+    assert (await reads(db).sources.get(feed)).etag == '"v1"'

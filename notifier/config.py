@@ -1,0 +1,56 @@
+"""The settings' plain values, resolved once at the composition root and handed to everyone else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from archive.site import site_root
+
+if TYPE_CHECKING:
+    from notifier.settings import Settings
+
+Clock = Callable[[], datetime]
+LIVE_SITE = "https://kexue.fm"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The settings' plain values, resolved once."""
+
+    db_path: str
+    sources: tuple[str, ...]
+    tz: ZoneInfo
+    link_host: str
+    poll_interval: int
+    notify_max_age_days: int
+    readers_refresh_days: int
+    crawl_delay: float
+    excerpt_chars: int
+
+    @property
+    def crawl_root(self) -> str:
+        """The site the crawls read: the host of the first URL among the sources, else the live site."""
+        for source in self.sources:
+            root = site_root(source)
+            if root is not None:
+                return root
+        return LIVE_SITE
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, db_path: str | None = None) -> Config:
+        """The plain values of `settings`; `db_path` overrides KEXUE_DB (the command line's `--db`)."""
+        return cls(
+            db_path=db_path or settings.kexue_db,
+            sources=tuple(settings.kexue_sources),
+            tz=settings.tz,
+            link_host=settings.link_host,
+            poll_interval=settings.poll_interval,
+            notify_max_age_days=settings.notify_max_age_days,
+            readers_refresh_days=settings.readers_refresh_days,
+            crawl_delay=settings.crawl_delay,
+            excerpt_chars=settings.excerpt_chars,
+        )

@@ -1,0 +1,131 @@
+"""`kexue-notifier run`: the scheduler that polls the blog and keeps the archive current.
+
+The first poll runs at start; crawls (a wanted backfill, the reader-count refresh) run beside the polls in
+their own job, so a crawl never delays or skips a poll. Every job catches its own failures: the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from archive import ArchiveError
+from notifier.bootstrap import App
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_EVERY = timedelta(hours=6)
+# The first maintenance run (a wanted backfill) starts right after the first poll has begun.
+MAINTENANCE_FIRST_DELAY = timedelta(seconds=1)
+# Failures of the outside world (the blog, the disk, another process holding the database).
+EXPECTED_FAILURES = (ArchiveError, StorageError, sqlite3.Error, OSError)
+
+
+class Jobs:
+    """The jobs the scheduler runs; each catches its own failures and stops quietly when cancelled."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self._running: set[asyncio.Task[object]] = set()
+
+    async def _guarded(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            # Stopping is normal: polls repeat and crawls resume from their checkpoints, so nothing is lost.
+            log.info("%s interrupted by stop; it resumes at the next start", name)
+        except EXPECTED_FAILURES as exc:
+            # A locked or full database or an unreachable blog is an operating condition: one line.
+            log.error("%s failed: %s: %s; it runs again on schedule", name, type(exc).__name__, exc)
+        except Exception:
+            log.exception("%s failed; it runs again on schedule", name)
+
+    async def poll(self) -> None:
+        """Poll every configured source once."""
+        await self._guarded("poll", lambda: self.app.services.poll_once(respect_backoff=True))
+
+    async def maintenance(self) -> None:
+        """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
+        await self._guarded("maintenance crawl", self.app.services.maintain)
+
+    async def stop(self) -> None:
+        """Cancel the jobs in flight and wait for them to end."""
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class _QuietSkips(logging.Filter):
+    """A run skipped because the previous one is still going is normal here, not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return "maximum number of running instances reached" not in message and "was missed by" not in message
+
+
+def _schedule(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
+    interval = app.config.poll_interval
+    now = datetime.now(app.config.tz)
+    scheduler.add_job(
+        jobs.poll,
+        "interval",
+        seconds=interval,
+        jitter=max(1, interval // 10),
+        id="poll",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        jobs.maintenance,
+        "interval",
+        seconds=MAINTENANCE_EVERY.total_seconds(),
+        id="maintenance",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=now + MAINTENANCE_FIRST_DELAY,
+    )
+
+
+async def serve(app: App) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    quiet = _QuietSkips()
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+        logging.getLogger(name).addFilter(quiet)
+    if await app.services.want_backfill_if_empty():
+        log.info("store %s is empty: the whole archive is read in the background", app.config.db_path)
+    jobs = Jobs(app)
+    scheduler = AsyncIOScheduler(timezone=app.config.tz)
+    _schedule(scheduler, jobs, app)
+    scheduler.start()
+    count = len(app.config.sources)
+    log.info(
+        "running: db %s, %d source%s, polling every %d s; stop with Ctrl-C",
+        app.config.db_path,
+        count,
+        "" if count == 1 else "s",
+        app.config.poll_interval,
+    )
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await jobs.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        log.info("stopped")

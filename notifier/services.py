@@ -1,0 +1,193 @@
+"""The service layer: what every front end (command line, bot, web) asks of the application.
+
+Each method returns data and never prints; a front end formats it. Writes run in one unit of work each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+
+from archive.identity import series_key
+from digest.model import Digest
+from digest.selection import DigestBuilder
+from notifier.config import Clock, Config
+from notifier.crawling import Crawler, CrawlReport
+from notifier.polling import Poller, PollReport
+from storage.db import Database
+from storage.posts import SeriesSummary, StoredPost
+from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
+from storage.uow import read_stores, unit_of_work
+
+log = logging.getLogger(__name__)
+
+MAX_LATEST = 100
+MAX_OFFSET = 10_000
+BACKFILL_WANTED = "backfill_wanted"
+
+
+class NotifierError(Exception):
+    """Root of every error the application raises."""
+
+
+class InvalidRequest(NotifierError):
+    """A request the service refuses (an empty query, a count out of range); the message says why."""
+
+
+class SeriesMatch(Enum):
+    """How a typed series name matched the stored series."""
+
+    FOUND = "found"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesDetail:
+    """One series: its stored parts in order and the part numbers missing below the highest."""
+
+    summary: SeriesSummary
+    posts: list[StoredPost]
+    missing: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesLookup:
+    """The answer to a typed series name: found (with detail), ambiguous (with candidates) or not found."""
+
+    match: SeriesMatch
+    detail: SeriesDetail | None = None
+    candidates: tuple[SeriesSummary, ...] = ()
+
+
+def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
+    """The part numbers from 1 to the highest stored part that no stored post holds."""
+    parts = {s.post.series.part for s in posts if s.post.series is not None}
+    return [n for n in range(1, max(parts, default=0) + 1) if n not in parts]
+
+
+# NFKC leaves typographic quotes alone; a reader typing `"闭门造车"` on an ASCII keyboard means `“闭门造车”`.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+def lookup_key(name: str) -> str:
+    """The key a typed series name is matched by: `series_key`, with typographic quotes made ASCII."""
+    return series_key(name).translate(_QUOTES)
+
+
+class Services:
+    """The application's operations over one database, one clock and the configured sources."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        db: Database,
+        clock: Clock,
+        poller: Callable[[], Poller],
+        crawler: Callable[[Callable[[str], None] | None], Crawler],
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.clock = clock
+        self._poller = poller
+        self._crawler = crawler
+
+    # --- the archive -------------------------------------------------------------------------------
+
+    async def post_count(self) -> int:
+        """How many posts are stored."""
+        return await read_stores(self.db).posts.count()
+
+    async def latest(self, limit: int = 10, offset: int = 0) -> list[StoredPost]:
+        """The newest stored posts, newest first; posts whose year is unknown come last."""
+        if not 1 <= limit <= MAX_LATEST:
+            raise InvalidRequest(f"the count must be from 1 to {MAX_LATEST}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidRequest(f"the offset must be from 0 to {MAX_OFFSET}")
+        return await read_stores(self.db).posts.latest(limit, offset)
+
+    async def search(self, query: str, limit: int = 10, offset: int = 0) -> list[SearchHit]:
+        """The stored posts matching `query`, best first (see storage/search.py for the ranking)."""
+        if not query.strip():
+            raise InvalidRequest("the query is empty")
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidRequest(f"the count must be from 1 to {MAX_LIMIT}")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidRequest(f"the offset must be from 0 to {MAX_OFFSET}")
+        try:
+            return await search(self.db, query, limit=limit, offset=offset)
+        except QueryTooLongError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    async def series_index(self) -> list[SeriesSummary]:
+        """Every series with its part count and newest date, newest first."""
+        return await read_stores(self.db).posts.series_summaries()
+
+    async def find_series(self, name: str) -> SeriesLookup:
+        """A series by any spelling of its name or a unique prefix of it."""
+        wanted = lookup_key(name)
+        if not wanted:
+            raise InvalidRequest("the series name is empty")
+        reads = read_stores(self.db)
+        summaries = await reads.posts.series_summaries()
+        keys = {s.key: lookup_key(s.key) for s in summaries}
+        exact = [s for s in summaries if keys[s.key] == wanted]
+        matches = exact or [s for s in summaries if keys[s.key].startswith(wanted)]
+        if not matches:
+            return SeriesLookup(SeriesMatch.NOT_FOUND)
+        if len(matches) > 1:
+            return SeriesLookup(SeriesMatch.AMBIGUOUS, candidates=tuple(matches))
+        chosen = matches[0]
+        posts = await reads.posts.series_posts(chosen.key)
+        return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(chosen, posts, missing_parts(posts)))
+
+    async def digest_for_period(self, since: date, now: datetime | None = None) -> Digest:
+        """The digest of every post dated from `since` to now (possibly empty)."""
+        builder = DigestBuilder(
+            self.db,
+            link_host=self.config.link_host,
+            tz=self.config.tz,
+            excerpt_chars=self.config.excerpt_chars,
+        )
+        return await builder.for_period(since, now or self.clock())
+
+    # --- reading the blog --------------------------------------------------------------------------
+
+    async def poll_once(self, sources: Sequence[str] = (), *, respect_backoff: bool = False) -> PollReport:
+        """One poll cycle over `sources` (default: the configured ones)."""
+        return await self._poller().poll(
+            list(sources) or list(self.config.sources), now=self.clock(), respect_backoff=respect_backoff
+        )
+
+    async def backfill(self, progress: Callable[[str], None] | None = None) -> CrawlReport:
+        """Read the whole archive once, politely, resuming an interrupted run."""
+        report = await self._crawler(progress).run("backfill")
+        if report.complete:
+            async with unit_of_work(self.db) as uow:
+                await uow.meta.put(BACKFILL_WANTED, "")
+        return report
+
+    async def want_backfill_if_empty(self) -> bool:
+        """On an empty store, ask for a backfill (the first maintenance reads the archive); True if asked."""
+        reads = read_stores(self.db)
+        if await reads.posts.count() or await reads.meta.get("backfill_completed_at") is not None:
+            return False
+        async with unit_of_work(self.db) as uow:
+            await uow.meta.put(BACKFILL_WANTED, "1")
+        return True
+
+    async def maintain(self) -> CrawlReport | None:
+        """Finish a wanted or interrupted backfill, else refresh reader counts when they are due."""
+        reads = read_stores(self.db)
+        if await reads.meta.get(BACKFILL_WANTED) or await reads.meta.done_items("backfill"):
+            return await self.backfill()
+        days = self.config.readers_refresh_days
+        last = await reads.meta.get("readers_completed_at")
+        now = self.clock()
+        if days and (last is None or now - datetime.fromisoformat(last) >= timedelta(days=days)):
+            return await self._crawler(None).run("readers", content=False)
+        return None

@@ -1,0 +1,44 @@
+"""The unit of work: one transaction and every store inside it; and the same stores for reading.
+
+async with unit_of_work(db) as uow:      # BEGIN IMMEDIATE … COMMIT (ROLLBACK on any exception)
+    stored = await uow.posts.insert(post, now)
+    await uow.polls.claim(stored.pk, poll_id, now)
+
+reads = Stores(db.conn)                   # committed data only; never inside another's transaction
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiosqlite
+
+from storage.db import Database
+from storage.meta import MetaStore
+from storage.polls import PollStore
+from storage.posts import PostStore
+from storage.sources import SourceStore
+
+
+class Stores:
+    """Every store, bound to one connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+        self.posts = PostStore(conn)
+        self.polls = PollStore(conn)
+        self.sources = SourceStore(conn)
+        self.meta = MetaStore(conn)
+
+
+@asynccontextmanager
+async def unit_of_work(db: Database) -> AsyncIterator[Stores]:
+    """One write transaction with the stores on it; concurrent units of work run one after another."""
+    async with db.transaction() as conn:
+        yield Stores(conn)
+
+
+def read_stores(db: Database) -> Stores:
+    """The stores on the read-only connection: committed data only, no transaction of their own."""
+    return Stores(db.conn)
