@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 import aiosqlite
 
@@ -99,7 +99,7 @@ def _moment(value: str | None) -> datetime | None:
 def _status(value: str) -> EmailStatus:
     if value not in _STATUSES:
         raise StorageError(f"unknown email status stored: {value!r}")
-    return cast(EmailStatus, value)
+    return value
 
 
 def _row(row: Sequence[Any]) -> EmailAddress:
@@ -247,7 +247,9 @@ class EmailStore:
             (iso(now), email_id, bounce_weeks),
         )
         if bounced:
-            log.warning("email: address %d bounced after %d weeks of permanent failures", email_id, bounce_weeks)
+            log.warning(
+                "email: address %d bounced after %d weeks of permanent failures", email_id, bounce_weeks
+            )
         return await self.get(email_id)
 
     async def record_delivered(self, email_id: int) -> None:
@@ -257,7 +259,7 @@ class EmailStore:
         )
 
     async def record_event(self, kind: SignupKind, key: str, now: datetime) -> None:
-        """One sign-up event for a rate limit; `key` (an address, a Telegram user id, an IP) is kept hashed."""
+        """A sign-up event for a limit; `key` (an address, a Telegram user id, an IP) is kept hashed."""
         await self.conn.execute(
             "INSERT INTO signup_events (kind, key_hash, at) VALUES (?, ?, ?)",
             (kind, address_hash(key), iso(now)),

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, get_args
 
 import aiosqlite
 
@@ -127,7 +127,7 @@ def _moment(value: str | None) -> datetime | None:
 def _mode(value: str) -> Mode:
     if value not in MODES:
         raise StorageError(f"unknown delivery mode stored: {value!r}")
-    return cast(Mode, value)
+    return value
 
 
 def _row(row: Sequence[Any]) -> Subscriber:
@@ -286,7 +286,7 @@ class SubscriberStore:
         return await self._unfollow(chat_id, "1", ())
 
     async def unfollow_series(self, chat_id: int, series_key: str) -> FollowChange:
-        """`/unsubscribe <series>`: that series only (following everything stays). REMOVED or NOT_FOLLOWING."""
+        """`/unsubscribe <series>`: that series only (following all stays). REMOVED or NOT_FOLLOWING."""
         return await self._unfollow(chat_id, "kind = 'series' AND series_key = ?", (series_key,))
 
     async def block(self, chat_id: int, now: datetime) -> bool:

@@ -65,7 +65,11 @@ async def test_signing_up_again_changes_nothing_about_a_confirmed_address(db: Da
         again = await store.sign_up("READER@example.org", lang="en", now=NOW, subscriber_id=stranger.id)
         resent = await store.sign_up("Other@Example.org", lang="en", now=NOW, subscriber_id=stranger.id)
     assert again.outcome is SignUpOutcome.CONFIRMED
-    assert (again.email.address, again.email.lang, again.email.subscriber_id) == ("reader@example.org", "zh", None)
+    assert (again.email.address, again.email.lang, again.email.subscriber_id) == (
+        "reader@example.org",
+        "zh",
+        None,
+    )
     assert resent.outcome is SignUpOutcome.PENDING and resent.email.id == pending.email.id
     assert (resent.email.address, resent.email.lang, resent.email.subscriber_id) == (
         "Other@Example.org",
@@ -90,7 +94,11 @@ async def test_unsubscribing_keeps_only_the_hash_and_a_later_sign_up_is_known(db
         assert not await store.unsubscribe(email.id, NOW + timedelta(days=8))
     gone = await EmailStore(db.conn).get(email.id)
     assert gone is not None
-    assert (gone.address, gone.status, gone.unsubscribed_at) == (None, "unsubscribed", NOW + timedelta(days=7))
+    assert (gone.address, gone.status, gone.unsubscribed_at) == (
+        None,
+        "unsubscribed",
+        NOW + timedelta(days=7),
+    )
     assert gone.address_hash == address_hash("reader@example.org")
     async with db.conn.execute("SELECT * FROM email_addresses") as c:
         [row] = await c.fetchall()

@@ -41,7 +41,9 @@ def key_of(title: str) -> str:
 async def start(db: Database, chat_id: int, lang: str = "zh", chat_type: str = "private") -> Subscriber:
     """/start in its own transaction."""
     async with db.transaction() as conn:
-        return (await SubscriberStore(conn).start(chat_id, chat_type=chat_type, lang=lang, now=NOW)).subscriber
+        return (
+            await SubscriberStore(conn).start(chat_id, chat_type=chat_type, lang=lang, now=NOW)
+        ).subscriber
 
 
 async def reader_id(store: SubscriberStore, chat_id: int) -> int:
@@ -53,9 +55,7 @@ async def reader_id(store: SubscriberStore, chat_id: int) -> int:
 
 async def store_series(db: Database) -> tuple[str, str]:
     """Two series in the post store; their keys."""
-    await PostStore(db).upsert(
-        [post(10699, MOE, "2025-02-21"), post(10366, LOW_RANK, "2024-09-15")], now=NOW
-    )
+    await PostStore(db).upsert([post(10699, MOE, "2025-02-21"), post(10366, LOW_RANK, "2024-09-15")], now=NOW)
     return key_of(MOE), key_of(LOW_RANK)
 
 
@@ -64,7 +64,12 @@ async def test_start_creates_once_and_keeps_a_chosen_language(db: Database) -> N
         first = await SubscriberStore(conn).start(USER, chat_type="private", lang="en", now=NOW)
     assert first.created and not first.reactivated
     reader = first.subscriber
-    assert (reader.chat_id, reader.chat_type, reader.lang, reader.lang_chosen) == (USER, "private", "en", False)
+    assert (reader.chat_id, reader.chat_type, reader.lang, reader.lang_chosen) == (
+        USER,
+        "private",
+        "en",
+        False,
+    )
     assert (reader.mode, reader.active, reader.blocked_at, reader.created_at) == ("instant", True, None, NOW)
     # Telegram's language_code changed: an unchosen language follows it.
     async with db.transaction() as conn:
@@ -230,7 +235,12 @@ async def test_migrating_a_group_keeps_follows_settings_and_deliveries(db: Datab
     async with db.transaction() as conn:
         moved = await SubscriberStore(conn).migrate_chat(GROUP, SUPERGROUP)
     assert moved is not None and before is not None
-    assert (moved.id, moved.chat_id, moved.chat_type, moved.lang) == (before.id, SUPERGROUP, "supergroup", "en")
+    assert (moved.id, moved.chat_id, moved.chat_type, moved.lang) == (
+        before.id,
+        SUPERGROUP,
+        "supergroup",
+        "en",
+    )
     assert (moved.mode, moved.digest_hour, moved.digest_day) == ("weekly", 7, 2)
     reader = SubscriberStore(db.conn)
     assert await reader.get(GROUP) is None
