@@ -12,7 +12,7 @@ from archive.series import detect_series
 from storage.db import Database
 from storage.emails import EmailStore
 from storage.posts import PostStore, iso
-from storage.subscribers import FollowChange, Subscriber, SubscriberStore, UnknownSubscriber
+from storage.subscribers import FollowChange, SeriesRef, Subscriber, SubscriberStore, UnknownSubscriber
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2025, 5, 10, 12, 0, tzinfo=TZ)
@@ -353,3 +353,21 @@ async def test_series_get_stable_short_ids_from_the_post_store(db: Database) -> 
     assert await reader.series_by_id(low_rank_id + 100) is None
     async with db.conn.execute("SELECT count(*) FROM series") as c:
         assert await c.fetchone() == (2,)
+
+
+async def test_a_series_shows_its_live_spelling_whatever_was_stored_first(db: Database) -> None:
+    posts = PostStore(db)
+    capture = Post(
+        id=None,
+        title="moe环游记：1、从几何意义出发",
+        date=PostDate.from_iso("2025-02-21"),
+        series=detect_series("moe环游记：1、从几何意义出发"),
+        title_is_live=False,
+    )
+    await posts.upsert([capture], now=NOW)
+    reader = SubscriberStore(db.conn)
+    series_id = await reader.series_id(key_of(MOE))
+    assert series_id is not None
+    assert (await reader.series_by_id(series_id)) == SeriesRef(series_id, key_of(MOE), "moe环游记")
+    await posts.upsert([post(10735, "MoE环游记：2、不患寡而患不均", "2025-02-28")], now=NOW)
+    assert (await reader.series_by_id(series_id)) == SeriesRef(series_id, key_of(MOE), "MoE环游记")
