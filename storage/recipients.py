@@ -73,10 +73,10 @@ class RecipientStore:
         return out
 
     async def email_recipients(self) -> list[Recipient]:
-        """Confirmed, subscribed email addresses; an address receives every post."""
+        """Confirmed email addresses that have not bounced; an address receives every post."""
         sql = (
             "SELECT id, address, lang, last_digest_at FROM email_addresses "
-            "WHERE confirmed_at IS NOT NULL AND unsubscribed_at IS NULL ORDER BY id"
+            "WHERE status = 'confirmed' AND bounced_at IS NULL ORDER BY id"
         )
         async with self.db.conn.execute(sql) as c:
             rows = await c.fetchall()

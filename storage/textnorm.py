@@ -25,6 +25,7 @@ then a fresh `INSERT … SELECT`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ import aiosqlite
 
 __all__ = [
     "CJK_CLASS",
+    "address_hash",
     "index_text",
     "is_cjk",
     "normalize",
@@ -147,6 +149,19 @@ def _index_text_sql(value: object) -> str:
     return index_text(None if value is None else str(value))
 
 
+def address_hash(address: str) -> str:
+    """Hex sha256 of an email address (or any sign-up key) stripped and casefolded: its lasting identity."""
+    # Plain sha256, no key: the hash must stay comparable across SECRET_KEY rotations to keep honouring an
+    # unsubscribe. It is a pseudonym, not anonymity: whoever holds an address can recompute it.
+    return hashlib.sha256(address.strip().casefold().encode("utf-8")).hexdigest()
+
+
+def _address_hash_sql(value: object) -> str | None:
+    """`address_hash(x)` in SQL, for migrations that hash stored addresses; NULL gives NULL."""
+    return None if value is None else address_hash(str(value))
+
+
 async def register_functions(conn: aiosqlite.Connection) -> None:
-    """Register the deterministic SQL functions the search triggers call (`search_index_text`)."""
+    """Register the deterministic SQL functions the triggers and migrations call."""
     await conn.create_function("search_index_text", 1, _index_text_sql, deterministic=True)
+    await conn.create_function("address_hash", 1, _address_hash_sql, deterministic=True)

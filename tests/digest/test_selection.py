@@ -14,8 +14,9 @@ from archive.model import Post, PostDate
 from archive.series import detect_series
 from digest.selection import DigestBuilder
 from storage.db import Database, database
-from storage.posts import iso
+from storage.emails import EmailStore
 from storage.recipients import Recipient, RecipientStore
+from storage.subscribers import FollowChange, SubscriberStore
 from tests.support.store import ingest, reads, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -179,24 +180,17 @@ async def test_most_read_ranks_reader_growth_over_the_period(db: Database) -> No
 
 
 async def test_recipients_and_their_last_digest_are_read_and_written(db: Database) -> None:
-    stamp = iso(NOW - timedelta(days=30))
+    joined = NOW - timedelta(days=30)
+    await seed(db, [post(10699, "MoE环游记：1、从几何意义出发", "2025-01-21")], now=joined)
     async with db.transaction() as conn:
-        await conn.execute(
-            "INSERT INTO subscribers (id, chat_id, lang, created_at) "
-            "VALUES (1, 42, 'en', ?), (2, 43, 'zh', ?)",
-            (stamp, stamp),
-        )
-        await conn.execute("UPDATE subscribers SET active = 0 WHERE id = 2")
-        await conn.execute(
-            "INSERT INTO subscriptions (subscriber_id, kind, series_key, created_at) VALUES "
-            "(1, 'series', 'moe环游记', ?)",
-            (stamp,),
-        )
-        await conn.execute(
-            "INSERT INTO email_addresses (address, lang, created_at, confirmed_at) "
-            "VALUES ('a@b.c', 'zh', ?, ?)",
-            (stamp, stamp),
-        )
+        subscribers = SubscriberStore(conn)
+        await subscribers.start(42, chat_type="private", lang="en", now=joined)
+        await subscribers.start(43, chat_type="private", lang="zh", now=joined)
+        await subscribers.block(43, joined)
+        assert await subscribers.follow_series(42, series_key("MoE环游记"), joined) is FollowChange.ADDED
+        emails = EmailStore(conn)
+        signed = await emails.sign_up("a@b.c", lang="zh", now=joined)
+        await emails.confirm(signed.email.id, joined)
     recipients = RecipientStore(db)
     [chat] = await recipients.telegram_recipients()
     assert (chat.address, chat.lang, chat.follows_all, chat.series_keys) == (

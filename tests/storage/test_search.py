@@ -27,6 +27,7 @@ from storage.search import (
     search,
 )
 from storage.textnorm import index_text, normalize, query_terms, term_spans
+from tests.support.schema import database_at
 from tests.support.store import reads, seed
 
 NOW = datetime(2025, 12, 20, tzinfo=UTC)
@@ -372,14 +373,9 @@ def test_cli_query_is_data_even_when_it_looks_like_an_option(
 
 async def test_a_store_from_before_the_title_index_gains_it_on_opening(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    async with database(path) as db:
+    # The schema of version 2: no title index, no triggers feeding it.
+    async with database_at(path, 2) as db:
         await seeded(db)
-        # Back to the schema of version 2: no title index, no triggers feeding it.
-        async with db.transaction() as conn:
-            for trigger in ("posts_titles_insert", "posts_titles_delete", "posts_titles_update"):
-                await conn.execute(f"DROP TRIGGER {trigger}")
-            await conn.execute("DROP TABLE search_titles")
-            await conn.execute("PRAGMA user_version = 2")
     async with database(path) as db:
         assert await db.schema_version() >= 3
         assert await in_titles(db, "低秩近似") == {10366, 10427, 10407}
