@@ -5,17 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archive.series import Series, detect_series
 
-@dataclass(frozen=True, slots=True)
-class Series:
-    """A post's place in a series: the name as the title spells it and the part number."""
-
-    name: str
-    part: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The `{"name", "part"}` object of the `--json` contract."""
-        return {"name": self.name, "part": self.part}
+__all__ = ["Post", "PostDate", "Series"]
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -47,7 +39,7 @@ class Post:
     """One post as a source shows it.
 
     `title_is_live` is false when the source folded the site's punctuation (a text capture), so the store
-    keeps the live spelling once it has seen one.
+    keeps the live spelling once it has seen one. `series` is derived from the title, here and nowhere else.
     """
 
     id: int | None
@@ -58,6 +50,10 @@ class Post:
     series: Series | None = None
     content: str | None = None
     title_is_live: bool = True
+
+    def __post_init__(self) -> None:
+        # The one place a series is derived: every post, parsed, merged or loaded, gets it from its title.
+        object.__setattr__(self, "series", detect_series(self.title))
 
     def url(self, link_host: str) -> str | None:
         """`https://{link_host}/archives/{id}`, or None without an id."""

@@ -13,7 +13,6 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from archive.model import Post
-from archive.series import detect_series
 
 __all__ = ["NewnessRule", "Outcome", "announce_cutoff", "is_announceable", "is_poorer_excerpt", "merge"]
 
@@ -89,7 +88,6 @@ def merge(stored: Post, seen: Post) -> Post:
         readers=readers,
         excerpt=excerpt,
         content=content,
-        series=detect_series(title),
     )
 
 

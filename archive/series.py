@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from archive.model import Series
+__all__ = ["Series", "chinese_numeral", "detect_series"]
 
-__all__ = ["chinese_numeral", "detect_series"]
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A post's place in a series: the name as the title spells it and the part number."""
+
+    name: str
+    part: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The `{"name", "part"}` object of the `--json` contract."""
+        return {"name": self.name, "part": self.part}
+
 
 _DIGITS = {
     "〇": 0,
@@ -96,6 +110,7 @@ def _series(name: str, num: str) -> Series | None:
     return Series(name=name, part=part)
 
 
+@lru_cache(maxsize=8192)
 def detect_series(title: str) -> Series | None:
     """The series a title announces with an explicit part marker, or None (conservative)."""
     text = title.strip()

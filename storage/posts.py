@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from archive.identity import series_key, title_key
-from archive.model import Post, PostDate, Series
+from archive.model import Post, PostDate
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def _values(post: Post) -> tuple[Any, ...]:
 
 
 def _row_to_post(row: Sequence[Any]) -> StoredPost:
-    series = None if row[10] is None else Series(str(row[10]), int(row[11]))
+    # The series columns serve queries; the post derives its series from the title itself.
     post = Post(
         id=row[1],
         title=row[2],
@@ -94,7 +94,6 @@ def _row_to_post(row: Sequence[Any]) -> StoredPost:
         readers=row[7],
         excerpt=row[8],
         content=row[9],
-        series=series,
     )
     return StoredPost(pk=int(row[0]), post=post, first_seen_at=row[12], updated_at=row[13])
 

@@ -15,10 +15,12 @@ from contextlib import asynccontextmanager
 import aiosqlite
 
 from storage.db import Database
+from storage.emails import EmailStore
 from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
 from storage.sources import SourceStore
+from storage.subscribers import SubscriberStore
 
 
 class Stores:
@@ -30,6 +32,8 @@ class Stores:
         self.polls = PollStore(conn)
         self.sources = SourceStore(conn)
         self.meta = MetaStore(conn)
+        self.subscribers = SubscriberStore(conn)
+        self.emails = EmailStore(conn)
 
 
 @asynccontextmanager
