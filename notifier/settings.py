@@ -13,6 +13,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_FEED = "https://kexue.fm/feed"
 DEFAULT_DB = "var/kexue.sqlite3"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# A century: beyond it a day count is a typo, and date arithmetic would leave the calendar.
+MAX_DAYS = 36_500
+# The blog began in 2009; a clock outside these years is a typo, and dates around it must stay computable.
+CLOCK_YEARS = (2000, 2200)
 
 
 class Settings(BaseSettings):
@@ -25,15 +29,15 @@ class Settings(BaseSettings):
     kexue_db: str = Field(default=DEFAULT_DB, alias="KEXUE_DB")
     # NoDecode: a comma-separated list, not the JSON that pydantic-settings expects for lists.
     kexue_sources: Annotated[list[str], NoDecode] = Field(default=[DEFAULT_FEED], alias="KEXUE_SOURCES")
-    poll_interval: int = Field(default=900, ge=1, alias="POLL_INTERVAL")
-    notify_max_age_days: int = Field(default=14, ge=0, alias="NOTIFY_MAX_AGE_DAYS")
+    poll_interval: int = Field(default=900, ge=1, le=MAX_DAYS * 86_400, alias="POLL_INTERVAL")
+    notify_max_age_days: int = Field(default=14, ge=0, le=MAX_DAYS, alias="NOTIFY_MAX_AGE_DAYS")
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
     link_host: Literal["kexue.fm", "spaces.ac.cn"] = Field(default="kexue.fm", alias="LINK_HOST")
     kexue_now: datetime | None = Field(default=None, alias="KEXUE_NOW")
-    readers_refresh_days: int = Field(default=7, ge=0, alias="READERS_REFRESH_DAYS")
-    crawl_delay: float = Field(default=1.0, ge=0, alias="CRAWL_DELAY")
+    readers_refresh_days: int = Field(default=7, ge=0, le=MAX_DAYS, alias="READERS_REFRESH_DAYS")
+    crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
-    excerpt_chars: int = Field(default=200, ge=20, alias="EXCERPT_CHARS")
+    excerpt_chars: int = Field(default=200, ge=20, le=4000, alias="EXCERPT_CHARS")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -78,6 +82,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("kexue_now")
+    @classmethod
+    def _sensible_now(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not CLOCK_YEARS[0] <= value.year <= CLOCK_YEARS[1]:
+            raise ValueError(f"{value.isoformat()} is outside the years {CLOCK_YEARS[0]} to {CLOCK_YEARS[1]}")
         return value
 
     @model_validator(mode="after")

@@ -15,11 +15,18 @@ from notifier.bootstrap import App
 from notifier.context import CommandWords, UsageError, add_common
 
 
+# The blog began in 2009; a day outside these keeps the date arithmetic of a digest inside the calendar.
+EARLIEST, LATEST = date(2000, 1, 1), date(9000, 12, 31)
+
+
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+    if not EARLIEST <= value <= LATEST:
+        raise argparse.ArgumentTypeError(f"{text} is outside {EARLIEST} to {LATEST}")
+    return value
 
 
 def _format(value: str) -> Format:
