@@ -804,7 +804,11 @@ class BotApiServer:
 
         self._users: dict[int, User] = {}
         self._chats: dict[int, Chat] = {}
-        self._messages: dict[tuple[int, int], SentMessage] = {}  # the current version of each bot message
+        # chat -> message id -> the current version of each bot message; ids grow, so dicts keep their order.
+        self._messages: dict[int, dict[int, SentMessage]] = {}
+        self._sent_ids: dict[
+            int, list[int]
+        ] = {}  # chat -> ids of the bot's messages as sent, deleted included
         self._user_messages: set[tuple[int, int]] = set()
         self._next_message_id: dict[int, int] = {}
         self._consumed: set[tuple[int, int]] = set()  # bot messages wait_for_message already returned
@@ -951,7 +955,7 @@ class BotApiServer:
 
         The callback query's id is ``update["callback_query"]["id"]``.
         """
-        current = self._messages.get((message.chat_id, message.message_id))
+        current = self.message(message.chat_id, message.message_id)
         if current is None:
             raise ValueError(f"message {message.message_id} in chat {message.chat_id} is not a bot message")
         if data not in current.callback_data:
@@ -1071,13 +1075,11 @@ class BotApiServer:
 
     def messages(self, chat_id: int) -> list[SentMessage]:
         """The bot's messages in a chat, current versions, in order (deleted ones left out)."""
-        return sorted(
-            (m for (chat, _), m in self._messages.items() if chat == chat_id), key=lambda m: m.message_id
-        )
+        return list(self._messages.get(chat_id, {}).values())
 
     def message(self, chat_id: int, message_id: int) -> SentMessage | None:
         """The current version of one bot message."""
-        return self._messages.get((chat_id, message_id))
+        return self._messages.get(chat_id, {}).get(message_id)
 
     def calls_of(self, method: str) -> list[Call]:
         """The recorded calls of one method (any case), in arrival order."""
@@ -1102,14 +1104,12 @@ class BotApiServer:
         """
 
         def find() -> SentMessage | None:
-            for sent in self.sent:
-                key = (sent.chat_id, sent.message_id)
-                current = self._messages.get(key, sent)
-                if (
-                    sent.chat_id == chat_id
-                    and key not in self._consumed
-                    and (predicate is None or predicate(current))
-                ):
+            for message_id in self._sent_ids.get(chat_id, ()):
+                key = (chat_id, message_id)
+                current = self.message(chat_id, message_id)
+                if current is None or key in self._consumed:
+                    continue
+                if predicate is None or predicate(current):
                     self._consumed.add(key)
                     return current
             return None
@@ -1259,13 +1259,14 @@ class BotApiServer:
         windows: list[tuple[str, _Window]] = []
         if self._global_window is not None:
             windows.append(("global", self._global_window))
-        chat = self.chat(chat_id) if isinstance(chat_id, int) else None
+        chat = self._resolve(chat_id)
         private = chat is not None and chat.type == "private"
-        window = self._chat_windows.get(chat_id)
+        key = chat.id if chat is not None else chat_id
+        window = self._chat_windows.get(key)
         if window is None:
             limit, span = (limits.private_per_second, 1.0) if private else (limits.group_per_minute, 60.0)
             if limit is not None:
-                window = self._chat_windows[chat_id] = _Window(limit, span)
+                window = self._chat_windows[key] = _Window(limit, span)
         if window is not None:
             windows.append(("private" if private else "group", window))
         for scope, each in windows:
@@ -1513,7 +1514,8 @@ class BotApiServer:
             file=file,
         )
         self.sent.append(sent)
-        self._messages[(chat.id, message_id)] = sent
+        self._messages.setdefault(chat.id, {})[message_id] = sent
+        self._sent_ids.setdefault(chat.id, []).append(message_id)
         return result
 
     async def _edit_message_text(self, params: JSON, chat_id: int | str | None) -> JSON:
@@ -1575,7 +1577,7 @@ class BotApiServer:
             raise _bad("message identifier is not specified")
         if (chat.id, message_id) in self._user_messages:
             raise _bad("message can't be edited")
-        current = self._messages.get((chat.id, message_id))
+        current = self.message(chat.id, message_id)
         if current is None:
             raise _bad("message to edit not found")
         return current
@@ -1604,7 +1606,7 @@ class BotApiServer:
         }
         if markup is not None:
             result["reply_markup"] = markup
-        self._messages[(current.chat_id, current.message_id)] = replace(
+        self._messages[current.chat_id][current.message_id] = replace(
             current,
             text=text,
             parse_mode=parse_mode,
@@ -1635,7 +1637,7 @@ class BotApiServer:
         chat = self._destination(chat_id)
         message_id = _opt_int(params, "message_id")
         key = (chat.id, message_id or 0)
-        if self._messages.pop(key, None) is None:
+        if self._messages.get(chat.id, {}).pop(key[1], None) is None:
             raise _bad("message to delete not found")
         self.deleted.append(key)
         return True
@@ -1754,14 +1756,9 @@ class BotApiServer:
         """The chat a call addresses, refused as Telegram refuses unknown chats and chats without the bot."""
         if chat_id is None:
             raise _bad("chat_id is empty")
-        if isinstance(chat_id, str):
-            chat = next((c for c in self._chats.values() if c.username and f"@{c.username}" == chat_id), None)
-            if chat is None:
-                raise _bad("chat not found")
-        elif self.strict_chats and chat_id not in self._chats:
+        chat = self._resolve(chat_id)
+        if chat is None:
             raise _bad("chat not found")
-        else:
-            chat = self.chat(chat_id)
         status = self._bot_status.get(chat.id)
         if status in ("kicked", "left"):
             if chat.type == "private":
@@ -1770,6 +1767,14 @@ class BotApiServer:
                 raise _ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
             raise _ApiError(403, f"Forbidden: bot is not a member of the {chat.type} chat")
         return chat
+
+    def _resolve(self, chat_id: int | str) -> Chat | None:
+        """The chat an id or @username names; None when Telegram would not find it."""
+        if isinstance(chat_id, str):
+            return next((c for c in self._chats.values() if c.username and f"@{c.username}" == chat_id), None)
+        if self.strict_chats and chat_id not in self._chats:
+            return None
+        return self.chat(chat_id)
 
     def _target(self, user: User, chat: Chat | int | None) -> Chat:
         if chat is None:

@@ -598,3 +598,36 @@ async def test_form_posts_carry_nested_objects_as_json_strings(bot: Bot, bot_api
     assert isinstance(call.params["reply_markup"], str)
     assert json.loads(call.params["reply_markup"])["inline_keyboard"][0][0]["callback_data"] == "more"
     assert call.status == 200 and call.chat_id == 1
+
+
+async def test_wait_for_message_reads_each_reply_once_in_order(bot: Bot, bot_api: BotApiServer) -> None:
+    await bot.send_message(1, "one")
+    await bot.send_message(1, "two")
+    await bot.send_message(2, "elsewhere")
+    assert (await bot_api.wait_for_message(1, lambda m: m.plain == "two")).plain == "two"
+    assert (await bot_api.wait_for_message(1)).plain == "one"
+    with pytest.raises(TimeoutError, match="no new bot message in chat 1"):
+        await bot_api.wait_for_message(1, timeout=0.05)
+
+    await bot.delete_message(2, bot_api.messages(2)[0].message_id)
+    assert bot_api.messages(2) == [] and bot_api.deleted == [(2, 1)]
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot.delete_message(2, 1)
+
+
+async def test_strict_chats_know_only_the_chats_helpers_made() -> None:
+    async with BotApiServer(strict_chats=True) as server, connected(server) as bot:
+        reader = server.user()
+        await bot.send_message(reader.id, "known")
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.send_message(reader.id + 1, "unknown")
+        with pytest.raises(TelegramBadRequest, match="chat not found"):
+            await bot.send_message("@nobody", "unknown")
+
+
+async def test_stopping_the_server_answers_a_waiting_long_poll(bot_api: BotApiServer) -> None:
+    async with connected(bot_api) as bot:
+        polling = asyncio.create_task(bot.get_updates(timeout=30))
+        await bot_api.wait_for_poll()
+        await bot_api.stop()
+        assert await polling == []
