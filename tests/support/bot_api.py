@@ -324,12 +324,28 @@ class FaultRule:
 
     def matches(self, method: str, chat_id: int | str | None) -> bool:
         """Whether this rule applies to a call of `method` addressed to `chat_id`."""
-        if self.methods is None:
-            if chat_id is None:
-                return False
-        elif method.lower() not in self.methods:
+        return _in_scope(self.chat_id, self.methods, method, chat_id)
+
+
+def _in_scope(
+    scope_chat: int | str | None, scope_methods: frozenset[str] | None, method: str, chat_id: int | str | None
+) -> bool:
+    """Whether a call falls under a rule's chat (None: any) and methods (None: calls carrying a chat_id)."""
+    if scope_methods is None:
+        if chat_id is None:
             return False
-        return self.chat_id is None or self.chat_id == chat_id
+    elif method.lower() not in scope_methods:
+        return False
+    return scope_chat is None or scope_chat == chat_id
+
+
+@dataclass(frozen=True)
+class _Cooldown:
+    """After a 429 the rule's scope is refused until `until`, as Telegram holds a flood wait."""
+
+    chat_id: int | str | None
+    methods: frozenset[str] | None
+    until: float
 
 
 @dataclass(frozen=True)
@@ -825,7 +841,7 @@ class BotApiServer:
 
         self._waiters: set[asyncio.Future[None]] = set()
         self._rules: list[FaultRule] = []
-        self._cooldown: dict[int | str | None, float] = {}  # chat (None: all) -> refused until this time
+        self._cooldowns: list[_Cooldown] = []
         self._global_window: _Window | None = None
         self._chat_windows: dict[int | str, _Window] = {}
 
@@ -1061,10 +1077,7 @@ class BotApiServer:
     def recover(self, chat_id: int | str | None = None, *, all_chats: bool = False) -> None:
         """Remove the fault rules and any 429 cooldown of `chat_id` (None: the global ones; or all)."""
         self._rules = [r for r in self._rules if not (all_chats or r.chat_id == chat_id)]
-        if all_chats:
-            self._cooldown.clear()
-        else:
-            self._cooldown.pop(chat_id, None)
+        self._cooldowns = [c for c in self._cooldowns if not (all_chats or c.chat_id == chat_id)]
 
     @property
     def too_many_requests(self) -> int:
@@ -1222,12 +1235,11 @@ class BotApiServer:
         """Cooldowns after a 429, armed faults, then rate limits, in that order."""
         lowered = method.lower()
         now = self.clock()
-        if lowered != "getupdates":
-            for scope in (None, chat_id) if chat_id is not None else (None,):
-                until = self._cooldown.get(scope)
-                if until is not None and until > now:
-                    self.counters["cooldown"] += 1
-                    raise _too_many(until - now)
+        self._cooldowns = [c for c in self._cooldowns if c.until > now]
+        for cooldown in self._cooldowns:
+            if _in_scope(cooldown.chat_id, cooldown.methods, lowered, chat_id):
+                self.counters["cooldown"] += 1
+                raise _too_many(cooldown.until - now)
         for rule in list(self._rules):
             if not rule.matches(lowered, chat_id):
                 continue
@@ -1245,7 +1257,8 @@ class BotApiServer:
             parameters: JSON = {}
             if fault.retry_after is not None:
                 parameters["retry_after"] = fault.retry_after
-                self._cooldown[rule.chat_id] = self.clock() + fault.retry_after
+                until = self.clock() + fault.retry_after
+                self._cooldowns.append(_Cooldown(rule.chat_id, rule.methods, until))
             if fault.migrate_to_chat_id is not None:
                 parameters["migrate_to_chat_id"] = fault.migrate_to_chat_id
             raise _ApiError(fault.status, fault.description, parameters or None)

@@ -233,12 +233,23 @@ async def test_fault_kinds_map_to_aiogram_exceptions(bot: Bot, bot_api: BotApiSe
     assert bot_api.counters["fault:migrated"] == 2 and bot_api.counters["fault:5xx"] == 2
 
 
-async def test_faults_can_target_one_method(bot: Bot, bot_api: BotApiServer) -> None:
-    bot_api.fail(Fault.server_error(), methods=["getUpdates"], times=1)
-    with pytest.raises(TelegramServerError):
-        await bot.get_updates()
-    assert await bot.get_updates() == []
-    await bot.send_message(1, "sending was never affected")
+async def test_faults_can_target_one_method() -> None:
+    clock = ManualClock()
+    async with BotApiServer(clock=clock) as server, connected(server) as bot:
+        server.fail(Fault.server_error(), methods=["getUpdates"], times=1)
+        with pytest.raises(TelegramServerError):
+            await bot.get_updates()
+        assert await bot.get_updates() == []
+
+        # A flood wait on getUpdates holds getUpdates only.
+        server.fail(Fault.too_many_requests(5), methods=["getupdates"], times=1)
+        for _ in range(2):
+            with pytest.raises(TelegramRetryAfter):
+                await bot.get_updates()
+        await bot.send_message(1, "sending was never affected")
+        clock.now += 5
+        assert await bot.get_updates() == []
+        assert server.counters["cooldown"] == 1
 
 
 async def test_slow_answer_makes_the_client_time_out() -> None:
