@@ -6,9 +6,14 @@ JSON bodies and GET queries too) and answers ``{"ok": true, "result": ...}`` or 
 over the limit, oversized callback data ...), injects faults per chat or globally, enforces rate limits when
 asked, and records every call for tests to read.
 
-Use it from pytest with the `bot_api` fixture (list this module as a plugin: ``pytest_plugins =
-["tests.support.bot_api"]``), or from a benchmark or a demo with ``server = await start_bot_api()`` (stop it
-with ``await server.stop()``), or standalone: ``python -m tests.support.bot_api --port 8081``.
+Use it from pytest with the `bot_api` fixture (tests/conftest.py lists this module as a plugin), from a
+benchmark or a demo with ``server = await start_bot_api()`` (stop it with ``await server.stop()``), or
+standalone: ``python -m tests.support.bot_api --port 8081`` prints the base URL and token to use.
+
+A test plays the users: ``reader = server.user()``, ``server.send_text(reader, None, "/start")``, then reads
+the bot's answer with ``await server.wait_for_message(reader.id)``. Faults: ``server.fail(Fault.blocked(),
+chat_id=reader.id)``; rules are tried in the order they were added, each `times` times or until recover().
+Counters (``server.counters``): calls, ok, error:<status>, fault:<kind>, cooldown, rate_limit:<scope>.
 
 Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))`` and
 ``Bot(server.token, ...)``; point the service at it with ``TELEGRAM_API_BASE=server.base_url``.
@@ -818,13 +823,11 @@ class BotApiServer:
         self._closing = False
         self._methods = self._method_table()
 
-        self._users: dict[int, User] = {}
         self._chats: dict[int, Chat] = {}
         # chat -> message id -> the current version of each bot message; ids grow, so dicts keep their order.
         self._messages: dict[int, dict[int, SentMessage]] = {}
-        self._sent_ids: dict[
-            int, list[int]
-        ] = {}  # chat -> ids of the bot's messages as sent, deleted included
+        # chat -> ids of the bot's messages as sent, deleted ones included.
+        self._sent_ids: dict[int, list[int]] = {}
         self._user_messages: set[tuple[int, int]] = set()
         self._next_message_id: dict[int, int] = {}
         self._consumed: set[tuple[int, int]] = set()  # bot messages wait_for_message already returned
@@ -859,8 +862,6 @@ class BotApiServer:
         self._port = int(runner.addresses[0][1])
         self._runner = runner
         self._closing = False
-        if self.rate_limits is not None and self.rate_limits.global_per_second is not None:
-            self._global_window = _Window(self.rate_limits.global_per_second, 1.0)
         logger.debug("local Bot API listening at %s", self.base_url)
 
     async def stop(self) -> None:
@@ -914,7 +915,6 @@ class BotApiServer:
             username=username,
             language_code=language_code,
         )
-        self._users[user.id] = user
         self._chats[user.id] = Chat(user.id, "private", username=username, first_name=first_name)
         return user
 
@@ -984,7 +984,8 @@ class BotApiServer:
             "id": query_id,
             "from": user.to_json(),
             "message": current.result,
-            "chat_instance": str(-abs(message.chat_id) * 7919 % 10**18),
+            # Opaque to bots and stable per chat, like Telegram's.
+            "chat_instance": f"ci{abs(message.chat_id)}",
             "data": data,
         }
         return self.enqueue({"callback_query": query})
@@ -1270,7 +1271,10 @@ class BotApiServer:
         if limits is None:
             return
         windows: list[tuple[str, _Window]] = []
-        if self._global_window is not None:
+        if limits.global_per_second is not None:
+            # Made on first use so that a benchmark may set rate_limits on a running server.
+            if self._global_window is None or self._global_window.limit != limits.global_per_second:
+                self._global_window = _Window(limits.global_per_second, 1.0)
             windows.append(("global", self._global_window))
         chat = self._resolve(chat_id)
         private = chat is not None and chat.type == "private"
@@ -1792,7 +1796,6 @@ class BotApiServer:
     def _target(self, user: User, chat: Chat | int | None) -> Chat:
         if chat is None:
             if user.id not in self._chats:
-                self._users[user.id] = user
                 self._chats[user.id] = Chat(
                     user.id, "private", username=user.username, first_name=user.first_name
                 )

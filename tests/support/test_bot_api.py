@@ -642,3 +642,24 @@ async def test_stopping_the_server_answers_a_waiting_long_poll(bot_api: BotApiSe
         await bot_api.wait_for_poll()
         await bot_api.stop()
         assert await polling == []
+
+
+async def test_the_other_methods_a_bot_calls(bot: Bot, bot_api: BotApiServer) -> None:
+    sent = await bot.send_message(1, "post", reply_markup=keyboard("more"))
+    await bot.edit_message_reply_markup(chat_id=1, message_id=sent.message_id)  # no markup: keyboard removed
+    current = bot_api.message(1, sent.message_id)
+    assert current is not None and current.callback_data == [] and current.plain == "post"
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_reply_markup(chat_id=1, message_id=sent.message_id)
+
+    assert await bot.send_chat_action(1, "typing") is True
+    await bot.set_my_description("苏剑林的科学空间", language_code="zh")
+    assert bot_api.profile[("setMyDescription", "zh")] == "苏剑林的科学空间"
+    with pytest.raises(TelegramBadRequest, match="too long"):
+        await bot.set_my_short_description("x" * 121)
+
+    photo = await bot.send_photo(1, BufferedInputFile(b"\x89PNG", "figure.png"), caption="figure 1")
+    assert photo.photo is not None and photo.caption == "figure 1"
+
+    await bot.send_rich_message(1, InputRichMessage(markdown="Energy $$E=mc^2$$ and $a^2$ cost $5"))
+    assert bot_api.messages(1)[-1].math == ("E=mc^2", "a^2")
