@@ -14,7 +14,6 @@ from digest.selection import FIRST_DIGEST_DAYS
 from notifier.bootstrap import App
 from notifier.context import CommandWords, UsageError, add_common
 
-
 # The blog began in 2009; a day outside these keeps the date arithmetic of a digest inside the calendar.
 EARLIEST, LATEST = date(2000, 1, 1), date(9000, 12, 31)
 
