@@ -169,3 +169,24 @@ def test_an_excerpt_that_starts_with_the_word_quote_keeps_it() -> None:
         "<p>引用一句老话开头。</p></div>"
     )
     assert parse_listing(_page(body))[0].excerpt == "引用一句老话开头。"
+
+
+def _entry(content: str, ident: int = 10000) -> str:
+    """One category-layout entry with `content` as its PostContent."""
+    return (
+        f'<div class="Post"><h2><a href="/archives/{ident}">标题{ident}</a></h2>'
+        '<span class="submitted">By 苏剑林 | 2024-03-01 | 5位读者 | <a href="#Quote">引用</a></span>'
+        f'<div class="PostContent">{content}</div></div>'
+    )
+
+
+def test_inline_and_block_text_of_an_excerpt_all_survive() -> None:
+    content = '甲乙 <b>bold</b> 丙丁。<br>text <a href="/x">链接</a> more<p>B $a  +  b$</p>C'
+    excerpt = parse_listing(_page(_entry(content)))[0].excerpt
+    assert excerpt == "甲乙 bold 丙丁。\ntext 链接 more\nB $a  +  b$\nC"
+
+
+def test_code_indentation_survives_in_a_listing_excerpt() -> None:
+    content = "<p>代码：</p><pre><code>for i in x:\n    if i:\n        print(i)\n</code></pre><p>完</p>"
+    excerpt = parse_listing(_page(_entry(content)))[0].excerpt
+    assert excerpt == "代码：\nfor i in x:\n    if i:\n        print(i)\n完"
