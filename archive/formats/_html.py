@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -91,9 +91,9 @@ class _End:
 
 
 def _walk(
-    roots: Sequence[LexborNode], skip: Callable[[LexborNode], bool], begin_after: int | None
+    node: LexborNode, skip: Callable[[LexborNode], bool], begin_after: int | None
 ) -> Iterator[str | None]:
-    """Text pieces of the subtrees in document order; None marks a block boundary.
+    """Text pieces of the subtree in document order; None marks a block boundary.
 
     Inside `<pre>` the pieces are `Preformatted` and line breaks are newline pieces, not boundaries.
     With `begin_after` (a mem_id), nothing is emitted until that element has closed: the title of a
@@ -101,8 +101,7 @@ def _walk(
     of recursion: hostile input may nest thousands of elements.
     """
     active = begin_after is None
-    root_ids = {root.mem_id for root in roots}
-    stack: list[LexborNode | _End] = list(reversed(roots))
+    stack: list[LexborNode | _End] = [node]
     verbatim = 0
     newline = Preformatted("\n")
     while stack:
@@ -129,7 +128,7 @@ def _walk(
             active = True
             yield None
             continue
-        if tag in _SKIP_TAGS or (current.mem_id not in root_ids and skip(current)):
+        if tag in _SKIP_TAGS or (current is not node and skip(current)):
             continue
         if tag == "br":
             if active:
@@ -163,21 +162,19 @@ def _paragraph(pieces: list[str]) -> str:
 
 
 def block_paragraphs(
-    node: LexborNode | Sequence[LexborNode],
+    node: LexborNode,
     skip: Callable[[LexborNode], bool] = lambda _: False,
     *,
     begin_after: LexborNode | None = None,
 ) -> list[str]:
-    """The text split at block boundaries, whitespace collapsed (LaTeX and `<pre>` code kept as written).
+    """The node's text split at block boundaries, whitespace collapsed (LaTeX and `<pre>` code kept).
 
-    `node` is one subtree or several sibling subtrees read one after another; `<pre>` blocks come back as
-    `Preformatted` paragraphs.
+    `<pre>` blocks come back as `Preformatted` paragraphs.
     """
-    roots = [node] if isinstance(node, LexborNode) else list(node)
     paragraphs: list[str] = []
     pieces: list[str] = []
     start = None if begin_after is None else begin_after.mem_id
-    for piece in _walk(roots, skip, start):
+    for piece in _walk(node, skip, start):
         if piece is None:
             if pieces:
                 paragraphs.append(_paragraph(pieces))
