@@ -10,6 +10,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from archive import ParseError
 from archive.crawl import Crawler
 from archive.detect import parse
 from archive.fetch import Fetcher, failure_line, redact_url
@@ -68,7 +69,12 @@ async def cmd_parse(args: argparse.Namespace, ctx: Context) -> int:
     async with Fetcher() as fetcher:
         result = await fetcher.fetch(args.source)
     assert result.content is not None
-    _print_posts(parse(result.content, tz=ctx.tz), ctx, args.json)
+    try:
+        posts = parse(result.content, tz=ctx.tz)
+    except ParseError as exc:
+        # The parser knows the bytes, not where they came from; the one-line error must name the input.
+        raise ParseError(failure_line(args.source, str(exc))) from exc
+    _print_posts(posts, ctx, args.json)
     return 0
 
 
