@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archive import ParseError
-from archive.formats._text import normalize_inline
+from archive.formats._text import Preformatted, normalize_inline, preformatted
 
 __all__ = [
     "block_paragraphs",
@@ -30,6 +30,9 @@ _BLOCK_TAGS = frozenset(
         *("th", "thead", "tr", "ul"),
     }
 )
+# Elements whose whitespace is content: code keeps its line breaks and indentation.
+_VERBATIM_TAGS = frozenset({"pre", "listing", "xmp", "plaintext", "textarea"})
+_FRAGMENT_PAGE = "<!DOCTYPE html><html><head></head><body>"
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "iframe", "svg"})
 _HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S)
 _HTML_END = re.compile(r"</html\s*>", re.I)
@@ -79,11 +82,12 @@ def error_page_reason(text: str) -> str | None:
 class _End:
     """Stack marker: the element whose children were just emitted is closed."""
 
-    __slots__ = ("block", "mem_id")
+    __slots__ = ("block", "mem_id", "verbatim")
 
-    def __init__(self, mem_id: int, block: bool) -> None:
+    def __init__(self, mem_id: int, block: bool, verbatim: bool) -> None:
         self.mem_id = mem_id
         self.block = block
+        self.verbatim = verbatim
 
 
 def _walk(
@@ -91,25 +95,32 @@ def _walk(
 ) -> Iterator[str | None]:
     """Text pieces of the subtree in document order; None marks a block boundary.
 
+    Inside `<pre>` the pieces are `Preformatted` and line breaks are newline pieces, not boundaries.
     With `begin_after` (a mem_id), nothing is emitted until that element has closed: the title of a
     listing entry separates its header furniture (date badge) from the excerpt. An explicit stack instead
     of recursion: hostile input may nest thousands of elements.
     """
     active = begin_after is None
     stack: list[LexborNode | _End] = [node]
+    verbatim = 0
+    newline = Preformatted("\n")
     while stack:
         current = stack.pop()
         if isinstance(current, _End):
             if current.mem_id == begin_after:
                 active = True
+            if current.verbatim:
+                verbatim -= 1
             if current.block and active:
-                yield None
+                yield newline if verbatim else None
             continue
         if current.is_text_node:
             if active:
-                yield current.text_content or ""
+                text = current.text_content or ""
+                yield Preformatted(text) if verbatim else text
             continue
-        if not current.is_element_node and current is not node:
+        if not current.is_element_node:
+            # Comments, doctypes, processing instructions: never text.
             continue
         tag = current.tag or ""
         if current.mem_id == begin_after:
@@ -121,23 +132,33 @@ def _walk(
             continue
         if tag == "br":
             if active:
-                yield None
+                yield newline if verbatim else None
             continue
         if tag == "img":
             # An image stands between paragraphs; its alt text is the first of the two caption lines.
             alt = current.attributes.get("alt")
             if active:
-                yield None
+                yield newline if verbatim else None
                 if alt:
-                    yield alt
-                yield None
+                    yield Preformatted(alt) if verbatim else alt
+                yield newline if verbatim else None
             continue
         block = tag in _BLOCK_TAGS
         if block and active:
-            yield None
-        stack.append(_End(current.mem_id, block))
+            yield newline if verbatim else None
+        keeps_space = tag in _VERBATIM_TAGS
+        if keeps_space:
+            verbatim += 1
+        stack.append(_End(current.mem_id, block, keeps_space))
         children = list(current.iter(include_text=True))
         stack.extend(reversed(children))
+
+
+def _paragraph(pieces: list[str]) -> str:
+    """One paragraph from its pieces: code keeps its lines and indentation, prose is collapsed."""
+    if all(isinstance(piece, Preformatted) for piece in pieces):
+        return preformatted("".join(pieces))
+    return normalize_inline("".join(pieces))
 
 
 def block_paragraphs(
@@ -146,26 +167,33 @@ def block_paragraphs(
     *,
     begin_after: LexborNode | None = None,
 ) -> list[str]:
-    """The node's text split at block boundaries, each paragraph's whitespace collapsed (LaTeX kept)."""
+    """The node's text split at block boundaries, whitespace collapsed (LaTeX and `<pre>` code kept).
+
+    `<pre>` blocks come back as `Preformatted` paragraphs.
+    """
     paragraphs: list[str] = []
     pieces: list[str] = []
     start = None if begin_after is None else begin_after.mem_id
     for piece in _walk(node, skip, start):
         if piece is None:
             if pieces:
-                paragraphs.append(normalize_inline("".join(pieces)))
+                paragraphs.append(_paragraph(pieces))
                 pieces = []
             continue
         pieces.append(piece)
     if pieces:
-        paragraphs.append(normalize_inline("".join(pieces)))
+        paragraphs.append(_paragraph(pieces))
     return [p for p in paragraphs if p]
 
 
 def html_fragment_paragraphs(fragment: str) -> list[str]:
-    """Paragraphs of an HTML fragment (a feed description or content)."""
-    tree = LexborHTMLParser(fragment, is_fragment=True)
-    root = tree.root
-    if root is None:
+    """Paragraphs of an HTML fragment (a feed description or content): every node of it, in order."""
+    # Parsed as the body of a whole document, not in selectolax's fragment mode: there the fragment's
+    # root is only its first node, and a walk from it lost everything after a leading text node. In a
+    # document the HTML parser itself keeps every node of the fragment under <body>, even after a stray
+    # `</body>` or `</html>`; the explicit <body> keeps leading <title>/<meta> from moving to <head>.
+    tree = LexborHTMLParser(_FRAGMENT_PAGE + fragment)
+    body = tree.body or tree.root
+    if body is None:
         return []
-    return block_paragraphs(root)
+    return block_paragraphs(body)

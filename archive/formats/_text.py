@@ -10,9 +10,11 @@ from archive import ParseError
 
 __all__ = [
     "MAX_PAGE_BYTES",
+    "Preformatted",
     "clean_excerpt",
     "decode_page",
     "normalize_inline",
+    "preformatted",
     "protect_math",
 ]
 
@@ -41,6 +43,22 @@ _WIDE_BREAK = re.compile(rf"(?<=[{_WIDE}])[^\S\n]*\n\s*(?=[{_WIDE}])")
 _READ_MORE = re.compile(r"^\s*点击阅读全文\s*(?:\.{3}|…+)?\s*$")
 # Control characters other than tab/newline/CR never occur in a text page; many of them mean binary.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class Preformatted(str):
+    """Text whose whitespace is content (a `<pre>` code block): lines and indentation are kept."""
+
+    __slots__ = ()
+
+
+def preformatted(text: str) -> Preformatted:
+    """Code text as a Preformatted paragraph: trailing spaces and the blank lines around it dropped."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and not lines[0]:
+        lines.pop(0)
+    return Preformatted("\n".join(lines))
 
 
 def decode_page(data: bytes | str) -> str:
@@ -108,7 +126,8 @@ def _is_math_line(line: str) -> bool:
 def clean_excerpt(paragraphs: Iterable[str]) -> str:
     """Excerpt text from paragraphs: furniture dropped, repeated caption lines dropped, joined by newlines.
 
-    Whitespace inside a line is collapsed, except inside LaTeX, which is kept exactly as written.
+    Whitespace inside a line is collapsed, except inside LaTeX, which is kept exactly as written, and in
+    `Preformatted` paragraphs (code), whose lines keep their indentation and are never deduplicated.
     """
     return "\n".join(_clean_lines(paragraphs))
 
@@ -117,6 +136,13 @@ def _clean_lines(paragraphs: Iterable[str]) -> Iterator[str]:
     """The kept lines of `clean_excerpt`."""
     previous: str | None = None
     for paragraph in paragraphs:
+        if isinstance(paragraph, Preformatted):
+            for line in paragraph.split("\n"):
+                # Excerpts have no blank lines; a code line is kept as written, indentation first.
+                if line.strip():
+                    previous = line.rstrip()
+                    yield previous
+            continue
         protected, spans = protect_math(paragraph)
         for raw in protected.split("\n"):
             line = _HSPACE.sub(" ", raw).strip()

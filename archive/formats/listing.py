@@ -47,6 +47,10 @@ _BYLINE = re.compile(
 )
 # The quote link that ends the byline (`… | 26991位读者 | 引用`) when it sits outside `.submitted`.
 _QUOTE = "引用"
+# Page parts that follow the entries: inside an entry they mean its markup was cut short (the HTML parser
+# then nests the rest of the page in it), and their text is never excerpt text.
+_AFTER_ENTRIES = "div.Post, #SideBar, #sidebar, #Footer, #footer"
+_NAVIGATOR = "ol.page-navigator"
 # Markers that the page is the blog's own listing layout, even when it lists nothing.
 _LAYOUT_MARKERS = ('id="SideBar"', "id='SideBar'", 'class="page-navigator', 'class="Post', "科学空间")
 
@@ -125,14 +129,16 @@ def _entry(node: LexborNode) -> Post | None:
     heading = link.parent
     while heading is not None and heading.tag != "h2":
         heading = heading.parent
+    _check_closed(node, ident)
+    navigators = {nav.mem_id for nav in node.css(_NAVIGATOR)}
     # `span.submitted` on the live site; any element with that class will do.
     submitted = node.css_first(".submitted")
     meta = normalize_inline(submitted.text()) if submitted is not None else ""
     submitted_id = submitted.mem_id if submitted is not None else None
 
     def furniture(candidate: LexborNode) -> bool:
-        """The byline, the quote link and the "read more" link are page furniture, not excerpt."""
-        if candidate.mem_id == submitted_id:
+        """The byline, the quote link, the "read more" link and a page navigator are not excerpt."""
+        if candidate.mem_id == submitted_id or candidate.mem_id in navigators:
             return True
         if candidate.tag != "a":
             return False
@@ -162,6 +168,16 @@ def _entry(node: LexborNode) -> Post | None:
         content=None,
         title_is_live=True,
     )
+
+
+def _check_closed(node: LexborNode, ident: int) -> None:
+    """ParseError when the entry holds what follows the entries: its markup was cut short."""
+    for inner in node.css(_AFTER_ENTRIES):
+        if inner.mem_id != node.mem_id:
+            what = inner.attributes.get("id") or "next entry"
+            raise ParseError(
+                f"listing entry {ident} is not closed before the {what}: the page is truncated or broken"
+            )
 
 
 def _full_date(meta: str) -> PostDate | None:

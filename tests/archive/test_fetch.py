@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
 import logging
 import time
+import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -195,6 +198,74 @@ async def test_body_exactly_at_cap_is_fine(blog_server: BlogServer) -> None:
     result = await fetch(blog_server.url("/edge"), max_bytes=1000)
 
     assert result.content == b"y" * 1000
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """A gzip member inflating to `size` zero bytes, built without holding `size` bytes at once."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.flush()])
+
+
+async def test_gzip_bomb_is_stopped_at_the_cap_while_inflating(blog_server: BlogServer) -> None:
+    cap = 10 * 1024 * 1024
+    bomb = _gzip_of_zeros(64 * 1024 * 1024)
+    assert len(bomb) < 100_000  # tiny on the wire, so no Content-Length check can catch it
+    blog_server.set("/bomb", bomb, headers={"Content-Encoding": "gzip"})
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=rf"larger than {cap} bytes"):
+            await fetch(blog_server.url("/bomb"), max_bytes=cap)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    # Inflating the whole bomb would hold 64 MiB at once; stopping at the cap holds about the cap.
+    assert peak < 2 * cap, peak
+
+
+@pytest.mark.parametrize(
+    ("encoding", "pack"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data, wbits=-zlib.MAX_WBITS)),
+        ("GZIP", lambda data: gzip.compress(data[:5000]) + gzip.compress(data[5000:])),
+        ("identity", lambda data: data),
+        # Applied in the order listed, undone in reverse.
+        ("gzip, deflate", lambda data: zlib.compress(gzip.compress(data))),
+    ],
+)
+async def test_compressed_pages_arrive_whole(
+    blog_server: BlogServer, encoding: str, pack: Callable[[bytes], bytes]
+) -> None:
+    page = "".join(f"<p>第{i}段 $x_{i}$</p>\n" for i in range(2000)).encode()
+    blog_server.set("/page", pack(page), headers={"Content-Encoding": encoding}, chunked=True)
+
+    result = await fetch(blog_server.url("/page"), max_bytes=len(page))
+
+    assert result.content == page
+    with pytest.raises(FetchError, match=rf"larger than {len(page) - 1} bytes"):
+        await fetch(blog_server.url("/page"), max_bytes=len(page) - 1)
+
+
+async def test_broken_or_unasked_encodings_are_fetch_errors(blog_server: BlogServer) -> None:
+    blog_server.set("/bad", b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    cut = gzip.compress(bytes(range(256)) * 400)[:-100]
+    blog_server.set("/cut", cut, headers={"Content-Encoding": "gzip"})
+    blog_server.set("/br", b"\x0b\x02\x80hello\x03", headers={"Content-Encoding": "br"})
+
+    with pytest.raises(FetchError, match="cannot decode the gzip body"):
+        await fetch(blog_server.url("/bad"))
+    with pytest.raises(FetchError, match="ends before its compressed stream"):
+        await fetch(blog_server.url("/cut"))
+    with pytest.raises(FetchError, match="unsupported Content-Encoding 'br'"):
+        await fetch(blog_server.url("/br"))
+    # Only codings that can be inflated a bounded step at a time are asked for.
+    assert blog_server.requests[0].headers["Accept-Encoding"] == "gzip, deflate"
 
 
 async def test_timeout(blog_server: BlogServer) -> None:

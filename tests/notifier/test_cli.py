@@ -124,6 +124,22 @@ async def test_parse_of_a_broken_page_exits_1_with_one_line(cli: Cli, name: str)
     assert run.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("tool.bin", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4),
+        ("notes.txt", "随手记的几行字\n没有任何格式\n".encode()),
+        ("cut capture.txt", "标题\nBy 苏剑林 | 2024-10-11 | 118".encode()),
+    ],
+)
+async def test_a_parse_error_names_the_file(cli: Cli, name: str, data: bytes) -> None:
+    path = cli.workdir / name
+    path.write_bytes(data)
+    run = await cli("parse", str(path))
+    assert_one_line_error(run)
+    assert str(path) in run.stderr
+
+
 async def test_parse_of_an_empty_listing_is_an_empty_array(cli: Cli) -> None:
     path = cli.workdir / "empty.html"
     path.write_bytes(read_fixture("category-empty.html"))

@@ -91,3 +91,41 @@ def test_a_file_name_is_not_opened() -> None:
     # feedparser opens a str/bytes argument as a path or URL: the parser must never hand it one.
     with pytest.raises(ParseError):
         parse_feed(b"/etc/hostname", tz=SHANGHAI)
+
+
+def _feed_with_html(description: str, content: str) -> bytes:
+    """A one-item RSS feed whose description and content:encoded hold the given HTML as written."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel><title>科学空间|Scientific Spaces</title><link>https://kexue.fm/</link>
+<item><title>测试</title><link>https://kexue.fm/archives/11480</link>
+<pubDate>Tue, 16 Dec 2025 10:00:00 +0800</pubDate>
+<description><![CDATA[{description}]]></description>
+<content:encoded><![CDATA[{content}]]></content:encoded>
+</item></channel></rss>""".encode()
+
+
+@pytest.mark.parametrize(
+    ("html", "text"),
+    [
+        ("甲乙 <b>bold</b> 丙丁。", "甲乙 bold 丙丁。"),
+        ("text <br> more", "text\nmore"),
+        ('甲乙<a href="https://kexue.fm/archives/1">链接</a>丙丁。', "甲乙链接丙丁。"),
+        ("A<p>B</p>C", "A\nB\nC"),
+        (
+            "设 $a+b$ <em>与</em> \\(c\\) 相等<p>下一段 $$x  =  y$$</p>尾",
+            "设 $a+b$ 与 \\(c\\) 相等\n下一段 $$x  =  y$$\n尾",
+        ),
+    ],
+)
+def test_every_word_of_description_and_content_survives(html: str, text: str) -> None:
+    [post] = parse_feed(_feed_with_html(html, "全文：" + html), tz=SHANGHAI)
+    assert post.excerpt == text
+    assert post.content == "全文：" + text
+
+
+def test_code_indentation_survives_in_excerpt_and_content() -> None:
+    code = "<pre><code>def f(x):\n    if x:\n        return 1\n    return 0</code></pre>"
+    [post] = parse_feed(_feed_with_html("代码：" + code, code + "完"), tz=SHANGHAI)
+    assert post.excerpt == "代码：\ndef f(x):\n    if x:\n        return 1\n    return 0"
+    assert post.content == "def f(x):\n    if x:\n        return 1\n    return 0\n完"

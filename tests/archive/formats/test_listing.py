@@ -169,3 +169,72 @@ def test_an_excerpt_that_starts_with_the_word_quote_keeps_it() -> None:
         "<p>引用一句老话开头。</p></div>"
     )
     assert parse_listing(_page(body))[0].excerpt == "引用一句老话开头。"
+
+
+def _entry(content: str, ident: int = 10000) -> str:
+    """One category-layout entry with `content` as its PostContent."""
+    return (
+        f'<div class="Post"><h2><a href="/archives/{ident}">标题{ident}</a></h2>'
+        '<span class="submitted">By 苏剑林 | 2024-03-01 | 5位读者 | <a href="#Quote">引用</a></span>'
+        f'<div class="PostContent">{content}</div></div>'
+    )
+
+
+def test_inline_and_block_text_of_an_excerpt_all_survive() -> None:
+    content = '甲乙 <b>bold</b> 丙丁。<br>text <a href="/x">链接</a> more<p>B $a  +  b$</p>C'
+    excerpt = parse_listing(_page(_entry(content)))[0].excerpt
+    assert excerpt == "甲乙 bold 丙丁。\ntext 链接 more\nB $a  +  b$\nC"
+
+
+def test_code_indentation_survives_in_a_listing_excerpt() -> None:
+    content = "<p>代码：</p><pre><code>for i in x:\n    if i:\n        print(i)\n</code></pre><p>完</p>"
+    excerpt = parse_listing(_page(_entry(content)))[0].excerpt
+    assert excerpt == "代码：\nfor i in x:\n    if i:\n        print(i)\n完"
+
+
+# Text that only page furniture carries: the navigator, the sidebar, the footer, bylines of other entries.
+_FURNITURE = ("»", "最新文章", "最近评论", "读者甲", "Copyright", "By 苏剑林", "点击阅读全文", "MLA...")
+_RESUME_AT = ('<ol class="page-navigator">', '<div id="SideBar">', '<div id="Footer">', '<div class="Post">')
+
+
+def _gaps(text: str) -> list[tuple[int, int]]:
+    """(cut, resume) pairs: a cut inside an entry's excerpt, resuming at later furniture or entries."""
+    cuts = [m + len('<div class="PostContent">') + 20 for m in _positions(text, '<div class="PostContent">')]
+    pairs = []
+    for cut in cuts:
+        for marker in _RESUME_AT:
+            later = [p for p in _positions(text, marker) if p > cut]
+            if later:
+                pairs.append((cut, later[0]))
+    return pairs
+
+
+def _positions(text: str, marker: str) -> list[int]:
+    found, at = [], text.find(marker)
+    while at >= 0:
+        found.append(at)
+        at = text.find(marker, at + 1)
+    return found
+
+
+@pytest.mark.parametrize("name", ["category.html", "homepage.html"])
+def test_an_entry_cut_short_never_swallows_the_page_furniture(name: str) -> None:
+    text = read_fixture(name).decode("utf-8")
+    whole = {p.id: p for p in parse_listing(text)}
+    pairs = _gaps(text)
+    assert len(pairs) >= 10
+    for cut, resume in pairs:
+        try:
+            posts = parse_listing(text[:cut] + text[resume:])
+        except ParseError:
+            continue
+        for post in posts:
+            assert not any(mark in post.excerpt for mark in _FURNITURE), (cut, resume, post.excerpt)
+            assert not any(other.title in post.excerpt for other in whole.values()), (cut, resume)
+
+
+def test_an_entry_that_holds_the_sidebar_is_an_error() -> None:
+    text = read_fixture("category.html").decode("utf-8")
+    cut = text.index("伪逆 $") + 5
+    with pytest.raises(ParseError, match="not closed"):
+        parse_listing(text[:cut] + text[text.index('<div id="SideBar">') :])
