@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.bench_digest import HOSTILE_LATEX
-from digest.latex import latex_to_text, render_math, split_math
+from archive.latex import latex_to_text, render_math, split_math
 from tests.digest.golden_files import GOLDEN_DIR, check_golden
 
 
