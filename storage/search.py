@@ -5,8 +5,8 @@ A query is data, never FTS5 syntax: it is cut into terms by the same tokenizer a
 expression is written here from those tokens alone (letters, digits and CJK characters, always quoted).
 
 Ranking, best first:
-1. a query that names a series (its name, or its name less a short CJK ending such as `之路` or `系列`):
-   that series' parts in part order;
+1. a query that names a series (its name, its name less a short CJK ending such as `之路` or `系列`, or
+   the phrase it opens with in quotes, `闭门造车` for `“闭门造车”之多模态思路浅谈`): its parts in part order;
 2. posts holding more of the query's terms (all terms above some);
 3. then more of the terms in the title (title matches above excerpt-only ones);
 4. then bm25 (title weighted above body);
@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from archive.identity import quoted_lead, series_lookup_key
 from archive.model import Post
 from storage.db import Database
 from storage.posts import POST_COLUMNS, _row_to_post
@@ -188,22 +189,37 @@ def _compact(text: str) -> str:
     return "".join("".join(term) for term in query_terms(text))
 
 
+@functools.lru_cache(maxsize=4096)
+def _series_names(key: str) -> tuple[str, str | None]:
+    """A stored series key's name and the phrase it opens with in quotes, both compacted."""
+    lead = quoted_lead(key)
+    return _compact(series_lookup_key(key)), None if lead is None else _compact(lead)
+
+
+def _names_series(wanted: str, key: str) -> bool:
+    """Whether a compacted query names the series of `key` (see `_named_series`)."""
+    full, lead = _series_names(key)
+    if wanted == lead:
+        return True
+    rest = full[len(wanted) :] if full.startswith(wanted) else None
+    return rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest) is not None))
+
+
 async def _named_series(db: Database, query: str) -> list[int]:
-    """The posts of the series the query names, in part order (empty when it names none)."""
-    wanted = _compact(query)
+    """The posts of the series the query names, in part order (empty when it names none).
+
+    The query and the stored names are folded alike (`series_lookup_key`: quotes and brackets at either
+    end are ignored); a query names a series when it is the name, the name less a short CJK ending, or the
+    phrase the name opens with in quotes (`闭门造车` names `“闭门造车”之多模态思路浅谈`).
+    """
+    wanted = _compact(series_lookup_key(query))
     if not wanted:
         return []
-    # The key is the normalized name, so it compacts like the name; reading it touches only the
-    # (series_key, series_part) index, never the posts outside a series.
+    # Reading the keys touches only the (series_key, series_part) index, never the posts outside a series.
     rows = await db.conn.execute_fetchall(
         "SELECT DISTINCT series_key FROM posts INDEXED BY posts_series WHERE series_key IS NOT NULL"
     )
-    keys: list[str] = []
-    for (key,) in rows:
-        full = _compact(str(key))
-        rest = full[len(wanted) :] if full.startswith(wanted) else None
-        if rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest))):
-            keys.append(str(key))
+    keys = [str(key) for (key,) in rows if _names_series(wanted, str(key))]
     if not keys:
         return []
     marks = ",".join("?" * len(keys))

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from archive.crawl import Crawler
 from archive.detect import parse
 from archive.fetch import Fetcher, failure_line, redact_url
-from archive.identity import series_key
+from archive.identity import series_lookup_key
 from archive.model import Post
 from archive.poll import Poller, site_root
 from notifier.context import CommandWords, Context, UsageError, add_common, print_json, whole_number
@@ -146,13 +146,9 @@ def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
     return [n for n in range(1, max(parts, default=0) + 1) if n not in parts]
 
 
-# NFKC leaves typographic quotes alone; a reader typing `"闭门造车"` on an ASCII keyboard means `“闭门造车”`.
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-
-
 def lookup_key(name: str) -> str:
-    """The key a typed series name is matched by: `series_key`, with typographic quotes made ASCII."""
-    return series_key(name).translate(_QUOTES)
+    """The key a typed series name is matched by (see `archive.identity.series_lookup_key`)."""
+    return series_lookup_key(name)
 
 
 async def cmd_series(args: argparse.Namespace, ctx: Context) -> int:

@@ -151,6 +151,22 @@ async def test_a_series_name_lists_its_parts_in_part_order(db: Database) -> None
     assert (await ids(db, "低秩近似"))[:3] == [10366, 10407, 10427]
 
 
+async def test_a_series_named_in_quotes_is_named_by_its_words(db: Database) -> None:
+    await seeded(
+        db,
+        [
+            post(9984, "“闭门造车”之多模态思路浅谈（一）：无损输入", "2024-02-21", "多模态的输入。"),
+            post(10001, "“闭门造车”之多模态思路浅谈（二）：自回归", "2024-03-20", "再谈生成。"),
+            post(11000, "闭门造车的一点随想", "2025-01-01", "闭门造车，出门合辙。"),
+            post(11001, "多模态杂谈", "2025-02-01", "闭门造车也有好处。"),
+        ],
+    )
+    for typed in ("闭门造车", "“闭门造车”", "「闭门造车」", "《闭门造车》", '"闭门造车"之多模态思路浅谈'):
+        assert (await ids(db, typed))[:2] == [9984, 10001], typed
+    # Naming the series is what lists it first: a word of the name alone does not.
+    assert (await ids(db, "多模态"))[:2] != [9984, 10001]
+
+
 async def test_snippet_marks_and_formulas(db: Database) -> None:
     await seeded(db)
     (hit,) = await search(db, "列满秩")
