@@ -1,6 +1,7 @@
 """Archive search: ranked FTS5 queries over `search_fts`, snippets with marks, and the index rebuild.
 
-The index itself (table, triggers, tokenization) is described in `storage/textnorm.py` and migration 0002.
+The index itself (table, triggers, tokenization) is described in `storage/textnorm.py` and migrations 0002
+(the index), 0003 (titles alone) and 0005 (the readable text it is built from, and snippets cut from).
 A query is data, never FTS5 syntax: it is cut into terms by the same tokenizer as the posts, and the match
 expression is written here from those tokens alone (letters, digits and CJK characters, always quoted).
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,7 +29,7 @@ from archive.identity import quoted_lead, series_lookup_key
 from archive.model import Post
 from storage.db import Database
 from storage.posts import POST_COLUMNS, _row_to_post
-from storage.textnorm import is_cjk, query_terms, term_spans
+from storage.textnorm import is_cjk, query_terms, readable_text, term_spans
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -37,6 +37,7 @@ __all__ = [
     "SearchHit",
     "fts_expression",
     "make_snippet",
+    "readable_snippet",
     "rebuild_index",
     "search",
 ]
@@ -202,7 +203,9 @@ def _names_series(wanted: str, key: str) -> bool:
     if wanted == lead:
         return True
     rest = full[len(wanted) :] if full.startswith(wanted) else None
-    return rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest) is not None))
+    return rest is not None and (
+        rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest) is not None)
+    )
 
 
 async def _named_series(db: Database, query: str) -> list[int]:
@@ -278,13 +281,17 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
     snippet_terms = list(dict.fromkeys([*terms, *relaxed]))
     if not page:
         return []
-    posts = await _load(db, [item.pk for item in page])
+    pks = [item.pk for item in page]
+    posts = await _load(db, pks)
+    texts = await _readable(db, pks)
     hits: list[SearchHit] = []
     for item in page:
         post = posts.get(item.pk)
         if post is None:
             continue
-        snippet, marks = make_snippet(post.title, post.excerpt or post.content or "", snippet_terms)
+        # Cut from the readable text stored at write time: nothing is rendered per query.
+        text = texts.get(item.pk) or _Readable(readable_text(post.title), readable_text(post.excerpt), "")
+        snippet, marks = readable_snippet([text.excerpt, text.content, text.title], snippet_terms)
         hits.append(SearchHit(post, snippet, marks, item.score))
     log.debug("search %r: %d terms, %d hits", query, len(terms), len(hits))
     return hits
@@ -300,18 +307,29 @@ async def _load(db: Database, pks: Sequence[int]) -> dict[int, Post]:
 
 
 async def rebuild_index(db: Database) -> int:
-    """Rebuild the search index from the posts table in one transaction; returns the number of posts."""
+    """Re-render every post's readable text and rebuild the search index from it in one transaction.
+
+    Returns the number of posts. Run after the LaTeX rendering (`archive.latex`) changes, to bring rows
+    stored before up to it.
+    """
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
+        await conn.execute("DELETE FROM search_readable")
         cursor = await conn.execute(
-            "INSERT INTO search_fts (rowid, title, body) SELECT pk, search_index_text(title), "
-            "search_index_text(coalesce(excerpt, '') || ' ' || coalesce(content, '')) FROM posts"
+            "INSERT INTO search_readable (pk, title, excerpt, content) SELECT pk,"
+            " search_readable_text(title), search_readable_text(excerpt), search_readable_text(content)"
+            " FROM posts"
         )
         count = cursor.rowcount
-        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
-        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
         await conn.execute(
-            "INSERT INTO search_titles (rowid, title) SELECT pk, search_index_text(title) FROM posts"
+            "INSERT INTO search_fts (rowid, title, body) SELECT pk, search_index_text(title), "
+            "search_index_text(excerpt || ' ' || content) FROM search_readable"
+        )
+        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        await conn.execute(
+            "INSERT INTO search_titles (rowid, title)"
+            " SELECT pk, search_index_text(title) FROM search_readable"
         )
         await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('optimize')")
     # The rebuild went through the write-ahead log whole (as large as the index): hand the space back
@@ -323,18 +341,27 @@ async def rebuild_index(db: Database) -> int:
 
 # ---- snippets -------------------------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
-_FORMULA = re.compile(
-    r"(?<!\\)\$\$.+?(?<!\\)\$\$"
-    r"|(?<!\\)\$(?:\\.|[^$\\])+?\$"
-    r"|\\begin\{([A-Za-z]+\*?)\}.*?\\end\{\1\}"
-    r"|\\\[.*?\\\]"
-    r"|\\\(.*?\\\)"
-)
+# A snippet never starts or ends between a letter and the combining marks on it (`x̂`).
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-def _plain(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """A post's stored readable text (`search_readable`, migration 0005)."""
+
+    title: str
+    excerpt: str
+    content: str
+
+
+async def _readable(db: Database, pks: Sequence[int]) -> dict[int, _Readable]:
+    marks = ",".join("?" * len(pks))
+    rows = await db.conn.execute_fetchall(
+        f"SELECT pk, title, excerpt, content FROM search_readable WHERE pk IN ({marks})", list(pks)
+    )
+    return {
+        int(pk): _Readable(str(title), str(excerpt), str(content)) for pk, title, excerpt, content in rows
+    }
 
 
 def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -348,34 +375,27 @@ def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _window(text: str, first: tuple[int, int] | None) -> tuple[int, int]:
-    """About `SNIPPET_CHARS` characters around the first match, widened or narrowed to whole formulas."""
+    """`SNIPPET_CHARS` characters around the first match (more only when the match itself is longer)."""
     anchor_start, anchor_end = first if first is not None else (0, 0)
     start = max(0, anchor_start - SNIPPET_LEAD)
     end = min(len(text), start + SNIPPET_CHARS)
     start = max(0, min(start, end - SNIPPET_CHARS))
     end = max(end, anchor_end)
-    for formula in _FORMULA.finditer(text):
-        f_start, f_end = formula.span()
-        if f_start < start < f_end:
-            start = f_end if f_end <= anchor_start else f_start
-        if f_start < end < f_end:
-            end = f_start if f_start >= anchor_end and f_start > start else f_end
-    return start, max(start, end)
+    while 0 < start < anchor_start and _COMBINING.match(text, start):
+        start += 1
+    while end > anchor_end and end < len(text) and _COMBINING.match(text, end):
+        end -= 1
+    return start, end
 
 
-def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """A plain-text snippet of about 60 characters around the first match, and its marks.
-
-    The body is preferred; a post that matches only in its title gets its title. A `$…$` (or `$$…$$`,
-    `\\begin{…}…\\end{…}`) formula is kept whole or left out, never cut.
-    """
-    text = _plain(body)
-    spans = _merge(term_spans(text, terms))
-    if not spans:
-        title_text = _plain(title)
-        title_spans = _merge(term_spans(title_text, terms))
-        if title_spans or not text:
-            text, spans = title_text, title_spans
+def readable_snippet(texts: Sequence[str], terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A snippet of readable text (see `make_snippet`): the first of `texts` that matches, else the first."""
+    text, spans = next((t for t in texts if t), ""), []
+    for candidate in texts:
+        found = _merge(term_spans(candidate, terms)) if candidate else []
+        if found:
+            text, spans = candidate, found
+            break
     start, end = _window(text, spans[0] if spans else None)
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
@@ -383,3 +403,14 @@ def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tup
     shift = len(prefix) - start
     marks = tuple((s + shift, e + shift) for s, e in spans if s >= start and e <= end)
     return snippet, marks
+
+
+def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A plain-text snippet of about 60 characters around the first match, and its marks.
+
+    The text is what a reader reads (`readable_text`: formulas rendered, no command names), so a formula
+    reads `QKᵀ`, never `\\boldsymbol`. The body is preferred; a post that matches only in its title gets
+    its title. The snippet is `SNIPPET_CHARS` characters plus a `…` at a cut end, longer only when the
+    match itself is.
+    """
+    return readable_snippet([readable_text(body), readable_text(title)], terms)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.bench_digest import HOSTILE_LATEX
 from archive.latex import latex_to_text, render_math, split_math
+from bench.bench_digest import HOSTILE_LATEX
 from tests.digest.golden_files import GOLDEN_DIR, check_golden
 
 
