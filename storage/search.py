@@ -281,29 +281,52 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
     snippet_terms = list(dict.fromkeys([*terms, *relaxed]))
     if not page:
         return []
-    pks = [item.pk for item in page]
-    posts = await _load(db, pks)
-    texts = await _readable(db, pks)
+    loaded = await _load(db, [item.pk for item in page])
     hits: list[SearchHit] = []
     for item in page:
-        post = posts.get(item.pk)
-        if post is None:
+        if item.pk not in loaded:
             continue
+        post, text = loaded[item.pk]
         # Cut from the readable text stored at write time: nothing is rendered per query.
-        text = texts.get(item.pk) or _Readable(readable_text(post.title), readable_text(post.excerpt), "")
         snippet, marks = readable_snippet([text.excerpt, text.content, text.title], snippet_terms)
         hits.append(SearchHit(post, snippet, marks, item.score))
     log.debug("search %r: %d terms, %d hits", query, len(terms), len(hits))
     return hits
 
 
-async def _load(db: Database, pks: Sequence[int]) -> dict[int, Post]:
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """A post's stored readable text (`search_readable`, migration 0005)."""
+
+    title: str
+    excerpt: str
+    content: str
+
+
+async def _load(db: Database, pks: Sequence[int]) -> dict[int, tuple[Post, _Readable]]:
+    """The posts of a page with their stored readable text, in one statement."""
     marks = ",".join("?" * len(pks))
-    rows = await db.conn.execute_fetchall(
-        f"SELECT {POST_COLUMNS} FROM posts WHERE pk IN ({marks})", list(pks)
+    readable = ", ".join(
+        f"(SELECT r.{column} FROM search_readable AS r WHERE r.pk = posts.pk)"
+        for column in ("title", "excerpt", "content")
     )
-    stored = [_row_to_post(row) for row in rows]
-    return {item.pk: item.post for item in stored}
+    rows = list(
+        await db.conn.execute_fetchall(
+            f"SELECT {POST_COLUMNS}, {readable} FROM posts WHERE pk IN ({marks})", list(pks)
+        )
+    )
+    loaded: dict[int, tuple[Post, _Readable]] = {}
+    width = len(rows[0]) - 3 if rows else 0
+    for row in rows:
+        stored = _row_to_post(row[:width])
+        title, excerpt, content = row[width:]
+        if title is None:
+            # Only a row written around the triggers lacks its readable text: render it here.
+            text = _Readable(readable_text(stored.post.title), readable_text(stored.post.excerpt), "")
+        else:
+            text = _Readable(str(title), str(excerpt), str(content))
+        loaded[stored.pk] = (stored.post, text)
+    return loaded
 
 
 async def rebuild_index(db: Database) -> int:
@@ -343,25 +366,6 @@ async def rebuild_index(db: Database) -> int:
 
 # A snippet never starts or ends between a letter and the combining marks on it (`x̂`).
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-
-
-@dataclass(frozen=True, slots=True)
-class _Readable:
-    """A post's stored readable text (`search_readable`, migration 0005)."""
-
-    title: str
-    excerpt: str
-    content: str
-
-
-async def _readable(db: Database, pks: Sequence[int]) -> dict[int, _Readable]:
-    marks = ",".join("?" * len(pks))
-    rows = await db.conn.execute_fetchall(
-        f"SELECT pk, title, excerpt, content FROM search_readable WHERE pk IN ({marks})", list(pks)
-    )
-    return {
-        int(pk): _Readable(str(title), str(excerpt), str(content)) for pk, title, excerpt, content in rows
-    }
 
 
 def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
