@@ -19,8 +19,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from archive.identity import series_key
+from archive.latex import latex_to_text, render_math
 from archive.model import Post, PostDate, Series
-from digest.latex import latex_to_text, render_math
 from digest.model import LANGS, Digest, Lang
 from digest.render import FORMATS, Format, Renderer
 from digest.selection import DigestBuilder

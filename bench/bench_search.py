@@ -24,6 +24,7 @@ from archive.series import detect_series
 from bench.timing import percentiles
 from storage.db import Database, open_database
 from storage.search import rebuild_index, search
+from storage.textnorm import register_sqlite_functions
 from tests.support.store import reads, seed
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "search"
@@ -196,9 +197,7 @@ INSERT_SQL = (
 def _bulk_insert(path: Path, posts: Sequence[Post]) -> float:
     """Insert posts straight into the table (the triggers index them); seconds taken."""
     conn = sqlite3.connect(path, isolation_level=None)
-    from storage.textnorm import _index_text_sql
-
-    conn.create_function("search_index_text", 1, _index_text_sql, deterministic=True)
+    register_sqlite_functions(conn)
     start = time.perf_counter()
     conn.execute("BEGIN")
     conn.executemany(

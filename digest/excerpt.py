@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from digest.latex import render_math, split_math
+from archive.latex import render_math, split_math
 
 ELLIPSIS = "…"
 DEFAULT_EXCERPT_CHARS = 200

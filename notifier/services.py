@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
 
-from archive.identity import series_key
+from archive.identity import series_lookup_key as lookup_key
 from digest.model import Digest
 from digest.selection import DigestBuilder
 from notifier.config import Clock, Config
@@ -98,15 +98,6 @@ def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
     """The part numbers from 1 to the highest stored part that no stored post holds."""
     parts = {s.post.series.part for s in posts if s.post.series is not None}
     return [n for n in range(1, max(parts, default=0) + 1) if n not in parts]
-
-
-# NFKC leaves typographic quotes alone; a reader typing `"闭门造车"` on an ASCII keyboard means `“闭门造车”`.
-_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-
-
-def lookup_key(name: str) -> str:
-    """The key a typed series name is matched by: `series_key`, with typographic quotes made ASCII."""
-    return series_key(name).translate(_QUOTES)
 
 
 class Services:

@@ -1,12 +1,13 @@
 """Archive search: ranked FTS5 queries over `search_fts`, snippets with marks, and the index rebuild.
 
-The index itself (table, triggers, tokenization) is described in `storage/textnorm.py` and migration 0002.
+The index itself (table, triggers, tokenization) is described in `storage/textnorm.py` and migrations 0002
+(the index), 0003 (titles alone) and 0005 (the readable text it is built from, and snippets cut from).
 A query is data, never FTS5 syntax: it is cut into terms by the same tokenizer as the posts, and the match
 expression is written here from those tokens alone (letters, digits and CJK characters, always quoted).
 
 Ranking, best first:
-1. a query that names a series (its name, or its name less a short CJK ending such as `之路` or `系列`):
-   that series' parts in part order;
+1. a query that names a series (its name, its name less a short CJK ending such as `之路` or `系列`, or
+   the phrase it opens with in quotes, `闭门造车` for `“闭门造车”之多模态思路浅谈`): its parts in part order;
 2. posts holding more of the query's terms (all terms above some);
 3. then more of the terms in the title (title matches above excerpt-only ones);
 4. then bm25 (title weighted above body);
@@ -20,15 +21,15 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from archive.identity import quoted_lead, series_lookup_key
 from archive.model import Post
 from storage.db import Database
 from storage.posts import POST_COLUMNS, _row_to_post
-from storage.textnorm import is_cjk, query_terms, term_spans
+from storage.textnorm import is_cjk, query_terms, readable_text, term_spans
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -36,6 +37,7 @@ __all__ = [
     "SearchHit",
     "fts_expression",
     "make_snippet",
+    "readable_snippet",
     "rebuild_index",
     "search",
 ]
@@ -188,22 +190,39 @@ def _compact(text: str) -> str:
     return "".join("".join(term) for term in query_terms(text))
 
 
+@functools.lru_cache(maxsize=4096)
+def _series_names(key: str) -> tuple[str, str | None]:
+    """A stored series key's name and the phrase it opens with in quotes, both compacted."""
+    lead = quoted_lead(key)
+    return _compact(series_lookup_key(key)), None if lead is None else _compact(lead)
+
+
+def _names_series(wanted: str, key: str) -> bool:
+    """Whether a compacted query names the series of `key` (see `_named_series`)."""
+    full, lead = _series_names(key)
+    if wanted == lead:
+        return True
+    rest = full[len(wanted) :] if full.startswith(wanted) else None
+    return rest is not None and (
+        rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest) is not None)
+    )
+
+
 async def _named_series(db: Database, query: str) -> list[int]:
-    """The posts of the series the query names, in part order (empty when it names none)."""
-    wanted = _compact(query)
+    """The posts of the series the query names, in part order (empty when it names none).
+
+    The query and the stored names are folded alike (`series_lookup_key`: quotes and brackets at either
+    end are ignored); a query names a series when it is the name, the name less a short CJK ending, or the
+    phrase the name opens with in quotes (`闭门造车` names `“闭门造车”之多模态思路浅谈`).
+    """
+    wanted = _compact(series_lookup_key(query))
     if not wanted:
         return []
-    # The key is the normalized name, so it compacts like the name; reading it touches only the
-    # (series_key, series_part) index, never the posts outside a series.
+    # Reading the keys touches only the (series_key, series_part) index, never the posts outside a series.
     rows = await db.conn.execute_fetchall(
         "SELECT DISTINCT series_key FROM posts INDEXED BY posts_series WHERE series_key IS NOT NULL"
     )
-    keys: list[str] = []
-    for (key,) in rows:
-        full = _compact(str(key))
-        rest = full[len(wanted) :] if full.startswith(wanted) else None
-        if rest is not None and (rest == "" or (len(wanted) >= 2 and _NAME_ENDINGS.fullmatch(rest))):
-            keys.append(str(key))
+    keys = [str(key) for (key,) in rows if _names_series(wanted, str(key))]
     if not keys:
         return []
     marks = ",".join("?" * len(keys))
@@ -262,40 +281,78 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
     snippet_terms = list(dict.fromkeys([*terms, *relaxed]))
     if not page:
         return []
-    posts = await _load(db, [item.pk for item in page])
+    loaded = await _load(db, [item.pk for item in page])
     hits: list[SearchHit] = []
     for item in page:
-        post = posts.get(item.pk)
-        if post is None:
+        if item.pk not in loaded:
             continue
-        snippet, marks = make_snippet(post.title, post.excerpt or post.content or "", snippet_terms)
+        post, text = loaded[item.pk]
+        # Cut from the readable text stored at write time: nothing is rendered per query.
+        snippet, marks = readable_snippet([text.excerpt, text.content, text.title], snippet_terms)
         hits.append(SearchHit(post, snippet, marks, item.score))
     log.debug("search %r: %d terms, %d hits", query, len(terms), len(hits))
     return hits
 
 
-async def _load(db: Database, pks: Sequence[int]) -> dict[int, Post]:
+@dataclass(frozen=True, slots=True)
+class _Readable:
+    """A post's stored readable text (`search_readable`, migration 0005)."""
+
+    title: str
+    excerpt: str
+    content: str
+
+
+async def _load(db: Database, pks: Sequence[int]) -> dict[int, tuple[Post, _Readable]]:
+    """The posts of a page with their stored readable text, in one statement."""
     marks = ",".join("?" * len(pks))
-    rows = await db.conn.execute_fetchall(
-        f"SELECT {POST_COLUMNS} FROM posts WHERE pk IN ({marks})", list(pks)
+    readable = ", ".join(
+        f"(SELECT r.{column} FROM search_readable AS r WHERE r.pk = posts.pk)"
+        for column in ("title", "excerpt", "content")
     )
-    stored = [_row_to_post(row) for row in rows]
-    return {item.pk: item.post for item in stored}
+    rows = list(
+        await db.conn.execute_fetchall(
+            f"SELECT {POST_COLUMNS}, {readable} FROM posts WHERE pk IN ({marks})", list(pks)
+        )
+    )
+    loaded: dict[int, tuple[Post, _Readable]] = {}
+    width = len(rows[0]) - 3 if rows else 0
+    for row in rows:
+        stored = _row_to_post(row[:width])
+        title, excerpt, content = row[width:]
+        if title is None:
+            # Only a row written around the triggers lacks its readable text: render it here.
+            text = _Readable(readable_text(stored.post.title), readable_text(stored.post.excerpt), "")
+        else:
+            text = _Readable(str(title), str(excerpt), str(content))
+        loaded[stored.pk] = (stored.post, text)
+    return loaded
 
 
 async def rebuild_index(db: Database) -> int:
-    """Rebuild the search index from the posts table in one transaction; returns the number of posts."""
+    """Re-render every post's readable text and rebuild the search index from it in one transaction.
+
+    Returns the number of posts. Run after the LaTeX rendering (`archive.latex`) changes, to bring rows
+    stored before up to it.
+    """
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
+        await conn.execute("DELETE FROM search_readable")
         cursor = await conn.execute(
-            "INSERT INTO search_fts (rowid, title, body) SELECT pk, search_index_text(title), "
-            "search_index_text(coalesce(excerpt, '') || ' ' || coalesce(content, '')) FROM posts"
+            "INSERT INTO search_readable (pk, title, excerpt, content) SELECT pk,"
+            " search_readable_text(title), search_readable_text(excerpt), search_readable_text(content)"
+            " FROM posts"
         )
         count = cursor.rowcount
-        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
-        await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('delete-all')")
         await conn.execute(
-            "INSERT INTO search_titles (rowid, title) SELECT pk, search_index_text(title) FROM posts"
+            "INSERT INTO search_fts (rowid, title, body) SELECT pk, search_index_text(title), "
+            "search_index_text(excerpt || ' ' || content) FROM search_readable"
+        )
+        await conn.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        await conn.execute(
+            "INSERT INTO search_titles (rowid, title)"
+            " SELECT pk, search_index_text(title) FROM search_readable"
         )
         await conn.execute("INSERT INTO search_titles (search_titles) VALUES ('optimize')")
     # The rebuild went through the write-ahead log whole (as large as the index): hand the space back
@@ -307,18 +364,8 @@ async def rebuild_index(db: Database) -> int:
 
 # ---- snippets -------------------------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
-_FORMULA = re.compile(
-    r"(?<!\\)\$\$.+?(?<!\\)\$\$"
-    r"|(?<!\\)\$(?:\\.|[^$\\])+?\$"
-    r"|\\begin\{([A-Za-z]+\*?)\}.*?\\end\{\1\}"
-    r"|\\\[.*?\\\]"
-    r"|\\\(.*?\\\)"
-)
-
-
-def _plain(text: str) -> str:
-    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+# A snippet never starts or ends between a letter and the combining marks on it (`x̂`).
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -332,34 +379,27 @@ def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def _window(text: str, first: tuple[int, int] | None) -> tuple[int, int]:
-    """About `SNIPPET_CHARS` characters around the first match, widened or narrowed to whole formulas."""
+    """`SNIPPET_CHARS` characters around the first match (more only when the match itself is longer)."""
     anchor_start, anchor_end = first if first is not None else (0, 0)
     start = max(0, anchor_start - SNIPPET_LEAD)
     end = min(len(text), start + SNIPPET_CHARS)
     start = max(0, min(start, end - SNIPPET_CHARS))
     end = max(end, anchor_end)
-    for formula in _FORMULA.finditer(text):
-        f_start, f_end = formula.span()
-        if f_start < start < f_end:
-            start = f_end if f_end <= anchor_start else f_start
-        if f_start < end < f_end:
-            end = f_start if f_start >= anchor_end and f_start > start else f_end
-    return start, max(start, end)
+    while 0 < start < anchor_start and _COMBINING.match(text, start):
+        start += 1
+    while end > anchor_end and end < len(text) and _COMBINING.match(text, end):
+        end -= 1
+    return start, end
 
 
-def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """A plain-text snippet of about 60 characters around the first match, and its marks.
-
-    The body is preferred; a post that matches only in its title gets its title. A `$…$` (or `$$…$$`,
-    `\\begin{…}…\\end{…}`) formula is kept whole or left out, never cut.
-    """
-    text = _plain(body)
-    spans = _merge(term_spans(text, terms))
-    if not spans:
-        title_text = _plain(title)
-        title_spans = _merge(term_spans(title_text, terms))
-        if title_spans or not text:
-            text, spans = title_text, title_spans
+def readable_snippet(texts: Sequence[str], terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A snippet of readable text (see `make_snippet`): the first of `texts` that matches, else the first."""
+    text, spans = next((t for t in texts if t), ""), []
+    for candidate in texts:
+        found = _merge(term_spans(candidate, terms)) if candidate else []
+        if found:
+            text, spans = candidate, found
+            break
     start, end = _window(text, spans[0] if spans else None)
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""
@@ -367,3 +407,14 @@ def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tup
     shift = len(prefix) - start
     marks = tuple((s + shift, e + shift) for s, e in spans if s >= start and e <= end)
     return snippet, marks
+
+
+def make_snippet(title: str, body: str, terms: Sequence[Term]) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A plain-text snippet of about 60 characters around the first match, and its marks.
+
+    The text is what a reader reads (`readable_text`: formulas rendered, no command names), so a formula
+    reads `QKᵀ`, never `\\boldsymbol`. The body is preferred; a post that matches only in its title gets
+    its title. The snippet is `SNIPPET_CHARS` characters plus a `…` at a cut end, longer only when the
+    match itself is.
+    """
+    return readable_snippet([readable_text(body), readable_text(title)], terms)

@@ -15,11 +15,17 @@ spaces written here) indexes the result:
   overlapping bigrams, and a one-character term the prefix query `"c"*` (served by a one-character prefix
   index). Every CJK term of any length matches, with no dictionary to load at start-up.
 
+What is tokenized is what a reader reads (`readable_text`, migration 0005): the blog's LaTeX rendered by
+`archive.latex` (`$\\boldsymbol{Q}\\boldsymbol{K}^{\\top}$` is `QKᵀ`, indexed as `qkt`), and any command
+left outside a formula dropped, so `boldsymbol`, `equation` or `textbf` are never search words while the
+words of `\\text{rank}` are. The readable text is stored (`search_readable`) and the snippets are cut from it.
+
 The functions are registered on every connection (`register_functions`) because the triggers that keep
-the index in step with `posts` call them inside the writing transaction. They must stay deterministic:
-the contentless index deletes a row by re-tokenizing the old values, so a change to the tokenization
-needs a migration that rebuilds the index (`INSERT INTO search_fts(search_fts) VALUES('delete-all')`
-then a fresh `INSERT … SELECT`).
+the index in step with `posts` call them inside the writing transaction. The tokenizer must stay
+deterministic: the contentless index deletes a row by re-tokenizing the stored readable text, so a change
+to the tokenization needs a migration that rebuilds the index (`INSERT INTO search_fts(search_fts)
+VALUES('delete-all')` then a fresh `INSERT … SELECT`). A change to the LaTeX rendering needs none to stay
+consistent (the stored text is what is deleted); `rebuild_index` brings old rows to the new rendering.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import sqlite3
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiosqlite
+
+from archive.latex import render_math, split_math
 
 __all__ = [
     "CJK_CLASS",
@@ -39,7 +48,9 @@ __all__ = [
     "is_cjk",
     "normalize",
     "query_terms",
+    "readable_text",
     "register_functions",
+    "register_sqlite_functions",
     "term_spans",
 ]
 
@@ -144,6 +155,64 @@ def query_terms(query: str) -> list[tuple[str, ...]]:
     return terms
 
 
+# ---- what a reader reads ---------------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+# A command left in running text (outside `$…$`, or in a formula too broken to parse): references and
+# environment markers go with their argument, any other command name goes and its `{…}` argument stays,
+# an escaped character (`\\%`, `\\{`) is that character, a line break `\\\\` a space.
+_LEFTOVER = re.compile(
+    r"\\(?:(?:begin|end|label|ref|eqref|cite|tag|input|include|url|color)\s*\{[^{}]*\}"
+    r"|[A-Za-z]+\*?(?:\s*\{(?P<arg>[^{}]*)\})?"
+    r"|(?P<char>[^A-Za-z]))?",
+    re.S,
+)
+# A formula's rendering is memoized: the triggers render the same formulas again when a post is rewritten,
+# and a backfill or rebuild meets the common ones (`$x$`, `$n$`) over and over.
+_FORMULA_CACHE = 8192
+
+
+def _leftover(match: re.Match[str]) -> str:
+    char = match.group("char")
+    if char is not None:
+        return " " if char in "\\ \n\t" else char
+    # Nothing in place of the name: `，\\textbf{加粗}与` reads `，加粗与`, one run of CJK as written.
+    return match.group("arg") or ""
+
+
+def _no_commands(text: str) -> str:
+    return _LEFTOVER.sub(_leftover, text) if "\\" in text else text
+
+
+@functools.lru_cache(maxsize=_FORMULA_CACHE)
+def _formula(source: str, display: bool) -> str:
+    return _no_commands(render_math(source, display=display))
+
+
+def readable_text(text: str | None) -> str:
+    """What a reader reads of a title or body: formulas rendered as Unicode, no command names, one line.
+
+    `archive.latex` renders the math (`$\\text{rank}(\\boldsymbol{W})\\le r$` reads `rank(W)≤r`); a command
+    outside a formula is dropped with its `{…}` argument kept (`\\textbf{加粗}` reads `加粗`), except
+    references and environment markers, dropped whole. The result is NFC with whitespace runs folded
+    to one space: snippets are cut from it as it stands.
+    """
+    if not text:
+        return ""
+    if "$" not in text and "\\" not in text:
+        return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    parts: list[str] = []
+    for segment in split_math(text):
+        if segment.kind == "text":
+            parts.append(_no_commands(segment.source))
+        elif segment.kind == "inline":
+            # An unclosed formula (an excerpt cut inside one) is rendered as far as it goes.
+            parts.append(_formula(segment.source, False))
+        else:
+            parts.append(" " + _formula(segment.source, True) + " ")
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", "".join(parts))).strip()
+
+
 def _index_text_sql(value: object) -> str:
     """`search_index_text(x)` in SQL: never raises, NULL gives an empty string."""
     return index_text(None if value is None else str(value))
@@ -161,7 +230,25 @@ def _address_hash_sql(value: object) -> str | None:
     return None if value is None else address_hash(str(value))
 
 
+def _readable_text_sql(value: object) -> str:
+    """`search_readable_text(x)` in SQL: `readable_text`, NULL gives an empty string."""
+    return readable_text(None if value is None else str(value))
+
+
+_SQL_FUNCTIONS: tuple[tuple[str, Callable[[object], str | None]], ...] = (
+    ("search_index_text", _index_text_sql),
+    ("search_readable_text", _readable_text_sql),
+    ("address_hash", _address_hash_sql),
+)
+
+
 async def register_functions(conn: aiosqlite.Connection) -> None:
     """Register the deterministic SQL functions the triggers and migrations call."""
-    await conn.create_function("search_index_text", 1, _index_text_sql, deterministic=True)
-    await conn.create_function("address_hash", 1, _address_hash_sql, deterministic=True)
+    for name, function in _SQL_FUNCTIONS:
+        await conn.create_function(name, 1, function, deterministic=True)
+
+
+def register_sqlite_functions(conn: sqlite3.Connection) -> None:
+    """`register_functions` for a plain `sqlite3` connection (bulk loads, tools, tests)."""
+    for name, function in _SQL_FUNCTIONS:
+        conn.create_function(name, 1, function, deterministic=True)

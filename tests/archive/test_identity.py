@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.identity import archive_id_from_url, series_key, title_key
+from archive.identity import archive_id_from_url, quoted_lead, series_key, series_lookup_key, title_key
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,52 @@ def test_series_key_matches_spellings_and_brackets() -> None:
     assert series_key("【中文分词系列】") == series_key("中文分词系列")
     assert series_key("MoE环游记") == series_key("ＭｏＥ环游记")
     assert series_key("“闭门造车”之多模态思路浅谈") != series_key("闭门造车之多模态思路浅谈")
+
+
+STORED = "“闭门造车”之多模态思路浅谈"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "闭门造车",
+        '"闭门造车"',
+        "“闭门造车”",
+        "「闭门造车」",
+        "『闭门造车』",
+        "《闭门造车》",
+        "【闭门造车】",
+        "〈闭门造车〉",
+        "(闭门造车)",
+        "（闭门造车）",
+        "[闭门造车]",
+        "'闭门造车'",
+        "‘闭门造车’",
+        " ＂闭门造车＂ ",
+    ],
+)
+def test_a_typed_series_name_in_any_quotes_or_brackets_folds_to_a_prefix_of_the_stored_one(
+    typed: str,
+) -> None:
+    assert series_lookup_key(typed) == "闭门造车"
+    assert series_lookup_key(STORED).startswith(series_lookup_key(typed))
+
+
+def test_series_lookup_key_folds_stored_and_typed_names_alike() -> None:
+    # Typographic quotes inside a name agree with the ASCII ones a reader types.
+    assert series_lookup_key('"闭门造车"之多模态') == series_lookup_key("“闭门造车”之多模态")
+    assert series_lookup_key(STORED) == '闭门造车"之多模态思路浅谈'
+    assert series_lookup_key(series_lookup_key(STORED)) == series_lookup_key(STORED)
+    assert series_lookup_key(series_key(STORED)) == series_lookup_key(STORED)
+    assert series_lookup_key("ＭｏＥ环游记") == series_lookup_key("moe环游记") == "moe环游记"
+    # Brackets inside a name are content: only the edges are folded.
+    assert series_lookup_key("重温SSM（一）") == "重温ssm(一"
+    assert series_lookup_key("“”") == ""
+
+
+def test_quoted_lead_is_the_phrase_a_name_opens_with_in_quotes() -> None:
+    assert quoted_lead(STORED) == "闭门造车"
+    assert quoted_lead("《三体》读后感") == "三体"
+    assert quoted_lead("【中文分词系列】") is None  # the phrase is the whole name
+    assert quoted_lead("低秩近似之路") is None
+    assert quoted_lead("“未闭合之路") is None

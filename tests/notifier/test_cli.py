@@ -344,6 +344,12 @@ async def test_series_lookup_accepts_ascii_quotes_and_full_width_letters(cli: Cl
     )
     quoted = (await cli("series", '"闭门造车"', "--json")).json()
     assert quoted["name"] == "“闭门造车”之多模态思路浅谈"
+    # The stored name opens with a quote; the words alone, or in any other quotes or brackets, find it.
+    for typed in ("闭门造车", "《闭门造车》", "「闭门造车」", "【闭门造车】", "闭门造车”之多模态"):
+        found = await cli("series", typed, "--json")
+        assert found.code == 0, (typed, found.stderr)
+        assert found.json()["name"] == "“闭门造车”之多模态思路浅谈"
+        assert [p["id"] for p in found.json()["posts"]] == [9984]
     assert (await cli("series", "ＭｏＥ", "--json")).json()["name"] == "MoE环游记"
 
 

@@ -116,6 +116,7 @@ _SYMBOL_OVERRIDES: dict[str, str] = {
     "triangleq": "≜",
     "circ": "∘",
     "degree": "°",
+    "Box": "□",
     "prime": "′",
     "epsilon": "ε",
     "varepsilon": "ε",
@@ -229,6 +230,20 @@ _FONT_IDENTITY = frozenset(
         "mathrlap",
         "smash",
         "displaylimits",
+        # TeX's atom classes and MathJax's wrappers change spacing or decoration, never the letters.
+        "mathord",
+        "mathrel",
+        "mathbin",
+        "mathpunct",
+        "mathopen",
+        "mathclose",
+        "mathinner",
+        "cancel",
+        "bcancel",
+        "xcancel",
+        "llap",
+        "rlap",
+        "clap",
     ]
 )
 
@@ -281,10 +296,47 @@ _DROPPED: dict[str, int] = {
             "allowbreak",
             "relax",
             "nobreak",
+            # Table rules and the old font and size switches: what follows them is the content.
+            "hline",
+            "hdashline",
+            "bf",
+            "it",
+            "rm",
+            "sf",
+            "tt",
+            "cal",
+            "frak",
+            "tiny",
+            "scriptsize",
+            "footnotesize",
+            "small",
+            "normalsize",
+            "large",
+            "Large",
+            "LARGE",
+            "huge",
+            "Huge",
         ],
         0,
     ),
-    **dict.fromkeys(["label", "tag", "hspace", "vspace", "phantom", "hphantom", "vphantom", "color"], 1),
+    **dict.fromkeys(
+        [
+            "label",
+            "tag",
+            "hspace",
+            "vspace",
+            "phantom",
+            "hphantom",
+            "vphantom",
+            "color",
+            "cline",
+            "mspace",
+            "require",
+            "unicode",
+        ],
+        1,
+    ),
+    **dict.fromkeys(["rule"], 2),
     **dict.fromkeys(["newcommand", "renewcommand", "providecommand", "def", "DeclareMathOperator"], 2),
 }
 _DELIMITER_SIZERS = frozenset(
@@ -294,6 +346,15 @@ _DELIMITER_SIZERS |= {"left", "right", "middle"}
 # `\left( x \right)` reads `(x)`: the space inside a sized pair is the author's layout, not content.
 _OPENING_SIZERS = frozenset(name for name in _DELIMITER_SIZERS if name == "left" or name.endswith("l"))
 _CLOSING_SIZERS = frozenset(name for name in _DELIMITER_SIZERS if name == "right" or name.endswith("r"))
+# Spacing by a dimension written right after the name (`\kern-3mu`, `\mskip 2mu`): no content at all.
+_DIMENSION_SPACERS = frozenset(["kern", "mkern", "mskip", "hskip"])
+_DIMENSION = re.compile(r"\s*[-+]?\s*(?:\d+\.?\d*|\.\d+)\s*(?:pt|mu|em|ex|px|cm|mm|in|pc|bp|dd|sp)?")
+# `\textcolor{red}{x}` and kin: the first argument is styling (a colour, CSS, a URL), the second content.
+_STYLED_SECOND = frozenset(
+    ["textcolor", "colorbox", "style", "class", "cssId", "href", "enclose", "raise", "lower"]
+)
+# Infix fractions of plain TeX: `{a \over b}`, `{n \choose k}`.
+_INFIX = frozenset(["over", "atop", "above", "choose"])
 # An optional argument (`\sqrt[3]`, `\\[2pt]`) is short; looking further for its `]` would make a formula
 # full of unclosed `[` quadratic.
 _OPTIONAL_SPAN = 64
@@ -535,6 +596,9 @@ class _Renderer:
     """One formula's rendering; a class only to keep the recursion's helpers together."""
 
     def render(self, items: Sequence[_Token], *, text: bool = False) -> str:
+        infix = next((t for t in items if isinstance(t, _Macro) and t.name in _INFIX), None)
+        if infix is not None and not text:
+            return self._infix(items, infix)
         out: list[str] = []
         index = 0
         while index < len(items):
@@ -551,6 +615,17 @@ class _Renderer:
             else:
                 index = self._macro(token.name, items, index, out, text)
         return "".join(out)
+
+    def _infix(self, items: Sequence[_Token], infix: _Macro) -> str:
+        """`{a \\over b}` reads like `\\frac{a}{b}`, `{n \\choose k}` like `\\binom{n}{k}`."""
+        at = list(items).index(infix)
+        name = infix.name
+        top, bottom = self._part(items[:at]), self._part(items[at + 1 :])
+        if name == "choose":
+            return f"C({top},{bottom})"
+        if name == "atop":
+            return f"{top} {bottom}"
+        return f"{_FRAC}{_wrap(top)}/{_wrap(bottom)}{_FRAC_END}"
 
     def _part(self, items: Sequence[_Token]) -> str:
         """A sub-formula (a fraction's side, a script, a root) rendered and spaced on its own."""
@@ -669,10 +744,28 @@ class _Renderer:
             body, index = self._argument(items, index)
             rendered = self.render(body)
             out.append(_NEGATED.get(rendered, rendered[:1] + "\u0338" + rendered[1:]))
-        elif name == "textcolor":
+        elif name in _STYLED_SECOND:
             _, index = self._argument(items, index)
+            _, index = self._optional(items, index)
+            body, index = self._argument(items, index)
+            out.append(self.render(body, text=text or name == "colorbox"))
+        elif name == "bbox":
+            _, index = self._optional(items, index)
             body, index = self._argument(items, index)
             out.append(self.render(body, text=text))
+        elif name in _DIMENSION_SPACERS:
+            index = _skip_dimension(items, index)
+        elif name == "pmod":
+            body, index = self._argument(items, index)
+            out.append(f" (mod {self._part(body)})")
+        elif name == "substack":
+            body, index = self._argument(items, index)
+            rows = ["".join(self._part(cell) for cell in row) for row in _split_rows(body)]
+            out.append(", ".join(row for row in rows if row))
+        elif name == "sideset":
+            before, index = self._argument(items, index)
+            after, index = self._argument(items, index)
+            out.append(self.render(before) + self.render(after))
         elif name in ("eqref", "ref"):
             _, index = self._argument(items, index)
             out.append("(*)" if name == "eqref" else "*")
@@ -756,6 +849,21 @@ def _split_rows(items: Sequence[_Token]) -> list[list[list[_Token]]]:
     return rows
 
 
+def _skip_dimension(items: Sequence[_Token], index: int) -> int:
+    """The index after the dimension (`-3mu`, `2pt`, `{2pt}`) a spacing command takes."""
+    while index < len(items) and _is_blank(items[index]):
+        index += 1
+    if index < len(items) and isinstance(items[index], _Group):
+        return index + 1
+    chars = ""
+    for token in items[index : index + 16]:
+        if not isinstance(token, _Char):
+            break
+        chars += token.ch
+    found = _DIMENSION.match(chars)
+    return index + (found.end() if found else 0)
+
+
 def _accent(body: str, mark: str) -> str:
     """Put a combining mark on every letter of `body` (`\\overline{AB}` → A̅B̅)."""
     out: list[str] = []
@@ -769,7 +877,7 @@ def _accent(body: str, mark: str) -> str:
 def _arity(name: str) -> int:
     if name in ("frac", "dfrac", "tfrac", "cfrac", "binom", "dbinom", "tbinom", "overset", "underset"):
         return 2
-    if name in ("stackrel", "textcolor"):
+    if name in ("stackrel", "sideset") or name in _STYLED_SECOND:
         return 2
     if name in _DROPPED:
         return _DROPPED[name]
@@ -779,6 +887,7 @@ def _arity(name: str) -> int:
         or name in _STYLED_ALIASES
         or name in _ACCENTS
         or name in ("sqrt", "operatorname", "mathop", "not", "eqref", "ref", "xrightarrow", "xleftarrow")
+        or name in ("bbox", "pmod", "substack")
     ):
         return 1
     return 0

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from archive.latex import latex_to_text, render_math, split_math
 from bench.bench_digest import HOSTILE_LATEX
-from digest.latex import latex_to_text, render_math, split_math
 from tests.digest.golden_files import GOLDEN_DIR, check_golden
 
 
@@ -108,3 +111,70 @@ def test_hostile_latex_never_raises() -> None:
     for source in HOSTILE_LATEX:
         assert isinstance(render_math(source, display=True), str)
         assert latex_to_text("前$" + source + "$后").startswith("前")
+
+
+# Standard TeX and MathJax commands that only style, space or wrap: a reader never reads their names (and
+# search never indexes them). An author's own macro (`\relu`) is still shown by name.
+STYLING_COMMANDS = [
+    r"\mathrel{=}",
+    r"\mathbin{+}",
+    r"\mathord{x}",
+    r"\mathpunct{,}",
+    r"\mathopen{(}",
+    r"\mathclose{)}",
+    r"\mathinner{x}",
+    r"\cancel{x}",
+    r"\bcancel{x}",
+    r"\xcancel{x}",
+    r"\llap{x}",
+    r"\rlap{x}",
+    r"\clap{x}",
+    r"\begin{array}{c}a\\\hline b\\\hdashline c\end{array}",
+    r"\begin{array}{cc}a&b\\\cline{1-2}c&d\end{array}",
+    r"a\kern-3mu b",
+    r"a\mkern 2mu b",
+    r"a\mskip{2mu}b",
+    r"a\hskip 1em b",
+    r"a\mspace{3mu}b",
+    r"{\bf x}{\it y}{\rm d}{\sf s}{\tt t}{\cal L}{\frak g}",
+    r"{\tiny a}{\scriptsize b}{\footnotesize c}{\small d}{\normalsize e}{\large f}{\Large g}{\LARGE h}",
+    r"{\huge a}{\Huge b}",
+    r"\style{color:red}{x}",
+    r"\class{big}{x}",
+    r"\cssId{eq}{x}",
+    r"\href{https://kexue.fm}{x}",
+    r"\enclose{circle}{x}",
+    r"\bbox[yellow]{x}",
+    r"\colorbox{yellow}{x}",
+    r"\raise{2pt}{x}",
+    r"\lower{2pt}{x}",
+    r"\rule{1pt}{2pt}x",
+    r"\require{cancel}x",
+    r"\unicode{x2113}",
+    r"{a \over b}",
+    r"{a \atop b}",
+    r"{a \above 1pt b}",
+    r"{n \choose k}",
+    r"\sum_{\substack{i<j\\k}} x",
+    r"a \equiv b \pmod{n}",
+    r"\sideset{_a}{^b}\sum",
+]
+
+
+@pytest.mark.parametrize("source", STYLING_COMMANDS)
+def test_styling_commands_are_never_read_by_name(source: str) -> None:
+    rendered = render_math(source)
+    # A row break `\\` is consumed first, so `\\k` is no command `k`.
+    names = set(re.findall(r"\\\\|\\([A-Za-z]+)", source)) - {"", "sum", "equiv", "mod"}
+    words = set(re.findall(r"[A-Za-z]+", rendered))
+    assert not names & words, rendered
+    assert "\\" not in rendered
+
+
+def test_styling_commands_keep_their_content() -> None:
+    assert render_math(r"\mathrel{=}x \mathbin{+} y") == "=x + y"
+    assert render_math(r"{a \over b}") == "a/b" and render_math(r"{n \choose k}") == "C(n,k)"
+    assert render_math(r"a \equiv b \pmod{n}") == "a ≡ b (mod n)"
+    assert render_math(r"\textcolor{red}{x}+\style{color:red}{y}+\href{https://kexue.fm}{z}") == "x+y+z"
+    assert render_math(r"a\kern-3mu b") == "a b"
+    assert render_math(r"\relu(x)") == "relu(x)"
