@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from archive.series import Series, detect_series
@@ -47,7 +47,7 @@ class Post:
     date: PostDate
     readers: int | None = None
     excerpt: str = ""
-    series: Series | None = None
+    series: Series | None = field(default=None, init=False)
     content: str | None = None
     title_is_live: bool = True
 

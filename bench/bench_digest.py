@@ -80,25 +80,20 @@ async def _seed(db: Database) -> None:
     """A week of six new posts (one a day), earlier parts of their series, and reader counts over time."""
 
     earlier = [
-        Post(
-            10500 + i, f"{series.name}：{series.part - 1}、前篇", PostDate(2024, 12, 1), 9000 + i, "", series
-        )
+        Post(10500 + i, f"{series.name}：{series.part - 1}、前篇", PostDate(2024, 12, 1), 9000 + i, "")
         for i, (_, series) in enumerate(_TITLES)
         if series is not None
     ]
     await seed(db, earlier, now=NOW - timedelta(days=90))
     week: list[Post] = []
-    for index, (title, series) in enumerate(_TITLES):
+    for index, (title, _series) in enumerate(_TITLES):
         day = NOW - timedelta(days=6 - index)
         excerpt = _EXCERPTS[index % len(_EXCERPTS)]
-        post = Post(10800 + 20 * index, title, PostDate(day.year, day.month, day.day), 1000, excerpt, series)
+        post = Post(10800 + 20 * index, title, PostDate(day.year, day.month, day.day), 1000, excerpt)
         week.append(post)
         await seed(db, [post], now=day)
     # A second observation of every reader count: the most-read list ranks the growth.
-    grown = [
-        Post(p.id, p.title, p.date, (p.readers or 0) + 317 * i, p.excerpt, p.series)
-        for i, p in enumerate(week)
-    ]
+    grown = [Post(p.id, p.title, p.date, (p.readers or 0) + 317 * i, p.excerpt) for i, p in enumerate(week)]
     await seed(db, grown + earlier, now=NOW - timedelta(hours=1))
 
 

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.model import Post, PostDate
-from archive.series import detect_series
 from bench.timing import percentiles
 from storage.db import Database, open_database
 from storage.search import rebuild_index, search
@@ -54,7 +53,6 @@ def load_posts() -> list[Post]:
             date=PostDate.from_iso(str(row["date"])),
             readers=row.get("readers"),
             excerpt=str(row["excerpt"]),
-            series=detect_series(str(row["title"])),
         )
         for row in rows
     ]

@@ -13,7 +13,6 @@ from archive import ParseError
 from archive.formats._errors import guarded
 from archive.formats._text import clean_excerpt, decode_page
 from archive.model import Post, PostDate
-from archive.series import detect_series
 
 __all__ = ["looks_like_capture", "parse_capture"]
 
@@ -181,7 +180,6 @@ def _category_layout(lines: list[str]) -> list[Post]:
                 date=post_date,
                 readers=int(match.group("readers").replace(",", "")),
                 excerpt=clean_excerpt(["\n".join(body)]),
-                series=detect_series(title),
                 content=None,
                 title_is_live=False,
             )
@@ -238,7 +236,6 @@ def _homepage_layout(lines: list[str]) -> list[Post]:
                 date=post_date,
                 readers=None,
                 excerpt=clean_excerpt(["\n".join(body)]),
-                series=detect_series(title),
                 content=None,
                 title_is_live=False,
             )

@@ -12,7 +12,6 @@ from archive.formats._html import check_complete, check_not_challenge, error_pag
 from archive.formats._text import decode_page, normalize_inline
 from archive.identity import archive_id_from_url
 from archive.model import Post, PostDate
-from archive.series import detect_series
 
 __all__ = ["looks_like_content", "parse_content"]
 
@@ -107,7 +106,6 @@ def _post(attrs: str, inner: str, year: int | None, month: int | None, day: int)
         date=PostDate(year, month, day),
         readers=None,
         excerpt="",
-        series=detect_series(title),
         content=None,
         title_is_live=True,
     )

@@ -17,7 +17,6 @@ from archive.formats._html import html_fragment_paragraphs
 from archive.formats._text import clean_excerpt, decode_page, normalize_inline
 from archive.identity import archive_id_from_url
 from archive.model import Post, PostDate
-from archive.series import detect_series
 
 __all__ = ["looks_like_feed", "parse_feed"]
 
@@ -83,7 +82,6 @@ def _entry_post(entry: Any, tz: ZoneInfo) -> Post | None:
         date=PostDate(moment.year, moment.month, moment.day),
         readers=None,
         excerpt=excerpt,
-        series=detect_series(title),
         content=content,
         title_is_live=True,
     )

@@ -21,7 +21,6 @@ from archive.formats._html import (
 from archive.formats._text import clean_excerpt, decode_page, normalize_inline
 from archive.identity import archive_id_from_url
 from archive.model import Post, PostDate
-from archive.series import detect_series
 
 __all__ = ["ListingPage", "looks_like_listing", "parse_listing", "parse_listing_page"]
 
@@ -164,7 +163,6 @@ def _entry(node: LexborNode) -> Post | None:
         date=post_date,
         readers=readers,
         excerpt=clean_excerpt(paragraphs),
-        series=detect_series(title),
         content=None,
         title_is_live=True,
     )

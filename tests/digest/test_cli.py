@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate
-from archive.series import detect_series
 from notifier.cli import main
 from storage.db import database
 from tests.digest.tg_validator import check_telegram_html
@@ -30,7 +29,6 @@ def _seed(path: Path, count: int = 2, excerpt: str = "正文里有$\\sqrt{d}$。
                     date=PostDate.from_iso(f"2025-02-{20 + k % 9:02d}"),
                     readers=100 * k,
                     excerpt=excerpt,
-                    series=detect_series(f"MoE环游记：{k}、第{k}篇"),
                 )
                 for k in range(1, count + 1)
             ]

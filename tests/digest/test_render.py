@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
-from archive.model import Post, PostDate, Series
+from archive.model import Post, PostDate
 from digest.model import LANGS, Digest, Lang, MostRead, PostItem, SeriesRef, build_item
 from digest.render import FORMATS, Format, Renderer
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
@@ -171,7 +171,7 @@ def test_any_stored_post_renders_through_the_real_path(
     """From a stored post (raw excerpt, LaTeX and all) through the message view to every format."""
     stored = StoredPost(
         7,
-        Post(7, title, PostDate(2025, 5, 1), 12, excerpt, Series(title[:40] or "s", 2)),
+        Post(7, title, PostDate(2025, 5, 1), 12, excerpt),
         "2025-05-01T00:00:00+00:00",
         "2025-05-01T00:00:00+00:00",
     )

@@ -11,7 +11,6 @@ import pytest
 
 from archive.identity import series_key
 from archive.model import Post, PostDate
-from archive.series import detect_series
 from digest.selection import DigestBuilder
 from storage.db import Database, database
 from storage.emails import EmailStore
@@ -31,7 +30,6 @@ def post(ident: int, title: str, day: str, readers: int | None = None, excerpt: 
         date=PostDate.from_iso(day),
         readers=readers,
         excerpt=excerpt,
-        series=detect_series(title),
     )
 
 

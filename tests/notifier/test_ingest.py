@@ -28,7 +28,6 @@ def post(
     live: bool = True,
 ) -> Post:
     """A post as a parser would produce it."""
-    from archive.series import detect_series
 
     return Post(
         id=ident,
@@ -36,7 +35,6 @@ def post(
         date=PostDate.from_iso(day),
         readers=readers,
         excerpt=excerpt,
-        series=detect_series(title),
         title_is_live=live,
     )
 

@@ -66,7 +66,6 @@ async def fill_version_3(path: Path) -> None:
                 title=title,
                 date=PostDate.from_iso(day),
                 readers=100 + n,
-                series=detect_series(title),
             )
             for n, (title, ident, day) in enumerate(POSTS)
         ]
@@ -169,7 +168,6 @@ async def test_a_version_3_store_upgrades_in_place_with_nothing_lost(tmp_path: P
                     id=10800,
                     title="矩阵符号函数（一）：定义",
                     date=PostDate.from_iso("2025-04-01"),
-                    series=detect_series("矩阵符号函数（一）：定义"),
                 ),
             ],
             now=NOW,

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from archive.identity import series_key, title_key
 from archive.model import Post, PostDate
-from archive.series import detect_series
 from bench.bench_search import evaluate, fixture_database, index_search, load_posts, load_queries
 from notifier.cli import main
 from storage.db import Database, database, migrations
@@ -38,9 +37,7 @@ NOW = datetime(2025, 12, 20, tzinfo=UTC)
 
 def post(ident: int, title: str, day: str, excerpt: str = "") -> Post:
     """A post as a parser would produce it."""
-    return Post(
-        id=ident, title=title, date=PostDate.from_iso(day), excerpt=excerpt, series=detect_series(title)
-    )
+    return Post(id=ident, title=title, date=PostDate.from_iso(day), excerpt=excerpt)
 
 
 POSTS = [
