@@ -109,7 +109,11 @@ class Poller:
         """
         state = await read_stores(self.db).sources.get(source)
         if respect_backoff and not state.due(now):
-            log.info("source %s: backing off until %s", redact_url(source), state.next_attempt_at)
+            until = state.next_attempt_at or ""
+            if until:
+                # Stored in UTC; a person reads every time in TIME_ZONE.
+                until = datetime.fromisoformat(until).astimezone(self.tz).isoformat(timespec="seconds")
+            log.info("source %s: backing off until %s", redact_url(source), until)
             return _Read(SourceOutcome(source, skipped=True), [])
         try:
             result = await self.fetcher.fetch(source, Validators(state.etag, state.last_modified))

@@ -90,7 +90,7 @@ class RecipientStore:
         table = "subscribers" if recipient.channel == "telegram" else "email_addresses"
         async with self.db.transaction() as conn:
             await conn.execute(f"UPDATE {table} SET last_digest_at = ? WHERE id = ?", (iso(at), recipient.id))
-        log.info("digest: %s recipient %d marked sent at %s", recipient.channel, recipient.id, iso(at))
+        log.info("digest: %s recipient %d marked sent at %s", recipient.channel, recipient.id, at.isoformat())
 
     async def posts_new_between(self, since: datetime, until: datetime, since_date: date) -> list[StoredPost]:
         """Posts that became known after `since` and by `until`, oldest first.

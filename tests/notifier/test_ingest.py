@@ -259,3 +259,20 @@ async def test_a_directory_that_does_not_exist_is_never_created(tmp_path: Path) 
     a_file.write_text("x")
     with pytest.raises(StorageError, match="is not a directory"):
         await open_database(a_file / "k.sqlite3")
+
+
+async def test_a_poorer_source_never_makes_a_post_unfindable(db: Database) -> None:
+    from storage.search import search
+
+    long = "众所周知，低秩近似是矩阵分析的核心问题之一，本文从伪逆出发，讨论它的几种等价定义与计算方法。"
+    await seed(db, [post(None, "低秩近似之路(一):伪逆", "2024-09-15", excerpt=long, live=False)], now=NOW)
+    # The feed's one-line description of the same post, now with its id.
+    await seed(db, [post(10366, "低秩近似之路（一）：伪逆", "2024-09-15", excerpt="众所周知……")], now=NOW)
+    stored = await reads(db).posts.by_archive_id(10366)
+    assert stored is not None and stored.post.excerpt == long
+    assert [h.post.id for h in await search(db, "等价定义")] == [10366]
+    # A rewritten, shorter excerpt is shown, and the old words still find the post.
+    await seed(db, [post(10366, "低秩近似之路（一）：伪逆", "2024-09-15", excerpt="伪逆的定义。")], now=NOW)
+    stored = await reads(db).posts.by_archive_id(10366)
+    assert stored is not None and stored.post.excerpt == "伪逆的定义。"
+    assert [h.post.id for h in await search(db, "等价定义")] == [10366]

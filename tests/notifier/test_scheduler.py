@@ -141,3 +141,49 @@ async def test_a_database_that_refuses_the_write_is_one_log_line_without_traceba
             await conn.execute("DROP TRIGGER refuse")
         await jobs.poll()
         assert await app.services.post_count() == 1
+
+
+async def test_sigint_while_a_request_is_in_flight_stops_quietly(
+    tmp_path: Path, blog_server: BlogServer
+) -> None:
+    # The blog takes far longer to answer than the test waits: the stop lands mid-request.
+    blog_server.set("/feed", make_feed_xml([]), content_type="application/rss+xml", delay=30)
+    proc = await start_service(tmp_path, KEXUE_SOURCES=blog_server.url("/feed"), POLL_INTERVAL="60")
+    assert proc.stderr is not None
+    seen: list[str] = []
+    await read_until(proc.stderr, "running:", seen)
+    for _ in range(200):
+        if blog_server.requests_for("/feed"):
+            break
+        await asyncio.sleep(0.05)
+    assert blog_server.requests_for("/feed") or any("/feed" in str(r.path) for r in blog_server.requests)
+    proc.send_signal(signal.SIGINT)
+    _, rest = await asyncio.wait_for(proc.communicate(), timeout=20)
+    log = "".join(seen) + rest.decode()
+    assert proc.returncode == 0
+    assert "Traceback" not in log and "CancelledError" not in log
+    assert "poll interrupted by stop" in log and log.rstrip().endswith("stopped")
+    # One zone everywhere a person reads a time: TIME_ZONE (Asia/Shanghai by default).
+    assert all("+08:00 " in line[:40] for line in log.splitlines() if line.strip())
+
+
+async def test_a_slow_crawl_never_delays_or_skips_polls(tmp_path: Path, blog_server: BlogServer) -> None:
+    items = [
+        (10907, "Transformer升级之路：20、MLA好在哪里?（上）", datetime(2025, 5, 4, 9, tzinfo=TZ), "摘要")
+    ]
+    blog_server.set("/feed", make_feed_xml(items), content_type="application/rss+xml")
+    # An empty store asks for a backfill, which starts with /content.html: the blog takes 30 s to answer it,
+    # as a crawl at CRAWL_DELAY takes minutes on the real site.
+    blog_server.set("/content.html", b"<html></html>", delay=30)
+    proc = await start_service(tmp_path, KEXUE_SOURCES=blog_server.url("/feed"), POLL_INTERVAL="1")
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for _ in range(3):
+        await read_until(proc.stderr, "stored without announcement", seen, timeout=15)
+    crawl_started = blog_server.requests_for("/content.html")
+    assert await stop(proc, seen) == 0
+    log = "".join(seen)
+    # Three polls ran while the crawl waited on its first page.
+    assert crawl_started and "(baseline)" in log
+    assert "maximum number of running instances" not in log and "skipped" not in log
+    assert "Traceback" not in log
