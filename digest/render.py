@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from digest import DigestError
 from digest.excerpt import ELLIPSIS
 from digest.i18n import Translations
-from digest.model import Digest, MostRead, PostItem
+from digest.model import Digest, MostRead, Period, PostItem
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,19 @@ def make_environment(
     return env
 
 
+_SECTIONS = ("series_blocks", "post_blocks", "most_read_blocks")
+# A marker block of the email frame: NUL never occurs in a rendered template (no post string reaches it).
+_MARKER = re.compile("\x00(" + "|".join(_SECTIONS) + "):([01])\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """An email document without its blocks: `texts[i]`, then section i's blocks joined by its separator."""
+
+    texts: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class _Block:
     """A rendered Telegram block and its length as Telegram counts it."""
@@ -120,6 +133,7 @@ class Renderer:
         self._modules: dict[tuple[str, str], Any] = {}
         self._blocks: dict[tuple[str, str, str, object], _Block] = {}
         self._html: dict[tuple[str, str, str, object], str] = {}
+        self._frames: dict[tuple[str, str, Period, tuple[str, ...]], _Frame] = {}
 
     # --- template access --------------------------------------------------------------------------
 
@@ -148,14 +162,16 @@ class Renderer:
 
     def _memo(self, lang: str, template: str, macro: str, arg: object) -> str:
         """A macro's output, rendered once per language and distinct argument when caching."""
+        return self._remember((lang, template, macro, arg), lambda: self._macro(lang, template, macro, arg))
+
+    def _remember(self, key: tuple[str, str, str, object], produce: Callable[[], str]) -> str:
         if not self.cached:
-            return self._macro(lang, template, macro, arg)
-        key = (lang, template, macro, arg)
+            return produce()
         found = self._html.get(key)
         if found is None:
             if len(self._html) >= _CACHE_LIMIT:
                 self._html.clear()
-            found = self._html[key] = self._macro(lang, template, macro, arg)
+            found = self._html[key] = produce()
         return found
 
     def _block(self, lang: str, template: str, macro: str, arg: object) -> _Block:
@@ -174,7 +190,13 @@ class Renderer:
     # --- Telegram ---------------------------------------------------------------------------------
 
     def telegram_post(self, item: PostItem, lang: str) -> str:
-        """The notification of one new post, shortened (excerpt first, then title) to fit one message."""
+        """The notification of one new post, shortened (excerpt first, then title) to fit one message.
+
+        Rendered once per language and post when caching: every subscriber gets the same.
+        """
+        return self._remember((lang, "telegram/post.html", "", item), lambda: self._telegram_post(item, lang))
+
+    def _telegram_post(self, item: PostItem, lang: str) -> str:
         template = self._template(lang, "telegram/post.html")
 
         def render(candidate: PostItem) -> str:
@@ -259,15 +281,62 @@ class Renderer:
 
     def _email(self, digest: Digest, lang: str, ext: str) -> str:
         blocks = f"email/blocks.{ext}"
-        wrap: Callable[[str], str] = Markup if ext == "html" else str
-        rendered = self._template(lang, f"email/digest.{ext}").render(
-            d=digest,
-            subject=self.email_subject(digest, lang),
-            series_blocks=[wrap(self._memo(lang, blocks, "post", p)) for p in digest.series_updates],
-            post_blocks=[wrap(self._memo(lang, blocks, "post", p)) for p in digest.posts],
-            most_read_blocks=[wrap(self._memo(lang, blocks, "most_read", m)) for m in digest.most_read],
+        sections = {
+            "series_blocks": [self._memo(lang, blocks, "post", p) for p in digest.series_updates],
+            "post_blocks": [self._memo(lang, blocks, "post", p) for p in digest.posts],
+            "most_read_blocks": [self._memo(lang, blocks, "most_read", m) for m in digest.most_read],
+        }
+        if not self.cached:
+            wrap: Callable[[str], str] = Markup if ext == "html" else str
+            rendered = self._email_document(
+                lang, ext, digest.period, {k: list(map(wrap, v)) for k, v in sections.items()}
+            )
+            return rendered.strip() + "\n"
+        frame = self._email_frame(lang, ext, digest.period, tuple(name for name, v in sections.items() if v))
+        parts = [frame.texts[0]]
+        for (name, separator), text in zip(frame.sections, frame.texts[1:], strict=True):
+            parts.append(separator.join(sections[name]))
+            parts.append(text)
+        return "".join(parts).strip() + "\n"
+
+    def _email_document(self, lang: str, ext: str, period: Period, sections: dict[str, list[str]]) -> str:
+        return self._template(lang, f"email/digest.{ext}").render(
+            d=period, subject=self._memo(lang, "email/blocks.txt", "subject", period), **sections
         )
-        return rendered.strip() + "\n"
+
+    def _email_frame(self, lang: str, ext: str, period: Period, present: tuple[str, ...]) -> _Frame:
+        """The email document around its blocks, rendered once per language, period and non-empty sections.
+
+        Everything but the blocks (headings, dates, footer: the translated words) is the same for every
+        recipient of a period, so it is rendered with two marker blocks per section, which also show what the
+        template puts between two blocks; a recipient's document is then the frame joined with their blocks.
+        """
+        key = (lang, ext, period, present)
+        found = self._frames.get(key)
+        if found is not None:
+            return found
+        wrap: Callable[[str], str] = Markup if ext == "html" else str
+        markers = {name: [wrap(f"\x00{name}:{i}\x00") for i in (0, 1)] for name in present}
+        rendered = self._email_document(
+            lang, ext, period, {name: markers.get(name, []) for name in _SECTIONS}
+        )
+        pieces = _MARKER.split(rendered)
+        # The text before the first marker, then (name, index, text after) for each marker in order.
+        texts, sections = [pieces[0]], []
+        for at in range(1, len(pieces), 6):
+            name, first, between, again, second, after = (pieces[at : at + 6] + [""] * 6)[:6]
+            if (first, again, second) != ("0", name, "1"):
+                break
+            sections.append((name, between))
+            texts.append(after)
+        if len(pieces) != 1 + 6 * len(sections) or sorted(n for n, _ in sections) != sorted(present):
+            raise DigestError(
+                f"template email/digest.{ext} must show each non-empty block list once, in a loop"
+            )
+        if len(self._frames) >= _CACHE_LIMIT:
+            self._frames.clear()
+        frame = self._frames[key] = _Frame(tuple(texts), tuple(sections))
+        return frame
 
     # --- any format -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -277,3 +278,31 @@ def test_a_third_language_is_one_new_catalog(tmp_path: Path) -> None:
     assert html.startswith('<!DOCTYPE html>\n<html lang="fr">')
     assert "<title>Scientific Spaces : nouveaux articles du 2024-09-01 au 2024-10-12</title>" in html
     assert "26,991 lecteurs" in renderer.email_text(DIGEST, "fr")
+
+
+_NAIVE = Renderer(cached=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_memoized_email_frame_gives_what_a_full_render_gives(lang: Lang, fmt: Format) -> None:
+    """Every combination of empty and non-empty sections, one block and several."""
+    for series in [(), (LOW_RANK,)]:
+        for posts in [(), (NO_ID,), (POSITION, NO_ID, replace(POSITION, key=9, title="第三篇"))]:
+            for most_read in [(), (MostRead(POSITION, 3),), DIGEST.most_read]:
+                digest = replace(DIGEST, series_updates=series, posts=posts, most_read=most_read)
+                assert RENDERER.render(digest, lang, fmt) == _NAIVE.render(digest, lang, fmt)
+
+
+def test_an_email_template_showing_a_block_list_outside_a_loop_is_refused(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(Renderer().templates_dir, templates)
+    document = templates / "email" / "digest.txt"
+    document.write_text(
+        document.read_text(encoding="utf-8").replace("{{ block }}", "{{ block }}{{ post_blocks[0] }}", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(DigestError, match=r"email/digest\.txt must show each non-empty block list once"):
+        Renderer(templates).email_text(DIGEST, "en")
+    # The naive renderer has no frame to check: it shows what the template says.
+    assert Renderer(templates, cached=False).email_text(DIGEST, "en").count(POSITION.title) == 3
