@@ -1,7 +1,9 @@
 """Rendering a digest through the jinja2 templates: Telegram messages within the limit, email HTML and text.
 
-The parts every recipient shares (one post's block, one most-read line) are rendered once and memoized, so a
-run over many recipients pays per recipient only for choosing and assembling blocks.
+One template per message for every language: the words come from the gettext catalogs (digest/i18n.py),
+through one jinja2 environment per language. The parts every recipient shares (one post's block, one
+most-read line, an email's document around its blocks) are rendered once per language and memoized, so a run
+over many recipients pays per recipient only for choosing and assembling blocks.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ def make_environment(
         keep_trailing_newline=False,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(translator or gettext.NullTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    # The i18n extension adds this method to the environment at run time, out of the type checker's sight.
+    install = env.install_gettext_translations  # type: ignore[attr-defined]
+    install(translator or gettext.NullTranslations(), newstyle=True)
     env.filters["thousands"] = _thousands
     env.filters["host"] = _host
     env.filters["nl2br"] = _nl2br
