@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck run bench clean
+.PHONY: install test lint typecheck run bench catalogs clean
 
 install: $(STAMP)
 
@@ -29,6 +29,15 @@ run: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Re-extract every message of templates/ and the Python packages (babel.cfg) into locales/messages.pot, then
+# bring each locales/<lang>/LC_MESSAGES/messages.po up to date: new messages arrive untranslated (or fuzzy, from a
+# near match) and `make test` fails until they are translated. A new language: `$(BIN)/pybabel init -D messages
+# -i locales/messages.pot -d locales -l <lang>`, then translate it.
+catalogs: install
+	$(BIN)/pybabel extract -F babel.cfg --add-comments=Translators: --add-location=file --sort-by-file --no-wrap \
+		--project=kexue-notifier --version=0.1.0 --copyright-holder=kexue-notifier -o locales/messages.pot .
+	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales --ignore-obsolete --no-wrap
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -5,7 +5,8 @@ selection and `Renderer` for the templates. Shared: each post's message view (La
 the most-read list and the selection windows, and each block per language and format. Per recipient:
 choosing the posts new to them and in the series they follow, then assembling (and, for Telegram,
 splitting) the message from the shared blocks. The naive baseline, on a sample, gives every recipient a
-fresh builder and renderer, so it re-renders the LaTeX, the excerpts and every template each time.
+fresh builder and renderer, so it re-renders the LaTeX, the excerpts and every template each time (the
+translation catalogs, read once when a process starts, are the one thing its renderers share).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo
 from archive.identity import series_key
 from archive.latex import latex_to_text, render_math
 from archive.model import Post, PostDate, Series
+from digest.i18n import Translations
 from digest.model import LANGS, Digest, Lang
 from digest.render import FORMATS, Format, Renderer
 from digest.selection import DigestBuilder
@@ -127,13 +129,15 @@ async def _run(
     builder: DigestBuilder | None,
     renderer: Renderer | None,
     db: Database,
+    translations: Translations,
 ) -> int:
     """Digest and messages for each recipient; None for the builder or renderer means a fresh one each."""
     messages = 0
     for recipient, fmt in recipients:
         digest = await (builder or _builder(db, cached=False)).for_recipient(recipient, NOW)
         if digest is not None:
-            messages += len((renderer or Renderer(cached=False)).render(digest, recipient.lang, fmt))
+            fresh = renderer or Renderer(translations=translations, cached=False)
+            messages += len(fresh.render(digest, recipient.lang, fmt))
     return messages
 
 
@@ -171,13 +175,13 @@ async def _bench(db: Database) -> None:
 
     # Per-recipient part: selection, assembly and splitting from the shared views and blocks.
     start = time.perf_counter()
-    messages = await _run(recipients, builder, renderer, db)
+    messages = await _run(recipients, builder, renderer, db, renderer.translations)
     per_recipient = time.perf_counter() - start
 
     # Naive baseline on a sample: a fresh builder and renderer per recipient re-render everything.
     sample = recipients[:NAIVE_SAMPLE]
     start = time.perf_counter()
-    await _run(sample, None, None, db)
+    await _run(sample, None, None, db, renderer.translations)
     naive = (time.perf_counter() - start) * len(recipients) / len(sample)
 
     total = shared + per_recipient

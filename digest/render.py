@@ -1,11 +1,14 @@
 """Rendering a digest through the jinja2 templates: Telegram messages within the limit, email HTML and text.
 
-The parts every recipient shares (one post's block, one most-read line) are rendered once and memoized, so a
-run over many recipients pays per recipient only for choosing and assembling blocks.
+One template per message for every language: the words come from the gettext catalogs (digest/i18n.py),
+through one jinja2 environment per language. The parts every recipient shares (one post's block, one
+most-read line, an email's document around its blocks) are rendered once per language and memoized, so a run
+over many recipients pays per recipient only for choosing and assembling blocks.
 """
 
 from __future__ import annotations
 
+import gettext
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -13,12 +16,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    select_autoescape,
+)
 from markupsafe import Markup, escape
 
 from digest import DigestError
 from digest.excerpt import ELLIPSIS
-from digest.model import Digest, Lang, MostRead, PostItem
+from digest.i18n import Translations
+from digest.model import Digest, MostRead, Period, PostItem
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
 
 log = logging.getLogger(__name__)
@@ -54,8 +65,14 @@ def _nl2br(text: str) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in text.split("\n"))
 
 
-def make_environment(templates_dir: Path | None = None) -> Environment:
-    """The jinja2 environment: autoescape on for `.html`, strict undefined, the digest filters."""
+def make_environment(
+    templates_dir: Path | None = None, translator: gettext.NullTranslations | None = None
+) -> Environment:
+    """The jinja2 environment of one language: autoescape on for `.html`, strict undefined, the digest
+    filters, and `_`/`ngettext`/`pgettext` from `translator` (newstyle: named placeholders, escaped in HTML).
+
+    Without a translator the msgids themselves show (English).
+    """
     env = Environment(
         loader=FileSystemLoader(str(templates_dir or default_templates_dir())),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
@@ -63,11 +80,28 @@ def make_environment(templates_dir: Path | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The i18n extension adds this method to the environment at run time, out of the type checker's sight.
+    install = env.install_gettext_translations  # type: ignore[attr-defined]
+    install(translator or gettext.NullTranslations(), newstyle=True)
     env.filters["thousands"] = _thousands
     env.filters["host"] = _host
     env.filters["nl2br"] = _nl2br
     return env
+
+
+_SECTIONS = ("series_blocks", "post_blocks", "most_read_blocks")
+# A marker block of the email frame: NUL never occurs in a rendered template (no post string reaches it).
+_MARKER = re.compile("\x00(" + "|".join(_SECTIONS) + "):([01])\x00")
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """An email document without its blocks: `texts[i]`, then section i's blocks joined by its separator."""
+
+    texts: tuple[str, ...]
+    sections: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,63 +113,95 @@ class _Block:
 
 
 class Renderer:
-    """Renders digests and notifications; `cached=False` re-renders every block (the naive baseline)."""
+    """Renders digests and notifications in any language with a catalog; `cached=False` re-renders every
+    block (the naive baseline).
+
+    One template per message; its strings come from `translations` (default: the catalogs of `locales_dir`,
+    itself defaulting to `default_locales_dir()`). A language is any code in `translations.languages`.
+    """
 
     def __init__(
-        self, templates_dir: Path | None = None, *, limit: int = TELEGRAM_LIMIT, cached: bool = True
+        self,
+        templates_dir: Path | None = None,
+        *,
+        locales_dir: Path | None = None,
+        translations: Translations | None = None,
+        limit: int = TELEGRAM_LIMIT,
+        cached: bool = True,
     ) -> None:
-        self.env = make_environment(templates_dir)
+        self.templates_dir = templates_dir or default_templates_dir()
+        self.translations = translations or Translations.load(locales_dir)
         self.limit = limit
         self.cached = cached
-        self._modules: dict[str, Any] = {}
-        self._blocks: dict[tuple[str, str, object], _Block] = {}
-        self._html: dict[tuple[str, str, object], str] = {}
+        self._envs: dict[str, Environment] = {}
+        self._modules: dict[tuple[str, str], Any] = {}
+        self._blocks: dict[tuple[str, str, str, object], _Block] = {}
+        self._html: dict[tuple[str, str, str, object], str] = {}
+        self._frames: dict[tuple[str, str, Period, tuple[str, ...]], _Frame] = {}
 
     # --- template access --------------------------------------------------------------------------
 
-    def _module(self, name: str) -> Any:
-        module = self._modules.get(name)
+    def environment(self, lang: str) -> Environment:
+        """The jinja2 environment of `lang` (its catalog installed), made once; an unknown language is a
+        DigestError."""
+        env = self._envs.get(lang)
+        if env is None:
+            env = self._envs[lang] = make_environment(self.templates_dir, self.translations.translator(lang))
+        return env
+
+    def _template(self, lang: str, name: str) -> Template:
+        try:
+            return self.environment(lang).get_template(name)
+        except TemplateNotFound as exc:
+            raise DigestError(f"template {name} not found") from exc
+
+    def _module(self, lang: str, name: str) -> Any:
+        module = self._modules.get((lang, name))
         if module is None:
-            try:
-                module = self.env.get_template(name).module
-            except TemplateNotFound as exc:
-                raise DigestError(f"template {name} not found") from exc
-            self._modules[name] = module
+            module = self._modules[(lang, name)] = self._template(lang, name).module
         return module
 
-    def _macro(self, template: str, macro: str, *args: object) -> str:
-        return str(getattr(self._module(template), macro)(*args)).strip()
+    def _macro(self, lang: str, template: str, macro: str, *args: object) -> str:
+        return str(getattr(self._module(lang, template), macro)(*args)).strip()
 
-    def _memo(self, template: str, macro: str, arg: object) -> str:
-        """A macro's output, rendered once per distinct argument when caching."""
+    def _memo(self, lang: str, template: str, macro: str, arg: object) -> str:
+        """A macro's output, rendered once per language and distinct argument when caching."""
+        return self._remember((lang, template, macro, arg), lambda: self._macro(lang, template, macro, arg))
+
+    def _remember(self, key: tuple[str, str, str, object], produce: Callable[[], str]) -> str:
         if not self.cached:
-            return self._macro(template, macro, arg)
-        key = (template, macro, arg)
+            return produce()
         found = self._html.get(key)
         if found is None:
             if len(self._html) >= _CACHE_LIMIT:
                 self._html.clear()
-            found = self._html[key] = self._macro(template, macro, arg)
+            found = self._html[key] = produce()
         return found
 
-    def _block(self, template: str, macro: str, arg: object) -> _Block:
+    def _block(self, lang: str, template: str, macro: str, arg: object) -> _Block:
         if not self.cached:
-            html = self._macro(template, macro, arg)
+            html = self._macro(lang, template, macro, arg)
             return _Block(html, telegram_length(html))
-        key = (template, macro, arg)
+        key = (lang, template, macro, arg)
         found = self._blocks.get(key)
         if found is None:
             if len(self._blocks) >= _CACHE_LIMIT:
                 self._blocks.clear()
-            html = self._macro(template, macro, arg)
+            html = self._macro(lang, template, macro, arg)
             found = self._blocks[key] = _Block(html, telegram_length(html))
         return found
 
     # --- Telegram ---------------------------------------------------------------------------------
 
-    def telegram_post(self, item: PostItem, lang: Lang) -> str:
-        """The notification of one new post, shortened (excerpt first, then title) to fit one message."""
-        template = self.env.get_template(f"telegram/post.{lang}.html")
+    def telegram_post(self, item: PostItem, lang: str) -> str:
+        """The notification of one new post, shortened (excerpt first, then title) to fit one message.
+
+        Rendered once per language and post when caching: every subscriber gets the same.
+        """
+        return self._remember((lang, "telegram/post.html", "", item), lambda: self._telegram_post(item, lang))
+
+    def _telegram_post(self, item: PostItem, lang: str) -> str:
+        template = self._template(lang, "telegram/post.html")
 
         def render(candidate: PostItem) -> str:
             return template.render(p=candidate).strip()
@@ -145,13 +211,13 @@ class Renderer:
             return html
         return _fit(item, lambda candidate: render(candidate), self.limit).html
 
-    def telegram_digest(self, digest: Digest, lang: Lang) -> list[str]:
+    def telegram_digest(self, digest: Digest, lang: str) -> list[str]:
         """The digest as Telegram messages of at most `limit` characters each, split between posts."""
-        template = f"telegram/digest.{lang}.html"
+        template = "telegram/digest.html"
         period = digest.period
-        header = self._block(template, "header", period)
-        continued = self._block(template, "continued", period)
-        footer = self._block(template, "footer", period)
+        header = self._block(lang, template, "header", period)
+        continued = self._block(lang, template, "continued", period)
+        footer = self._block(lang, template, "footer", period)
         reserve = len(_BLOCK_SEP) + footer.length
         messages: list[list[str]] = []
         current: list[str] = [header.html]
@@ -165,10 +231,10 @@ class Renderer:
         for kind, macro, entries in sections:
             if not entries:
                 continue
-            heading = self._block(template, "section", kind)
+            heading = self._block(lang, template, "section", kind)
             separator = _BLOCK_SEP if macro == "post" else _LINE_SEP
             for index, entry in enumerate(entries):
-                block = self._block(template, macro, entry)
+                block = self._block(lang, template, macro, entry)
                 lead = [(_BLOCK_SEP, heading), (_BLOCK_SEP, block)] if index == 0 else [(separator, block)]
                 need = sum(len(sep) + b.length for sep, b in lead)
                 if used + need + reserve > self.limit and len(current) > 1:
@@ -178,7 +244,7 @@ class Renderer:
                     need = sum(len(sep) + b.length for sep, b in lead)
                 if used + need + reserve > self.limit:
                     budget = self.limit - reserve - used - (need - block.length)
-                    block = self._shortened(template, macro, entry, budget)
+                    block = self._shortened(lang, template, macro, entry, budget)
                     lead[-1] = (lead[-1][0], block)
                 for sep, piece in lead:
                     current.append(sep)
@@ -189,47 +255,96 @@ class Renderer:
         messages.append(current)
         return ["".join(parts) for parts in messages]
 
-    def _shortened(self, template: str, macro: str, entry: PostItem | MostRead, budget: int) -> _Block:
+    def _shortened(
+        self, lang: str, template: str, macro: str, entry: PostItem | MostRead, budget: int
+    ) -> _Block:
         """A block too long for a message on its own, shortened to `budget` without breaking any tag."""
         log.info("digest: shortening a %s block to %d characters", macro, budget)
         if isinstance(entry, MostRead):
             most_read = entry
 
             def render_most_read(candidate: PostItem) -> str:
-                return self._macro(template, macro, replace(most_read, item=candidate))
+                return self._macro(lang, template, macro, replace(most_read, item=candidate))
 
             return _fit(most_read.item, render_most_read, budget)
-        return _fit(entry, lambda candidate: self._macro(template, macro, candidate), budget)
+        return _fit(entry, lambda candidate: self._macro(lang, template, macro, candidate), budget)
 
     # --- email ------------------------------------------------------------------------------------
 
-    def email_subject(self, digest: Digest, lang: Lang) -> str:
+    def email_subject(self, digest: Digest, lang: str) -> str:
         """The subject line of the digest email."""
-        return self._memo(f"email/blocks.{lang}.txt", "subject", digest.period)
+        return self._memo(lang, "email/blocks.txt", "subject", digest.period)
 
-    def email_html(self, digest: Digest, lang: Lang) -> str:
+    def email_html(self, digest: Digest, lang: str) -> str:
         """The digest email's HTML part."""
         return self._email(digest, lang, "html")
 
-    def email_text(self, digest: Digest, lang: Lang) -> str:
+    def email_text(self, digest: Digest, lang: str) -> str:
         """The digest email's plain-text part."""
         return self._email(digest, lang, "txt")
 
-    def _email(self, digest: Digest, lang: Lang, ext: str) -> str:
-        blocks = f"email/blocks.{lang}.{ext}"
-        wrap: Callable[[str], str] = Markup if ext == "html" else str
-        rendered = self.env.get_template(f"email/digest.{lang}.{ext}").render(
-            d=digest,
-            subject=self.email_subject(digest, lang),
-            series_blocks=[wrap(self._memo(blocks, "post", p)) for p in digest.series_updates],
-            post_blocks=[wrap(self._memo(blocks, "post", p)) for p in digest.posts],
-            most_read_blocks=[wrap(self._memo(blocks, "most_read", m)) for m in digest.most_read],
+    def _email(self, digest: Digest, lang: str, ext: str) -> str:
+        blocks = f"email/blocks.{ext}"
+        sections = {
+            "series_blocks": [self._memo(lang, blocks, "post", p) for p in digest.series_updates],
+            "post_blocks": [self._memo(lang, blocks, "post", p) for p in digest.posts],
+            "most_read_blocks": [self._memo(lang, blocks, "most_read", m) for m in digest.most_read],
+        }
+        if not self.cached:
+            wrap: Callable[[str], str] = Markup if ext == "html" else str
+            rendered = self._email_document(
+                lang, ext, digest.period, {k: list(map(wrap, v)) for k, v in sections.items()}
+            )
+            return rendered.strip() + "\n"
+        frame = self._email_frame(lang, ext, digest.period, tuple(name for name, v in sections.items() if v))
+        parts = [frame.texts[0]]
+        for (name, separator), text in zip(frame.sections, frame.texts[1:], strict=True):
+            parts.append(separator.join(sections[name]))
+            parts.append(text)
+        return "".join(parts).strip() + "\n"
+
+    def _email_document(self, lang: str, ext: str, period: Period, sections: dict[str, list[str]]) -> str:
+        return self._template(lang, f"email/digest.{ext}").render(
+            d=period, subject=self._memo(lang, "email/blocks.txt", "subject", period), **sections
         )
-        return rendered.strip() + "\n"
+
+    def _email_frame(self, lang: str, ext: str, period: Period, present: tuple[str, ...]) -> _Frame:
+        """The email document around its blocks, rendered once per language, period and non-empty sections.
+
+        Everything but the blocks (headings, dates, footer: the translated words) is the same for every
+        recipient of a period, so it is rendered with two marker blocks per section, which also show what the
+        template puts between two blocks; a recipient's document is then the frame joined with their blocks.
+        """
+        key = (lang, ext, period, present)
+        found = self._frames.get(key)
+        if found is not None:
+            return found
+        wrap: Callable[[str], str] = Markup if ext == "html" else str
+        markers = {name: [wrap(f"\x00{name}:{i}\x00") for i in (0, 1)] for name in present}
+        rendered = self._email_document(
+            lang, ext, period, {name: markers.get(name, []) for name in _SECTIONS}
+        )
+        pieces = _MARKER.split(rendered)
+        # The text before the first marker, then (name, index, text after) for each marker in order.
+        texts, sections = [pieces[0]], []
+        for at in range(1, len(pieces), 6):
+            name, first, between, again, second, after = (pieces[at : at + 6] + [""] * 6)[:6]
+            if (first, again, second) != ("0", name, "1"):
+                break
+            sections.append((name, between))
+            texts.append(after)
+        if len(pieces) != 1 + 6 * len(sections) or sorted(n for n, _ in sections) != sorted(present):
+            raise DigestError(
+                f"template email/digest.{ext} must show each non-empty block list once, in a loop"
+            )
+        if len(self._frames) >= _CACHE_LIMIT:
+            self._frames.clear()
+        frame = self._frames[key] = _Frame(tuple(texts), tuple(sections))
+        return frame
 
     # --- any format -------------------------------------------------------------------------------
 
-    def render(self, digest: Digest, lang: Lang, fmt: Format) -> list[str]:
+    def render(self, digest: Digest, lang: str, fmt: Format) -> list[str]:
         """The digest in one format: Telegram gives one or more messages, email one document."""
         if fmt == "telegram":
             return self.telegram_digest(digest, lang)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 
 from archive.model import Post, PostDate
+from digest import DigestError
 from digest.model import LANGS, Digest, Lang, MostRead, PostItem, SeriesRef, build_item
 from digest.render import FORMATS, Format, Renderer
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
@@ -190,3 +195,114 @@ def test_any_stored_post_renders_through_the_real_path(
         [document] = parts
         # A rendered block is trimmed at its edges, and the title opens its block.
         assert title.strip() in document
+
+
+_SCRIPT = "<script>alert('x')</script>"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_strings_passed_into_translated_phrases_are_still_escaped(lang: Lang) -> None:
+    assert LOW_RANK.series is not None
+    hostile = replace(
+        LOW_RANK,
+        title=_SCRIPT,
+        series=replace(LOW_RANK.series, name=_SCRIPT, previous_url="https://kexue.fm/?a=1&b=<2>"),
+    )
+    digest = replace(DIGEST, posts=(hostile,), series_updates=(), most_read=(MostRead(hostile, 2),))
+    escaped = str(escape(_SCRIPT))
+    for html in [
+        RENDERER.telegram_post(hostile, lang),
+        *RENDERER.telegram_digest(digest, lang),
+        RENDERER.email_html(digest, lang),
+    ]:
+        assert "<script>" not in html
+        # The title, the series name inside the series phrase, and the link inside it, all escaped.
+        assert html.count(escaped) >= 2
+        assert 'href="https://kexue.fm/?a=1&amp;b=&lt;2&gt;"' in html
+    for message in [RENDERER.telegram_post(hostile, lang), *RENDERER.telegram_digest(digest, lang)]:
+        check_telegram_html(message)
+    # Plain text is not HTML: the same strings stay as written.
+    assert RENDERER.email_text(digest, lang).count(_SCRIPT) >= 2
+
+
+def test_one_reader_is_singular_in_english_and_the_same_in_chinese() -> None:
+    one = replace(POSITION, readers=1)
+    digest = replace(DIGEST, posts=(one,), series_updates=(), most_read=(MostRead(one, 1),))
+    assert "· 1 reader\n" in RENDERER.telegram_post(one, "en") + "\n"
+    assert "(+1 reader)" in RENDERER.email_text(digest, "en")
+    assert "· 1 位读者" in RENDERER.telegram_post(one, "zh")
+    assert "（+1 位读者）" in RENDERER.email_html(digest, "zh")
+
+
+def test_an_unknown_language_is_a_digest_error() -> None:
+    with pytest.raises(DigestError, match="no catalog for language 'fr'"):
+        RENDERER.render(DIGEST, "fr", "telegram")
+
+
+_FRENCH = {
+    "New on Scientific Spaces": "Nouveau sur Scientific Spaces",
+    "Scientific Spaces · New posts": "Scientific Spaces · Nouveaux articles",
+    "%(start)s to %(end)s": "du %(start)s au %(end)s",
+    "%(name)s, part %(part)s (%(previous)s)": "%(name)s, partie %(part)s (%(previous)s)",
+    "%(name)s, part %(part)s": "%(name)s, partie %(part)s",
+    "previous part": "partie précédente",
+    "Scientific Spaces: new posts, %(start)s to %(end)s": (
+        "Scientific Spaces : nouveaux articles du %(start)s au %(end)s"
+    ),
+}
+
+
+def test_a_third_language_is_one_new_catalog(tmp_path: Path) -> None:
+    catalog = Catalog(locale="fr")
+    for msgid, string in _FRENCH.items():
+        catalog.add(msgid, string)
+    catalog.add(("%(count)s reader", "%(count)s readers"), ("%(count)s lecteur", "%(count)s lecteurs"))
+    catalog.add("en", "fr", context="html lang")
+    path = tmp_path / "fr" / "LC_MESSAGES" / "messages.po"
+    path.parent.mkdir(parents=True)
+    with path.open("wb") as target:
+        write_po(target, catalog)
+
+    renderer = Renderer(locales_dir=tmp_path)
+    assert renderer.translations.languages == ("fr",)
+    post = renderer.telegram_post(LOW_RANK, "fr")
+    check_telegram_html(post)
+    assert post.startswith("<b>Nouveau sur Scientific Spaces</b>")
+    assert '低秩近似之路, partie 3 (<a href="https://kexue.fm/archives/10407">partie précédente</a>)' in post
+    assert "11,871 lecteurs" in post
+    [telegram] = renderer.telegram_digest(DIGEST, "fr")
+    assert "du 2024-09-01 au 2024-10-12" in telegram
+    # A message the catalog lacks shows in English, the language of the msgids.
+    assert "<b>New posts</b>" in telegram
+    html = renderer.email_html(DIGEST, "fr")
+    assert html.startswith('<!DOCTYPE html>\n<html lang="fr">')
+    assert "<title>Scientific Spaces : nouveaux articles du 2024-09-01 au 2024-10-12</title>" in html
+    assert "26,991 lecteurs" in renderer.email_text(DIGEST, "fr")
+
+
+_NAIVE = Renderer(cached=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_memoized_email_frame_gives_what_a_full_render_gives(lang: Lang, fmt: Format) -> None:
+    """Every combination of empty and non-empty sections, one block and several."""
+    for series in [(), (LOW_RANK,)]:
+        for posts in [(), (NO_ID,), (POSITION, NO_ID, replace(POSITION, key=9, title="第三篇"))]:
+            for most_read in [(), (MostRead(POSITION, 3),), DIGEST.most_read]:
+                digest = replace(DIGEST, series_updates=series, posts=posts, most_read=most_read)
+                assert RENDERER.render(digest, lang, fmt) == _NAIVE.render(digest, lang, fmt)
+
+
+def test_an_email_template_showing_a_block_list_outside_a_loop_is_refused(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(Renderer().templates_dir, templates)
+    document = templates / "email" / "digest.txt"
+    document.write_text(
+        document.read_text(encoding="utf-8").replace("{{ block }}", "{{ block }}{{ post_blocks[0] }}", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(DigestError, match=r"email/digest\.txt must show each non-empty block list once"):
+        Renderer(templates).email_text(DIGEST, "en")
+    # The naive renderer has no frame to check: it shows what the template says.
+    assert Renderer(templates, cached=False).email_text(DIGEST, "en").count(POSITION.title) == 3
