@@ -372,3 +372,72 @@ async def test_capture_then_live_listing_is_one_post_spelled_as_the_site_spells_
     ]
     series = (await cli("series", "低秩近似之路", "--json")).json()
     assert [p["series"]["part"] for p in series["posts"]] == [1, 3] and series["missing"] == [2]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (("latest", "-n", "99999999999999999999"), {}),
+        (("latest", "-n", "0"), {}),
+        (("search", "矩阵", "--offset", "9223372036854775807"), {}),
+        (("search", "矩阵", "-n", "101"), {}),
+        (("search", ""), {}),
+        (("series", ""), {}),
+        (("digest", "--since", "0001-01-01"), {}),
+        (("digest", "--since", "9999-12-31"), {}),
+        (("latest",), {"NOTIFY_MAX_AGE_DAYS": "99999999999"}),
+        (("latest",), {"KEXUE_NOW": "0001-01-01T00:00:00"}),
+        (("digest",), {"KEXUE_NOW": "9999-12-31T23:59:59"}),
+        (("latest",), {"CRAWL_DELAY": "nan"}),
+    ],
+)
+async def test_out_of_range_values_are_one_line_never_a_traceback(
+    cli: Cli, args: tuple[str, ...], env: dict[str, str]
+) -> None:
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD))
+    run = await cli(*args, **env)
+    assert_one_line_error(run)
+    assert run.stdout == ""
+
+
+async def test_a_dotenv_that_is_not_utf8_is_one_line(cli: Cli) -> None:
+    (cli.workdir / ".env").write_bytes(b"LOG_LEVEL=\xff\xfe\n")
+    run = await cli("latest")
+    assert_one_line_error(run)
+    assert ".env" in run.stderr
+
+
+async def test_a_closed_pipe_ends_quietly(cli: Cli) -> None:
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD))
+    for args in (("latest",), ("search", "矩阵"), ("series",), ("latest", "--json")):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "notifier.cli",
+            *args,
+            cwd=cli.workdir,
+            env=cli.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        # `| head -c 1`: the reader takes one byte and goes away before the command has written everything.
+        await proc.stdout.read(1)
+        proc.stdout.feed_eof()
+        transport = getattr(proc, "_transport", None)
+        assert transport is not None
+        pipe = transport.get_pipe_transport(1)
+        pipe.close()
+        err = await asyncio.wait_for(proc.stderr.read(), timeout=30)
+        code = await proc.wait()
+        assert code == 0 and b"Traceback" not in err and b"BrokenPipe" not in err, (args, err)
+
+
+async def test_an_empty_store_says_so(cli: Cli) -> None:
+    run = await cli("poll", feed_file(cli.workdir / "feed.xml"))
+    assert run.code == 0
+    for command in ("latest", "series"):
+        run = await cli(command)
+        assert run.code == 0 and run.stdout == ""
+        assert "no posts stored yet" in run.stderr
+    assert (await cli("latest", "--json")).json() == []
