@@ -422,6 +422,17 @@ class SubscriberStore:
         )
         return await self._many(sql, {"after": after_id, "hour": hour, "day": weekday, "limit": limit})
 
+    async def digest_readers(self, after_id: int, limit: int) -> list[Subscriber]:
+        """Reachable daily and weekly readers with any follow, by id after `after_id` (keyset pagination):
+        the digest job works out from each one's settings and last digest whether a digest fell due."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM subscribers r WHERE id > :after AND {_REACHABLE} "
+            "AND mode IN ('daily', 'weekly') "
+            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id) "
+            "ORDER BY id LIMIT :limit"
+        )
+        return await self._many(sql, {"after": after_id, "limit": limit})
+
     async def mark_digest_sent(self, subscriber_id: int, at: datetime) -> None:
         """Record that this reader got a digest covering everything up to `at`."""
         await self.conn.execute(
