@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import socket
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
 from digest.selection import DigestBuilder
 from notifier.config import Clock
+from storage import StorageError
 from storage.db import Database
 from storage.deliveries import Delivery
 from storage.recipients import Recipient
@@ -77,6 +79,21 @@ class ChatLimits:
 def holder_id() -> str:
     """This process, as lease holders are named: host, pid and a random tag (a reused pid is not us)."""
     return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether a lease holder named by `holder_id` is a process of this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def redact(text: str, token: str | None) -> str:
@@ -306,9 +323,14 @@ class Sender:
         while True:
             try:
                 async with unit_of_work(self.db) as uow:
-                    held = await uow.leases.acquire(
-                        SENDER_LEASE, self.holder, now=self.wall(), ttl=self.lease_ttl
-                    )
+                    now = self.wall()
+                    held = await uow.leases.acquire(SENDER_LEASE, self.holder, now=now, ttl=self.lease_ttl)
+                    current = None if held else await uow.leases.get(SENDER_LEASE)
+                    if current is not None and holder_is_dead(current.holder):
+                        # A holder on this machine that was killed: restart at once instead of after the TTL.
+                        held = await uow.leases.take_over(
+                            SENDER_LEASE, current.holder, self.holder, now=now, ttl=self.lease_ttl
+                        )
                     if held and not self._leased.is_set():
                         # Rows a dead holder left `sending` were perhaps sent: they go again (the bounded
                         # repeats), never lost.
@@ -330,6 +352,15 @@ class Sender:
             await asyncio.sleep(self.lease_ttl / 3)
 
     async def _dispatch(self) -> None:
+        while True:
+            try:
+                await self._dispatch_rows()
+            except (StorageError, sqlite3.Error, OSError) as exc:
+                # A locked or full database: one line, a pause, and the loop goes on.
+                log.error("sender: %s: %s; trying again shortly", type(exc).__name__, exc)
+                await asyncio.sleep(self.poll_every)
+
+    async def _dispatch_rows(self) -> None:
         buffer: deque[Delivery] = deque()
         while True:
             if not self._leased.is_set():

@@ -43,6 +43,16 @@ class LeaseStore:
         await cursor.close()
         return taken
 
+    async def take_over(self, name: str, old_holder: str, holder: str, *, now: float, ttl: float) -> bool:
+        """Take `name` from `old_holder` (known to be dead) before its lease expires; False if it moved on."""
+        cursor = await self.conn.execute(
+            "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND holder = ?",
+            (holder, now + ttl, name, old_holder),
+        )
+        taken = cursor.rowcount > 0
+        await cursor.close()
+        return taken
+
     async def release(self, name: str, holder: str) -> bool:
         """Give `name` up if `holder` still holds it, so another process may take it at once."""
         cursor = await self.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
