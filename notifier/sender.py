@@ -241,6 +241,14 @@ class Composed:
     digest_for: int | None = None  # the subscriber whose last digest time moves to now once done
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Rows sent and waiting for one group commit."""
+
+    entries: list[tuple[int, int | None, str | None]]
+    done: asyncio.Future[None]
+
+
 class Sender:
     """The sender loop over one database; `run()` until cancelled. See the module docstring."""
 
@@ -275,7 +283,9 @@ class Sender:
         self.concurrency = concurrency
         self.rich = rich
         self.pacer = ChatPacer(limits or ChatLimits())
-        self.bucket = TokenBucket(rate)
+        # A burst of 5 ms worth of tokens: a sleep that overshoots loses no sending time, while no second of
+        # sending exceeds the rate by more than 0.5%.
+        self.bucket = TokenBucket(rate, burst=max(1.0, rate / 200))
         self.holder = holder or holder_id()
         self.lease_ttl = lease_ttl
         self.poll_every = poll_every
@@ -293,6 +303,9 @@ class Sender:
         self._rich_unsupported = False
         self._builder: DigestBuilder | None = None
         self._builder_uses = 0
+        self._open_batch: _Batch | None = None
+        self._flush_lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
 
     # --- the loop -----------------------------------------------------------------------------------
 
@@ -375,36 +388,47 @@ class Sender:
                         await asyncio.wait_for(self._wake.wait(), self.poll_every)
                     continue
                 buffer.extend(rows)
-            delivery = buffer.popleft()
             await self._slots.acquire()
+            taken = 1
+            while taken < len(buffer) and not self._slots.locked():
+                await self._slots.acquire()
+                taken += 1
             try:
-                started = await self._start(delivery)
+                started = await self._start([buffer.popleft() for _ in range(taken)])
             except BaseException:
-                self._slots.release()
+                for _ in range(taken):
+                    self._slots.release()
                 raise
-            if not started:
+            for _ in range(taken - started):
                 self._slots.release()
 
-    async def _start(self, delivery: Delivery) -> bool:
-        """Pace, claim and launch one row; False when it was not launched (deferred or gone)."""
+    async def _start(self, rows: list[Delivery]) -> int:
+        """Pace, claim (one transaction) and launch rows, one free slot each; how many were launched."""
         now = self.wall()
-        ready = self.pacer.ready_at(delivery, now)
-        if ready > now:
-            async with unit_of_work(self.db) as uow:
-                await uow.deliveries.defer(delivery.id, ready)
-            return False
-        await self.bucket.take()
-        if not self._leased.is_set():
-            return False
+        ready: list[Delivery] = []
+        later: list[tuple[int, float]] = []
+        for delivery in rows:
+            at = self.pacer.ready_at(delivery, now)
+            if at > now:
+                later.append((delivery.id, at))
+            else:
+                ready.append(delivery)
+                # Noted now, so a second row for the same chat in this batch waits its turn.
+                self.pacer.note(delivery, now)
         async with unit_of_work(self.db) as uow:
-            claimed = await uow.deliveries.claim([delivery.id])
-        if not claimed:
-            return False
-        self.pacer.note(delivery, self.wall())
-        task = asyncio.create_task(self._send(delivery), name=f"send-{delivery.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return True
+            for delivery_id, at in later:
+                await uow.deliveries.defer(delivery_id, at)
+            claimed = set(await uow.deliveries.claim([d.id for d in ready])) if ready else set()
+        launched = 0
+        for delivery in ready:
+            if delivery.id not in claimed:
+                continue
+            await self.bucket.take()
+            task = asyncio.create_task(self._send(delivery), name=f"send-{delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            launched += 1
+        return launched
 
     async def _finish_in_flight(self, timeout: float = 10.0) -> None:
         if self._tasks:
@@ -454,13 +478,45 @@ class Sender:
         except DigestError as exc:
             await self._dead(delivery, f"render: {exc}")
             return
-        async with unit_of_work(self.db) as uow:
-            await uow.deliveries.mark_sent(delivery.id, message_id, self.clock(), composed.note)
-            if composed.digest_for is not None:
+        if composed.digest_for is not None:
+            async with unit_of_work(self.db) as uow:
+                await uow.deliveries.mark_sent(delivery.id, message_id, self.clock(), composed.note)
                 await uow.subscribers.mark_digest_sent(composed.digest_for, self.clock())
+        else:
+            await self._commit_sent(delivery.id, message_id, composed.note)
         if message_id is not None:
             self.sent += 1
         log.debug("sender: delivery %d (%s) to %s done", delivery.id, delivery.item, chat)
+
+    async def _commit_sent(self, delivery_id: int, message_id: int | None, note: str | None) -> None:
+        """Record a sent row in the next group commit, and return once it is committed.
+
+        The row's slot stays taken until then, so rows `sending` in the database never outnumber the slots.
+        """
+        batch = self._open_batch
+        if batch is None:
+            batch = self._open_batch = _Batch([], asyncio.get_running_loop().create_future())
+            flush = asyncio.create_task(self._flush(batch))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+        batch.entries.append((delivery_id, message_id, note))
+        await asyncio.shield(batch.done)
+
+    async def _flush(self, batch: _Batch) -> None:
+        async with self._flush_lock:
+            # From here on, rows finishing join the next batch.
+            self._open_batch = None
+            try:
+                async with unit_of_work(self.db) as uow:
+                    await uow.deliveries.mark_sent_many(batch.entries, self.clock())
+            except BaseException as exc:
+                batch.done.set_exception(exc)
+                # Read by every waiter; mark it retrieved so an unawaited one is not reported.
+                batch.done.exception()
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                batch.done.set_result(None)
 
     async def _too_many(self, delivery: Delivery, retry_after: int) -> None:
         now = self.wall()

@@ -218,16 +218,16 @@ class DeliveryStore:
 
     async def claim(self, ids: Sequence[int]) -> list[int]:
         """Mark these rows `sending` (committed before any request); the ids that were still due."""
-        claimed: list[int] = []
-        for delivery_id in ids:
-            changed = await self._run(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
-                "WHERE id = ? AND status IN ('pending', 'failed')",
-                (delivery_id,),
-            )
-            if changed:
-                claimed.append(delivery_id)
-        return claimed
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        sql = (
+            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
+            f"WHERE id IN ({marks}) AND status IN ('pending', 'failed') RETURNING id"
+        )
+        async with self.conn.execute(sql, list(ids)) as c:
+            claimed = {int(row[0]) for row in await c.fetchall()}
+        return [delivery_id for delivery_id in ids if delivery_id in claimed]
 
     async def defer(self, delivery_id: int, until: float) -> None:
         """Not yet: the chat's own rate or a 429 holds it until `until`; the attempt does not count."""
@@ -244,6 +244,14 @@ class DeliveryStore:
         await self._run(
             "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = ? WHERE id = ?",
             (message_id, iso(now), note, delivery_id),
+        )
+
+    async def mark_sent_many(self, sent: Sequence[tuple[int, int | None, str | None]], now: datetime) -> None:
+        """Several rows sent: (id, message id, note) each, in one statement."""
+        stamp = iso(now)
+        await self.conn.executemany(
+            "UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?, last_error = ? WHERE id = ?",
+            [(message_id, stamp, note, delivery_id) for delivery_id, message_id, note in sent],
         )
 
     async def mark_failed(self, delivery_id: int, error: str, retry_at: float) -> None:

@@ -272,7 +272,8 @@ async def test_a_blocked_reader_turns_inactive_and_is_not_retried(
     await ingest(
         db, [post(10736, "又一篇", "2025-05-10")], now=NOW + timedelta(minutes=1), tz=TZ, max_age_days=14
     )
-    async with sending(db, bot_api):
+    # A chat's own pace (here two a second) keeps its second message back until the first was answered.
+    async with sending(db, bot_api, limits=ChatLimits(private_per_second=2.0)):
         await eventually(lambda: settled(db))
     assert len(bot_api.messages(501)) == 2
     assert len([c for c in bot_api.calls if c.chat_id == 502]) == 1
