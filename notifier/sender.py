@@ -44,6 +44,7 @@ from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
 from digest.selection import DigestBuilder
 from notifier.config import Clock
+from notifier.rich import rich_post_html
 from storage import StorageError
 from storage.db import Database
 from storage.deliveries import Delivery
@@ -582,26 +583,24 @@ class Sender:
         """The messages of one row, in the reader's language."""
         lang: Lang = check_lang(delivery.lang) if delivery.lang in ("zh", "en") else "zh"
         if delivery.kind in ("post", "channel"):
-            item = await self._item(delivery.post_pks[0])
+            item, raw = await self._item(delivery.post_pks[0])
             html = self.renderer.telegram_post(item, lang)
-            return Composed([Outgoing(html, self._rich(item, lang), item.url, lang)])
+            rich = rich_post_html(self.renderer, item, raw, lang, self.excerpt_chars) if self.rich else None
+            return Composed([Outgoing(html, rich, item.url, lang)])
         if delivery.kind == "burst":
-            items = [await self._item(pk) for pk in delivery.post_pks]
+            items = [(await self._item(pk))[0] for pk in delivery.post_pks]
             today = self.clock().astimezone(self.tz).date()
             digest = Digest(start=today, end=today, home_url=home_url(self.link_host), posts=tuple(items))
             messages = self.renderer.telegram_digest(digest, lang)
             return Composed([Outgoing(html, lang=lang) for html in messages])
         return await self._scheduled_digest(delivery)
 
-    def _rich(self, item: PostItem, lang: Lang) -> str | None:
-        """The rich-message HTML of a notification (formulas as native math), when rich messages are on."""
-        return None
-
-    async def _item(self, pk: int) -> PostItem:
+    async def _item(self, pk: int) -> tuple[PostItem, str]:
+        """The post's message view and its raw excerpt (the rich rendering keeps the LaTeX)."""
         stored = await read_stores(self.db).posts.by_pk(pk)
         if stored is None:
             raise DigestError(f"post {pk} is no longer stored")
-        return await self.builder().item(stored)
+        return await self.builder().item(stored), stored.post.excerpt
 
     async def _scheduled_digest(self, delivery: Delivery) -> Composed:
         chat = chat_id_of(delivery.recipient)

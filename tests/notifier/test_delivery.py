@@ -429,3 +429,56 @@ async def test_digests_fall_due_once_and_a_restart_sends_what_fell_due_while_dow
     )
     assert ("sent", None, "nothing new") in notes
     assert await enqueue_due_digests(db, tomorrow + timedelta(minutes=1), TZ) == 0
+
+
+# --- rich messages ------------------------------------------------------------------------------------
+
+
+async def test_rich_messages_carry_the_formulas_as_native_math(db: Database, bot_api: BotApiServer) -> None:
+    await baseline(db)
+    await reader(db, 901)
+    await ingest(db, [post(10735, MOE_2, "2025-05-10")], now=NOW, tz=TZ, max_age_days=14)
+    async with sending(db, bot_api, rich=True):
+        await eventually(lambda: settled(db))
+    [message] = bot_api.messages(901)
+    assert message.method == "sendRichMessage"
+    assert message.math == ("\\sqrt{d}", "\\text{softmax}")
+    assert MOE_2 in message.plain
+    assert (message.reply_markup or {})["inline_keyboard"][0][0]["text"] == READ_BUTTON["zh"]
+
+
+async def test_where_rich_messages_are_refused_the_html_rendering_goes_and_the_chat_is_remembered(
+    db: Database, bot_api: BotApiServer
+) -> None:
+    await baseline(db)
+    await reader(db, 911)
+    await reader(db, 912)
+    bot_api.fail(
+        Fault(400, "Bad Request: rich messages are not supported"), chat_id=911, methods=["sendRichMessage"]
+    )
+    await ingest(db, [post(10735, MOE_2, "2025-05-10")], now=NOW, tz=TZ, max_age_days=14)
+    async with sending(db, bot_api, rich=True):
+        await eventually(lambda: settled(db))
+    assert [m.method for m in bot_api.messages(911)] == ["sendMessage"]
+    assert "√d" in bot_api.messages(911)[0].plain
+    assert [m.method for m in bot_api.messages(912)] == ["sendRichMessage"]
+    assert await rows(db, "SELECT chat_id, rich_ok FROM subscribers ORDER BY chat_id") == [(911, 0), (912, 1)]
+    # The next post goes to 911 as HTML straight away.
+    await ingest(
+        db, [post(10736, "又一篇", "2025-05-10")], now=NOW + timedelta(minutes=1), tz=TZ, max_age_days=14
+    )
+    async with sending(db, bot_api, rich=True):
+        await eventually(lambda: settled(db))
+    assert len([c for c in bot_api.calls_of("sendRichMessage") if c.chat_id == 911]) == 1
+    assert [m.method for m in bot_api.messages(911)] == ["sendMessage", "sendMessage"]
+
+
+async def test_an_api_server_without_rich_messages_gets_html(tmp_path: Path) -> None:
+    async with database(tmp_path / "k.sqlite3") as db, BotApiServer(rich_messages=False) as server:
+        await baseline(db)
+        await reader(db, 921)
+        await ingest(db, [post(10735, MOE_2, "2025-05-10")], now=NOW, tz=TZ, max_age_days=14)
+        async with sending(db, server, rich=True):
+            await eventually(lambda: settled(db))
+        [message] = server.messages(921)
+        assert message.method == "sendMessage" and "√d" in message.plain
