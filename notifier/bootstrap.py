@@ -7,10 +7,12 @@ fetchers, renderer and clock from `open_app`; nothing else reads settings or ope
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.fetch import Fetcher
 from digest.render import Renderer
@@ -22,6 +24,13 @@ from notifier.settings import DEFAULT_DB, Settings
 from storage import StorageError
 from storage.db import Database, open_database
 from storage.uow import Stores, read_stores, unit_of_work
+
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from notifier.sender import Sender
+
+log = logging.getLogger(__name__)
 
 
 class MissingDatabaseError(StorageError):
@@ -75,6 +84,7 @@ class App:
             tz=self.config.tz,
             max_age_days=self.config.notify_max_age_days,
             backoff_base=timedelta(seconds=self.config.poll_interval),
+            channel_id=self.config.channel_id,
         )
 
     def crawler(self, progress: Callable[[str], None] | None = None) -> Crawler:
@@ -92,6 +102,50 @@ class App:
         """The service layer every front end calls."""
         return Services(
             config=self.config, db=self.db, clock=self.clock, poller=lambda: self.poller, crawler=self.crawler
+        )
+
+    @functools.cached_property
+    def bot(self) -> Bot | None:
+        """The aiogram Bot at TELEGRAM_API_BASE (closed on exit), or None without TELEGRAM_BOT_TOKEN."""
+        token = self.config.telegram_token
+        if token is None:
+            return None
+        # Imported here: every other command starts without loading aiogram.
+        from aiogram import Bot
+        from aiogram.client.session.aiohttp import AiohttpSession
+        from aiogram.client.telegram import TelegramAPIServer
+        from aiogram.utils.token import TokenValidationError
+
+        session = AiohttpSession(api=TelegramAPIServer.from_base(self.config.telegram_api_base))
+        try:
+            bot = Bot(token.get_secret_value(), session=session)
+        except TokenValidationError:
+            log.error(
+                "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): Telegram is off"
+            )
+            return None
+        self._stack.push_async_callback(session.close)
+        return bot
+
+    @functools.cached_property
+    def sender(self) -> Sender | None:
+        """The delivery sender over this database (None without a bot)."""
+        bot = self.bot
+        if bot is None:
+            return None
+        from notifier.sender import Sender
+
+        return Sender(
+            db=self.db,
+            bot=bot,
+            renderer=self.renderer,
+            tz=self.config.tz,
+            link_host=self.config.link_host,
+            excerpt_chars=self.config.excerpt_chars,
+            clock=self.clock,
+            rate=self.config.send_rate,
+            concurrency=self.config.send_concurrency,
+            rich=self.config.telegram_rich,
         )
 
 

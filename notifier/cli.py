@@ -79,6 +79,9 @@ def _configure_logging(level: str, tz: ZoneInfo, *, service: bool) -> None:
     # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiogram's requests go through aiohttp with the bot token in the URL: never at INFO or DEBUG.
+    for name in ("aiohttp", "aiogram.client", "aiogram.middlewares"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # APScheduler narrates every job run at INFO; our jobs log what they did themselves.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

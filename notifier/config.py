@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
+
 from archive.site import site_root
 
 if TYPE_CHECKING:
@@ -30,6 +32,12 @@ class Config:
     readers_refresh_days: int
     crawl_delay: float
     excerpt_chars: int
+    telegram_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    channel_id: str | None = None
+    send_rate: float = 25.0
+    send_concurrency: int = 8
+    telegram_rich: bool = True
 
     @property
     def crawl_root(self) -> str:
@@ -53,4 +61,10 @@ class Config:
             readers_refresh_days=settings.readers_refresh_days,
             crawl_delay=settings.crawl_delay,
             excerpt_chars=settings.excerpt_chars,
+            telegram_token=settings.telegram_bot_token,
+            telegram_api_base=settings.telegram_api_base,
+            channel_id=settings.channel_id,
+            send_rate=settings.send_rate,
+            send_concurrency=settings.send_concurrency,
+            telegram_rich=settings.telegram_rich,
         )

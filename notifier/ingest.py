@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from archive.identity import series_key
 from archive.model import Post
 from archive.rules import NewnessRule, Outcome, announce_cutoff, merge
+from storage.deliveries import FanOut
 from storage.posts import StoredPost
 from storage.uow import Stores
 
@@ -39,6 +41,7 @@ class IngestResult:
     updated: int
     unchanged: int
     poll_id: int
+    fan_out: FanOut = field(default_factory=FanOut)
 
 
 async def store_one(uow: Stores, seen: Post, now: datetime) -> tuple[StoredPost, Outcome]:
@@ -78,12 +81,19 @@ async def store_silently(uow: Stores, posts: Iterable[Post], now: datetime) -> C
 
 
 async def ingest_poll(
-    uow: Stores, posts: Sequence[Post], *, now: datetime, tz: ZoneInfo, max_age_days: int
+    uow: Stores,
+    posts: Sequence[Post],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    max_age_days: int,
+    channel_id: str | None = None,
 ) -> IngestResult:
-    """One poll's sightings: store them and claim the new ones in the outbox.
+    """One poll's sightings: store them, claim the new ones in the outbox, and queue their deliveries.
 
     Newness is judged after the whole poll on what the store then knows, so a homepage entry without a
-    year is dated by the archive page read in the same poll, whatever the source order.
+    year is dated by the archive page read in the same poll, whatever the source order. The delivery rows
+    are written in this same transaction: a poll that stores a new post has queued it for every reader.
     """
     baseline = await uow.posts.is_empty()
     rule = NewnessRule(
@@ -102,5 +112,11 @@ async def ingest_poll(
             new.append(stored)
         else:
             stored_silently += 1
+    fan_out = await uow.deliveries.fan_out(
+        [(s.pk, None if s.post.series is None else series_key(s.post.series.name)) for s in new],
+        burst_item=f"burst:{poll_id}",
+        channel_id=channel_id,
+        now=now,
+    )
     await uow.polls.finish(poll_id, now, new_count=len(new))
-    return IngestResult(baseline, new, stored_silently, updated, unchanged, poll_id)
+    return IngestResult(baseline, new, stored_silently, updated, unchanged, poll_id, fan_out)

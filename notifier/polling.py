@@ -75,12 +75,14 @@ class Poller:
         tz: ZoneInfo,
         max_age_days: int,
         backoff_base: timedelta,
+        channel_id: str | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.db = db
         self.tz = tz
         self.max_age_days = max_age_days
         self.backoff_base = backoff_base
+        self.channel_id = channel_id
 
     async def _fail(self, source: str, error: str, now: datetime) -> _Read:
         async with unit_of_work(self.db) as uow:
@@ -180,7 +182,14 @@ class Poller:
         if seen or fetched:
             async with unit_of_work(self.db) as uow:
                 if seen:
-                    result = await ingest_poll(uow, seen, now=now, tz=self.tz, max_age_days=self.max_age_days)
+                    result = await ingest_poll(
+                        uow,
+                        seen,
+                        now=now,
+                        tz=self.tz,
+                        max_age_days=self.max_age_days,
+                        channel_id=self.channel_id,
+                    )
                 for source, validators in fetched:
                     await uow.sources.record_success(
                         source, etag=validators.etag, last_modified=validators.last_modified, now=now

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive import ArchiveError
 from notifier.bootstrap import App
+from notifier.digests import enqueue_due_digests
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,10 @@ EXPECTED_FAILURES = (ArchiveError, StorageError, sqlite3.Error, OSError)
 class Jobs:
     """The jobs the scheduler runs; each catches its own failures and stops quietly when cancelled."""
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, *, on_new: Callable[[], None] | None = None) -> None:
         self.app = app
+        # Called after a poll queued new posts (the sender's wake-up).
+        self.on_new = on_new
         self._running: set[asyncio.Task[object]] = set()
 
     async def _guarded(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
@@ -53,7 +56,19 @@ class Jobs:
 
     async def poll(self) -> None:
         """Poll every configured source once."""
-        await self._guarded("poll", lambda: self.app.services.poll_once(respect_backoff=True))
+
+        async def work() -> None:
+            report = await self.app.services.poll_once(respect_backoff=True)
+            if report.new and self.on_new is not None:
+                self.on_new()
+
+        await self._guarded("poll", work)
+
+    async def digests(self) -> None:
+        """Queue the Telegram digests that fell due (computed from the database, so none is missed)."""
+        await self._guarded(
+            "digests", lambda: enqueue_due_digests(self.app.db, self.app.clock(), self.app.config.tz)
+        )
 
     async def maintenance(self) -> None:
         """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
@@ -74,7 +89,7 @@ class _QuietSkips(logging.Filter):
         return "maximum number of running instances reached" not in message and "was missed by" not in message
 
 
-def _schedule(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
+def _schedule(scheduler: AsyncIOScheduler, jobs: Jobs, app: App, *, sending: bool) -> None:
     interval = app.config.poll_interval
     now = datetime.now(app.config.tz)
     scheduler.add_job(
@@ -96,6 +111,16 @@ def _schedule(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
         coalesce=True,
         next_run_time=now + MAINTENANCE_FIRST_DELAY,
     )
+    if sending:
+        scheduler.add_job(
+            jobs.digests,
+            "interval",
+            minutes=1,
+            id="digests",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
 
 
 async def serve(app: App) -> None:
@@ -109,10 +134,14 @@ async def serve(app: App) -> None:
         logging.getLogger(name).addFilter(quiet)
     if await app.services.want_backfill_if_empty():
         log.info("store %s is empty: the whole archive is read in the background", app.config.db_path)
-    jobs = Jobs(app)
+    sender = app.sender
+    if sender is None:
+        log.warning("TELEGRAM_BOT_TOKEN is not set: the bot and sending are off; polling and the archive run")
+    jobs = Jobs(app, on_new=None if sender is None else sender.wake)
     scheduler = AsyncIOScheduler(timezone=app.config.tz)
-    _schedule(scheduler, jobs, app)
+    _schedule(scheduler, jobs, app, sending=sender is not None)
     scheduler.start()
+    sending = None if sender is None else asyncio.create_task(sender.run(), name="sender")
     count = len(app.config.sources)
     log.info(
         "running: db %s, %d source%s, polling every %d s; stop with Ctrl-C",
@@ -126,6 +155,9 @@ async def serve(app: App) -> None:
     finally:
         scheduler.shutdown(wait=False)
         await jobs.stop()
+        if sending is not None:
+            sending.cancel()
+            await asyncio.gather(sending, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         log.info("stopped")

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_FEED = "https://kexue.fm/feed"
 DEFAULT_DB = "var/kexue.sqlite3"
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A century: beyond it a day count is a typo, and date arithmetic would leave the calendar.
 MAX_DAYS = 36_500
@@ -38,6 +39,13 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     excerpt_chars: int = Field(default=200, ge=20, le=4000, alias="EXCERPT_CHARS")
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base: str = Field(default=DEFAULT_TELEGRAM_API, alias="TELEGRAM_API_BASE")
+    channel_id: str | None = Field(default=None, alias="CHANNEL_ID")
+    # Telegram allows about 30 a second; 25 leaves room for the bot's replies to commands.
+    send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
+    send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
+    telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -55,6 +63,24 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("KEXUE_SOURCES names no source")
         return value
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        base = value.strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.telegram.org")
+        return base
+
+    @field_validator("channel_id")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        channel = value.strip()
+        if not (channel.startswith("@") or channel.lstrip("-").isdigit()):
+            raise ValueError(f"{value!r} is neither a chat id such as -1001234567890 nor @channelname")
+        return channel
 
     @field_validator("kexue_now", mode="before")
     @classmethod

@@ -206,6 +206,12 @@ class PostStore:
         async with self.conn.execute(sql, args) as c:
             return [_row_to_post(r) for r in await c.fetchall()]
 
+    async def by_pk(self, pk: int) -> StoredPost | None:
+        """The post with this row key (a delivery row names its post so)."""
+        async with self.conn.execute(f"SELECT {POST_COLUMNS} FROM posts WHERE pk = ?", (pk,)) as c:
+            row = await c.fetchone()
+        return None if row is None else _row_to_post(row)
+
     async def by_archive_id(self, archive_id: int) -> StoredPost | None:
         """The post with this archive id."""
         async with self.conn.execute(

@@ -422,6 +422,32 @@ class SubscriberStore:
         )
         return await self._many(sql, {"after": after_id, "hour": hour, "day": weekday, "limit": limit})
 
+    async def add_many(self, chat_ids: Sequence[int], *, lang: str, now: datetime) -> None:
+        """Private-chat readers following everything, in bulk (imports and benchmarks); known chats kept."""
+        stamp = iso(now)
+        await self.conn.executemany(
+            "INSERT INTO subscribers (chat_id, chat_type, lang, created_at) VALUES (?, 'private', ?, ?) "
+            "ON CONFLICT (chat_id) DO NOTHING",
+            [(chat_id, lang, stamp) for chat_id in chat_ids],
+        )
+        await self.conn.executemany(
+            "INSERT INTO subscriptions (subscriber_id, kind, series_key, created_at) "
+            "SELECT id, 'all', '', ? FROM subscribers WHERE chat_id = ? "
+            "ON CONFLICT (subscriber_id, kind, series_key) DO NOTHING",
+            [(stamp, chat_id) for chat_id in chat_ids],
+        )
+
+    async def digest_readers(self, after_id: int, limit: int) -> list[Subscriber]:
+        """Reachable daily and weekly readers with any follow, by id after `after_id` (keyset pagination):
+        the digest job works out from each one's settings and last digest whether a digest fell due."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM subscribers r WHERE id > :after AND {_REACHABLE} "
+            "AND mode IN ('daily', 'weekly') "
+            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id) "
+            "ORDER BY id LIMIT :limit"
+        )
+        return await self._many(sql, {"after": after_id, "limit": limit})
+
     async def mark_digest_sent(self, subscriber_id: int, at: datetime) -> None:
         """Record that this reader got a digest covering everything up to `at`."""
         await self.conn.execute(

@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 import aiosqlite
 
 from storage.db import Database
+from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore
+from storage.leases import LeaseStore
 from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
@@ -34,6 +36,8 @@ class Stores:
         self.meta = MetaStore(conn)
         self.subscribers = SubscriberStore(conn)
         self.emails = EmailStore(conn)
+        self.deliveries = DeliveryStore(conn)
+        self.leases = LeaseStore(conn)
 
 
 @asynccontextmanager

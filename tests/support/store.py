@@ -20,11 +20,17 @@ async def seed(db: Database, posts: Iterable[Post], *, now: datetime) -> tuple[i
 
 
 async def ingest(
-    db: Database, posts: Sequence[Post], *, now: datetime, tz: ZoneInfo, max_age_days: int
+    db: Database,
+    posts: Sequence[Post],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    max_age_days: int,
+    channel_id: str | None = None,
 ) -> IngestResult:
-    """One poll's sightings, as the poller stores them."""
+    """One poll's sightings, as the poller stores them (deliveries fanned out in the same transaction)."""
     async with unit_of_work(db) as uow:
-        return await ingest_poll(uow, posts, now=now, tz=tz, max_age_days=max_age_days)
+        return await ingest_poll(uow, posts, now=now, tz=tz, max_age_days=max_age_days, channel_id=channel_id)
 
 
 def reads(db: Database) -> Stores:

@@ -1,0 +1,672 @@
+"""The sender: works through the delivery outbox at the speed Telegram allows, losing nothing.
+
+One process sends (the `sender` lease). It reads due rows in small batches, so memory stays flat whatever
+the number of readers, and for each row: waits for the chat's own pace (one a second to a private chat,
+20 a minute to a group or channel) and the global token bucket (`SEND_RATE`), marks the row `sending` in a
+committed transaction, sends, and records the answer. A row's slot (at most `SEND_CONCURRENCY`) is freed only
+once its answer is committed, so a kill -9 leaves at most `SEND_CONCURRENCY` rows `sending`; the next holder
+of the lease sends those again (the only repeats) and everything still pending.
+
+Replies to commands never wait behind a broadcast: the bot answers its handlers directly through aiogram and
+shares no lock or queue with the sender, and `SEND_RATE` (25) stays below Telegram's 30 a second, leaving the
+rest of the bot's budget to replies. The bucket lowers itself when Telegram answers 429 across several chats
+(halving, then growing back slowly, like a congestion window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage, LinkPreviewOptions
+
+from digest import DigestError
+from digest.model import Digest, Lang, PostItem, check_lang, home_url
+from digest.render import Renderer
+from digest.selection import DigestBuilder
+from notifier.config import Clock
+from notifier.rich import rich_post_html
+from storage import StorageError
+from storage.db import Database
+from storage.deliveries import Delivery
+from storage.recipients import Recipient
+from storage.uow import read_stores, unit_of_work
+
+log = logging.getLogger(__name__)
+
+# The one user-facing string the sender adds; moves into the translation catalogs at merge.
+READ_BUTTON: dict[str, str] = {"zh": "阅读全文", "en": "Read"}
+
+SENDER_LEASE = "sender"
+LEASE_TTL = 15.0
+POLL_EVERY = 1.0
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 600.0
+REQUEST_TIMEOUT = 20
+# 429s from this many chats within CONGESTION_WINDOW seconds mean the bot as a whole sends too fast.
+CONGESTION_CHATS = 3
+CONGESTION_WINDOW = 10.0
+MIN_RATE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    """Telegram's pace per chat: messages a second to a private chat, a minute to a group or channel."""
+
+    private_per_second: float = 1.0
+    group_per_minute: int = 20
+
+
+def holder_id() -> str:
+    """This process, as lease holders are named: host, pid and a random tag (a reused pid is not us)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+def holder_is_dead(holder: str) -> bool:
+    """Whether a lease holder named by `holder_id` is a process of this host that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+def redact(text: str, token: str | None) -> str:
+    """`text` with the bot token replaced: aiogram puts it in URLs, which some errors repeat."""
+    if token:
+        text = text.replace(token, "<token>")
+    return text
+
+
+def backoff(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
+    """Seconds before retry `attempt` (1, 2, …): exponential with full jitter, at most `cap`."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def chat_id_of(recipient: str) -> int | str:
+    """A row's recipient as aiogram wants it: an int chat id, or `@channelname`."""
+    return int(recipient) if recipient.lstrip("-").isdigit() else recipient
+
+
+def _is_group(delivery: Delivery) -> bool:
+    if delivery.chat_type is not None:
+        return delivery.chat_type != "private"
+    return delivery.recipient.startswith(("-", "@"))
+
+
+class TokenBucket:
+    """The global rate: `rate` tokens a second, at most `burst` saved up; the rate adapts (AIMD)."""
+
+    def __init__(
+        self, rate: float, *, burst: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_rate = rate
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._tokens = burst
+        self._last = clock()
+        self._lock = asyncio.Lock()
+        self._last_change = self._last
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+
+    async def take(self) -> None:
+        """Wait for one token."""
+        async with self._lock:
+            while True:
+                now = self.clock()
+                self._refill(now)
+                self._grow(now)
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                await asyncio.sleep((1.0 - self._tokens) / self.rate)
+
+    def slow_down(self) -> None:
+        """Telegram says we send too fast overall: halve the rate (not below MIN_RATE)."""
+        now = self.clock()
+        self._refill(now)
+        self.rate = max(MIN_RATE, self.rate / 2)
+        self._tokens = min(self._tokens, 0.0)
+        self._last_change = now
+        log.warning("sender: 429s from several chats; rate lowered to %.1f/s", self.rate)
+
+    def _grow(self, now: float) -> None:
+        # Additive increase: a twentieth of the configured rate per quiet second, back up to it.
+        if self.rate < self.max_rate and now - self._last_change >= 1.0:
+            steps = int(now - self._last_change)
+            self.rate = min(self.max_rate, self.rate + steps * self.max_rate / 20)
+            self._last_change += steps
+            if self.rate == self.max_rate:
+                log.info("sender: rate back to %.1f/s", self.rate)
+
+
+class ChatPacer:
+    """When each chat may get its next message; forgets chats whose pace no longer matters."""
+
+    def __init__(self, limits: ChatLimits) -> None:
+        self.private_gap = 1.0 / limits.private_per_second
+        self.group_limit = limits.group_per_minute
+        self._private: dict[str, float] = {}  # chat -> earliest next send
+        self._groups: dict[str, deque[float]] = {}  # chat -> send times within the last minute
+        self._held: dict[str, float] = {}  # chat -> end of a 429's retry_after
+        self._pruned = 0.0
+
+    def ready_at(self, delivery: Delivery, now: float) -> float:
+        """The earliest moment this row's chat may get a message (≤ now: at once)."""
+        chat = delivery.recipient
+        ready = self._held.get(chat, 0.0)
+        if _is_group(delivery):
+            times = self._groups.get(chat)
+            if times is not None:
+                while times and times[0] <= now - 60.0:
+                    times.popleft()
+                if len(times) >= self.group_limit:
+                    ready = max(ready, times[len(times) - self.group_limit] + 60.0)
+        else:
+            ready = max(ready, self._private.get(chat, 0.0))
+        return ready
+
+    def note(self, delivery: Delivery, now: float) -> None:
+        """A message to this chat is being sent now."""
+        self._prune(now)
+        if _is_group(delivery):
+            self._groups.setdefault(delivery.recipient, deque()).append(now)
+        else:
+            self._private[delivery.recipient] = now + self.private_gap
+
+    def hold(self, recipient: str, until: float) -> None:
+        """Telegram asked this chat to wait (429 retry_after)."""
+        self._held[recipient] = max(until, self._held.get(recipient, 0.0))
+
+    def gap(self, delivery: Delivery) -> float:
+        """Seconds between two messages of one row (a digest in several parts)."""
+        return 60.0 / self.group_limit if _is_group(delivery) else self.private_gap
+
+    def _prune(self, now: float) -> None:
+        # Once a second: the maps hold only chats sent to within the last minute, so memory stays flat.
+        if now - self._pruned < 1.0:
+            return
+        self._pruned = now
+        self._private = {c: t for c, t in self._private.items() if t > now}
+        self._held = {c: t for c, t in self._held.items() if t > now}
+        self._groups = {c: q for c, q in self._groups.items() if q and q[-1] > now - 60.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: Telegram HTML, the rich variant with native math if any, a button URL."""
+
+    html: str
+    rich_html: str | None = None
+    url: str | None = None
+    lang: Lang = "zh"
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A row's messages; none (with `note` saying why) when there is nothing to send."""
+
+    messages: list[Outgoing]
+    note: str | None = None
+    digest_for: int | None = None  # the subscriber whose last digest time moves to now once done
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Rows sent and waiting for one group commit."""
+
+    entries: list[tuple[int, int | None, str | None]]
+    done: asyncio.Future[None]
+
+
+class Sender:
+    """The sender loop over one database; `run()` until cancelled. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        bot: Bot,
+        renderer: Renderer,
+        tz: ZoneInfo,
+        link_host: str,
+        excerpt_chars: int,
+        clock: Clock,
+        rate: float = 25.0,
+        concurrency: int = 8,
+        rich: bool = True,
+        limits: ChatLimits | None = None,
+        holder: str | None = None,
+        lease_ttl: float = LEASE_TTL,
+        poll_every: float = POLL_EVERY,
+        max_attempts: int = MAX_ATTEMPTS,
+        backoff_base: float = BACKOFF_BASE,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.bot = bot
+        self.renderer = renderer
+        self.tz = tz
+        self.link_host = link_host
+        self.excerpt_chars = excerpt_chars
+        self.clock = clock
+        self.concurrency = concurrency
+        self.rich = rich
+        self.pacer = ChatPacer(limits or ChatLimits())
+        # A burst of 5 ms worth of tokens: a sleep that overshoots loses no sending time, while no second of
+        # sending exceeds the rate by more than 0.5%.
+        self.bucket = TokenBucket(rate, burst=max(1.0, rate / 200))
+        self.holder = holder or holder_id()
+        self.lease_ttl = lease_ttl
+        self.poll_every = poll_every
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.wall = wall
+        self.batch = max(32, 4 * concurrency)
+        self.sent = 0
+        self._token = bot.token
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._leased = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recent_429: deque[tuple[float, str]] = deque()
+        self._rich_unsupported = False
+        self._builder: DigestBuilder | None = None
+        self._builder_uses = 0
+        self._open_batch: _Batch | None = None
+        self._flush_lock = asyncio.Lock()
+        self._flushes: set[asyncio.Task[None]] = set()
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows were queued in this process: look at once instead of at the next poll of the table."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        """Rows being sent right now."""
+        return len(self._tasks)
+
+    async def run(self) -> None:
+        """Hold the lease and send until cancelled; then finish what is in flight and give the lease up."""
+        keeper = asyncio.create_task(self._keep_lease(), name="sender-lease")
+        try:
+            await self._dispatch()
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await self._finish_in_flight()
+            with contextlib.suppress(Exception):
+                async with unit_of_work(self.db) as uow:
+                    await uow.leases.release(SENDER_LEASE, self.holder)
+
+    async def _keep_lease(self) -> None:
+        while True:
+            try:
+                async with unit_of_work(self.db) as uow:
+                    now = self.wall()
+                    held = await uow.leases.acquire(SENDER_LEASE, self.holder, now=now, ttl=self.lease_ttl)
+                    current = None if held else await uow.leases.get(SENDER_LEASE)
+                    if current is not None and holder_is_dead(current.holder):
+                        # A holder on this machine that was killed: restart at once instead of after the TTL.
+                        held = await uow.leases.take_over(
+                            SENDER_LEASE, current.holder, self.holder, now=now, ttl=self.lease_ttl
+                        )
+                    if held and not self._leased.is_set():
+                        # Rows a dead holder left `sending` were perhaps sent: they go again (the bounded
+                        # repeats), never lost.
+                        again = await uow.deliveries.release_in_flight()
+                        log.info(
+                            "sender: lease taken by %s; %d message%s in flight at the last stop go again",
+                            self.holder,
+                            again,
+                            "" if again == 1 else "s",
+                        )
+            except Exception as exc:
+                log.error("sender: lease renewal failed: %s: %s", type(exc).__name__, exc)
+                held = False
+            if held:
+                self._leased.set()
+            elif self._leased.is_set():
+                log.warning("sender: lease lost; sending stops until it is taken again")
+                self._leased.clear()
+            await asyncio.sleep(self.lease_ttl / 3)
+
+    async def _dispatch(self) -> None:
+        while True:
+            try:
+                await self._dispatch_rows()
+            except (StorageError, sqlite3.Error, OSError) as exc:
+                # A locked or full database: one line, a pause, and the loop goes on.
+                log.error("sender: %s: %s; trying again shortly", type(exc).__name__, exc)
+                await asyncio.sleep(self.poll_every)
+
+    async def _dispatch_rows(self) -> None:
+        buffer: deque[Delivery] = deque()
+        while True:
+            if not self._leased.is_set():
+                buffer.clear()
+                await self._leased.wait()
+            if not buffer:
+                self._wake.clear()
+                rows = await read_stores(self.db).deliveries.due(self.wall(), self.batch)
+                if not rows:
+                    # Rows queued by another process's poll are found on the next look, within a second.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_every)
+                    continue
+                buffer.extend(rows)
+            await self._slots.acquire()
+            taken = 1
+            while taken < len(buffer) and not self._slots.locked():
+                await self._slots.acquire()
+                taken += 1
+            try:
+                started = await self._start([buffer.popleft() for _ in range(taken)])
+            except BaseException:
+                for _ in range(taken):
+                    self._slots.release()
+                raise
+            for _ in range(taken - started):
+                self._slots.release()
+
+    async def _start(self, rows: list[Delivery]) -> int:
+        """Pace, claim (one transaction) and launch rows, one free slot each; how many were launched."""
+        now = self.wall()
+        ready: list[Delivery] = []
+        later: list[tuple[int, float]] = []
+        for delivery in rows:
+            at = self.pacer.ready_at(delivery, now)
+            if at > now:
+                later.append((delivery.id, at))
+            else:
+                ready.append(delivery)
+                # Noted now, so a second row for the same chat in this batch waits its turn.
+                self.pacer.note(delivery, now)
+        async with unit_of_work(self.db) as uow:
+            for delivery_id, at in later:
+                await uow.deliveries.defer(delivery_id, at)
+            claimed = set(await uow.deliveries.claim([d.id for d in ready])) if ready else set()
+        launched = 0
+        for delivery in ready:
+            if delivery.id not in claimed:
+                continue
+            await self.bucket.take()
+            task = asyncio.create_task(self._send(delivery), name=f"send-{delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            launched += 1
+        return launched
+
+    async def _finish_in_flight(self, timeout: float = 10.0) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    # --- one row ------------------------------------------------------------------------------------
+
+    async def _send(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except asyncio.CancelledError:
+            # Left `sending`: the next holder sends it again.
+            raise
+        except Exception:
+            log.exception("sender: delivery %d failed unexpectedly", delivery.id)
+            with contextlib.suppress(Exception):
+                await self._retry(delivery, "internal error")
+        finally:
+            self._slots.release()
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        chat = delivery.recipient
+        try:
+            composed = await self.compose(delivery)
+            message_id = await self._deliver(delivery, composed)
+        except TelegramRetryAfter as exc:
+            await self._too_many(delivery, exc.retry_after)
+            return
+        except TelegramMigrateToChat as exc:
+            await self._migrated(delivery, exc.migrate_to_chat_id)
+            return
+        except TelegramForbiddenError as exc:
+            await self._unreachable(delivery, f"blocked: {exc.message}")
+            return
+        except TelegramBadRequest as exc:
+            if "chat not found" in exc.message.lower():
+                await self._unreachable(delivery, f"chat not found: {exc.message}")
+            else:
+                await self._dead(delivery, f"bad request: {exc.message}")
+            return
+        except (TelegramAPIError, OSError, TimeoutError) as exc:
+            # 5xx, network errors, timeouts, an undecodable answer: they may pass.
+            await self._retry(delivery, f"{type(exc).__name__}: {redact(str(exc), self._token)}")
+            return
+        except DigestError as exc:
+            await self._dead(delivery, f"render: {exc}")
+            return
+        if composed.digest_for is not None:
+            async with unit_of_work(self.db) as uow:
+                await uow.deliveries.mark_sent(delivery.id, message_id, self.clock(), composed.note)
+                await uow.subscribers.mark_digest_sent(composed.digest_for, self.clock())
+        else:
+            await self._commit_sent(delivery.id, message_id, composed.note)
+        if message_id is not None:
+            self.sent += 1
+        log.debug("sender: delivery %d (%s) to %s done", delivery.id, delivery.item, chat)
+
+    async def _commit_sent(self, delivery_id: int, message_id: int | None, note: str | None) -> None:
+        """Record a sent row in the next group commit, and return once it is committed.
+
+        The row's slot stays taken until then, so rows `sending` in the database never outnumber the slots.
+        """
+        batch = self._open_batch
+        if batch is None:
+            batch = self._open_batch = _Batch([], asyncio.get_running_loop().create_future())
+            flush = asyncio.create_task(self._flush(batch))
+            self._flushes.add(flush)
+            flush.add_done_callback(self._flushes.discard)
+        batch.entries.append((delivery_id, message_id, note))
+        await asyncio.shield(batch.done)
+
+    async def _flush(self, batch: _Batch) -> None:
+        async with self._flush_lock:
+            # From here on, rows finishing join the next batch.
+            self._open_batch = None
+            try:
+                async with unit_of_work(self.db) as uow:
+                    await uow.deliveries.mark_sent_many(batch.entries, self.clock())
+            except BaseException as exc:
+                batch.done.set_exception(exc)
+                # Read by every waiter; mark it retrieved so an unawaited one is not reported.
+                batch.done.exception()
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                batch.done.set_result(None)
+
+    async def _too_many(self, delivery: Delivery, retry_after: int) -> None:
+        now = self.wall()
+        self.pacer.hold(delivery.recipient, now + retry_after)
+        async with unit_of_work(self.db) as uow:
+            await uow.deliveries.defer(delivery.id, now + retry_after)
+        self._recent_429.append((now, delivery.recipient))
+        while self._recent_429 and self._recent_429[0][0] < now - CONGESTION_WINDOW:
+            self._recent_429.popleft()
+        if len({chat for _, chat in self._recent_429}) >= CONGESTION_CHATS:
+            self.bucket.slow_down()
+            self._recent_429.clear()
+        log.info("sender: 429 for chat %s; it waits %d s", delivery.recipient, retry_after)
+
+    async def _migrated(self, delivery: Delivery, new_chat_id: int) -> None:
+        old = chat_id_of(delivery.recipient)
+        async with unit_of_work(self.db) as uow:
+            if isinstance(old, int):
+                await uow.subscribers.migrate_chat(old, new_chat_id)
+            moved = await uow.deliveries.move(delivery.id, str(new_chat_id))
+            if not moved:
+                await uow.deliveries.mark_dead(delivery.id, f"migrated: chat {new_chat_id} has it already")
+        log.info("sender: chat %s moved to %d; the message follows it", delivery.recipient, new_chat_id)
+        self.wake()
+
+    async def _unreachable(self, delivery: Delivery, reason: str) -> None:
+        old = chat_id_of(delivery.recipient)
+        async with unit_of_work(self.db) as uow:
+            await uow.deliveries.mark_dead(delivery.id, reason)
+            if isinstance(old, int):
+                await uow.subscribers.block(old, self.clock())
+            dropped = await uow.deliveries.drop_recipient(delivery.recipient, reason)
+        log.info("sender: chat %s unreachable (%s); %d queued message(s) dropped", old, reason, dropped)
+
+    async def _dead(self, delivery: Delivery, reason: str) -> None:
+        async with unit_of_work(self.db) as uow:
+            await uow.deliveries.mark_dead(delivery.id, reason)
+        log.warning("sender: delivery %d to %s dead: %s", delivery.id, delivery.recipient, reason)
+
+    async def _retry(self, delivery: Delivery, error: str) -> None:
+        attempts = delivery.attempts + 1
+        if attempts >= self.max_attempts:
+            await self._dead(delivery, f"gave up after {attempts} attempts: {error}")
+            return
+        delay = backoff(attempts, base=self.backoff_base)
+        async with unit_of_work(self.db) as uow:
+            await uow.deliveries.mark_failed(delivery.id, error, self.wall() + delay)
+        log.info("sender: delivery %d failed (%s); retry %d in %.1f s", delivery.id, error, attempts, delay)
+
+    # --- what is sent -------------------------------------------------------------------------------
+
+    def builder(self) -> DigestBuilder:
+        """The digest builder, renewed now and then so its caches stay small."""
+        if self._builder is None or self._builder_uses > 1000:
+            self._builder = DigestBuilder(
+                self.db, link_host=self.link_host, tz=self.tz, excerpt_chars=self.excerpt_chars
+            )
+            self._builder_uses = 0
+        self._builder_uses += 1
+        return self._builder
+
+    async def compose(self, delivery: Delivery) -> Composed:
+        """The messages of one row, in the reader's language."""
+        lang: Lang = check_lang(delivery.lang) if delivery.lang in ("zh", "en") else "zh"
+        if delivery.kind in ("post", "channel"):
+            item, raw = await self._item(delivery.post_pks[0])
+            html = self.renderer.telegram_post(item, lang)
+            rich = rich_post_html(self.renderer, item, raw, lang, self.excerpt_chars) if self.rich else None
+            return Composed([Outgoing(html, rich, item.url, lang)])
+        if delivery.kind == "burst":
+            items = [(await self._item(pk))[0] for pk in delivery.post_pks]
+            today = self.clock().astimezone(self.tz).date()
+            digest = Digest(start=today, end=today, home_url=home_url(self.link_host), posts=tuple(items))
+            messages = self.renderer.telegram_digest(digest, lang)
+            return Composed([Outgoing(html, lang=lang) for html in messages])
+        return await self._scheduled_digest(delivery)
+
+    async def _item(self, pk: int) -> tuple[PostItem, str]:
+        """The post's message view and its raw excerpt (the rich rendering keeps the LaTeX)."""
+        stored = await read_stores(self.db).posts.by_pk(pk)
+        if stored is None:
+            raise DigestError(f"post {pk} is no longer stored")
+        return await self.builder().item(stored), stored.post.excerpt
+
+    async def _scheduled_digest(self, delivery: Delivery) -> Composed:
+        chat = chat_id_of(delivery.recipient)
+        reads = read_stores(self.db).subscribers
+        subscriber = await reads.get(chat) if isinstance(chat, int) else None
+        if subscriber is None or subscriber.mode == "instant" or not subscriber.reachable:
+            return Composed([], note="no longer a digest reader")
+        follows = await reads.follows(subscriber.chat_id)
+        recipient = Recipient(
+            "telegram",
+            subscriber.id,
+            delivery.recipient,
+            check_lang(subscriber.lang) if subscriber.lang in ("zh", "en") else "zh",
+            subscriber.last_digest_at,
+            follows.everything,
+            follows.series_keys,
+        )
+        digest = await self.builder().for_recipient(recipient, self.clock())
+        if digest is None or digest.empty:
+            # Recorded as done, and the reader's digest time moves on: nothing new is not re-evaluated.
+            return Composed([], note="nothing new", digest_for=subscriber.id)
+        messages = self.renderer.telegram_digest(digest, recipient.lang)
+        return Composed([Outgoing(html, lang=recipient.lang) for html in messages], digest_for=subscriber.id)
+
+    async def _deliver(self, delivery: Delivery, composed: Composed) -> int | None:
+        """Send every message of the row; the last one's id is recorded."""
+        chat = chat_id_of(delivery.recipient)
+        message_id: int | None = None
+        for index, out in enumerate(composed.messages):
+            if index:
+                await asyncio.sleep(self.pacer.gap(delivery))
+            message_id = await self._send_one(chat, out, delivery)
+        return message_id
+
+    async def _send_one(self, chat: int | str, out: Outgoing, delivery: Delivery) -> int:
+        markup = None
+        if out.url is not None:
+            markup = InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=READ_BUTTON[out.lang], url=out.url)]]
+            )
+        if out.rich_html is not None and delivery.rich_ok and not self._rich_unsupported:
+            try:
+                message = await self.bot.send_rich_message(
+                    chat_id=chat,
+                    rich_message=InputRichMessage(html=out.rich_html),
+                    reply_markup=markup,
+                    request_timeout=REQUEST_TIMEOUT,
+                )
+                return message.message_id
+            except TelegramNotFound:
+                # An API server older than rich messages: no chat will take one.
+                log.warning("sender: the Bot API does not know sendRichMessage; sending HTML from now on")
+                self._rich_unsupported = True
+            except TelegramBadRequest as exc:
+                if "chat not found" in exc.message.lower():
+                    raise
+                log.info("sender: chat %s refused a rich message (%s); HTML from now on", chat, exc.message)
+                if isinstance(chat, int):
+                    async with unit_of_work(self.db) as uow:
+                        await uow.deliveries.remember_rich_refused(chat)
+        message = await self.bot.send_message(
+            chat_id=chat,
+            text=out.html,
+            parse_mode="HTML",
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            request_timeout=REQUEST_TIMEOUT,
+        )
+        return message.message_id
