@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from markupsafe import escape
 
+from archive.latex import render_math, split_math
 from digest.excerpt import ELLIPSIS, drop_repeated_lines
-from digest.latex import render_math, split_math
 from digest.model import Lang, PostItem
 from digest.render import Renderer
 
