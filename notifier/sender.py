@@ -54,7 +54,6 @@ from storage.uow import read_stores, unit_of_work
 log = logging.getLogger(__name__)
 
 # The one user-facing string the sender adds; moves into the translation catalogs at merge.
-READ_BUTTON: dict[str, str] = {"zh": "阅读全文", "en": "Read"}
 
 SENDER_LEASE = "sender"
 LEASE_TTL = 15.0
@@ -635,11 +634,15 @@ class Sender:
             message_id = await self._send_one(chat, out, delivery)
         return message_id
 
+    def read_button(self, lang: str) -> str:
+        """The label of a notification's link button, in the reader's language."""
+        return self.renderer.translations.gettext(lang, "Read the post")
+
     async def _send_one(self, chat: int | str, out: Outgoing, delivery: Delivery) -> int:
         markup = None
         if out.url is not None:
             markup = InlineKeyboardMarkup(
-                inline_keyboard=[[InlineKeyboardButton(text=READ_BUTTON[out.lang], url=out.url)]]
+                inline_keyboard=[[InlineKeyboardButton(text=self.read_button(out.lang), url=out.url)]]
             )
         if out.rich_html is not None and delivery.rich_ok and not self._rich_unsupported:
             try:

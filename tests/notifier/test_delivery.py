@@ -20,7 +20,7 @@ from archive.model import Post, PostDate
 from archive.series import detect_series
 from digest.render import Renderer
 from notifier.digests import due_moment, enqueue_due_digests, period_item
-from notifier.sender import READ_BUTTON, ChatLimits, Sender
+from notifier.sender import ChatLimits, Sender
 from storage.db import Database, database
 from storage.subscribers import Mode, Subscriber
 from storage.uow import read_stores, unit_of_work
@@ -218,7 +218,7 @@ async def test_every_reader_gets_the_post_once_with_a_read_button_in_their_langu
         message = messages[0]
         assert MOE_2 in message.plain
         button = (message.reply_markup or {})["inline_keyboard"][0][0]
-        assert button["text"] == READ_BUTTON["en" if chat % 2 else "zh"]
+        assert button["text"] == ("Read the post" if chat % 2 else "阅读全文")
         assert button["url"] == "https://kexue.fm/archives/10735"
         # The excerpt's math is readable Unicode in the HTML rendering.
         assert "√d" in message.plain
@@ -442,7 +442,7 @@ async def test_rich_messages_carry_the_formulas_as_native_math(db: Database, bot
     assert message.method == "sendRichMessage"
     assert message.math == ("\\sqrt{d}", "\\text{softmax}")
     assert MOE_2 in message.plain
-    assert (message.reply_markup or {})["inline_keyboard"][0][0]["text"] == READ_BUTTON["zh"]
+    assert (message.reply_markup or {})["inline_keyboard"][0][0]["text"] == "阅读全文"
 
 
 async def test_where_rich_messages_are_refused_the_html_rendering_goes_and_the_chat_is_remembered(
