@@ -441,3 +441,16 @@ async def test_an_empty_store_says_so(cli: Cli) -> None:
         assert run.code == 0 and run.stdout == ""
         assert "no posts stored yet" in run.stderr
     assert (await cli("latest", "--json")).json() == []
+
+
+async def test_a_wrong_count_exits_with_one_status_everywhere(cli: Cli) -> None:
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *OLD))
+    runs = [
+        await cli("latest", "-n", "0"),
+        await cli("latest", "-n", "many"),
+        await cli("search", "矩阵", "-n", "0"),
+        await cli("search", "矩阵", "-n", "1000"),
+        await cli("search", "矩阵", "--offset", "-1"),
+    ]
+    assert {run.code for run in runs} == {2}
+    assert all("-n" in run.stderr or "--offset" in run.stderr for run in runs)
