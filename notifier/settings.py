@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_FEED = "https://kexue.fm/feed"
 DEFAULT_DB = "var/kexue.sqlite3"
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # A century: beyond it a day count is a typo, and date arithmetic would leave the calendar.
 MAX_DAYS = 36_500
@@ -38,6 +39,16 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     excerpt_chars: int = Field(default=200, ge=20, le=4000, alias="EXCERPT_CHARS")
+    # --- the Telegram bot (issue 9) ---
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base: str = Field(default=DEFAULT_TELEGRAM_API, alias="TELEGRAM_API_BASE")
+    admin_ids: Annotated[list[int], NoDecode] = Field(default=[], alias="ADMIN_IDS")
+    channel_id: str | None = Field(default=None, alias="CHANNEL_ID")
+    webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    webhook_host: str = Field(default="127.0.0.1", alias="WEBHOOK_HOST")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
+    telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -47,6 +58,31 @@ class Settings(BaseSettings):
     def _split_sources(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return [int(part) for part in value.replace(" ", "").split(",") if part]
+            except ValueError:
+                raise ValueError(f"{value!r} is not a comma-separated list of Telegram user ids") from None
+        return value
+
+    @field_validator("telegram_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        base = value.strip().rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) base URL such as https://api.telegram.org")
+        return base
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("WEBHOOK_URL must be an https:// URL (Telegram calls only those)")
         return value
 
     @field_validator("kexue_sources")

@@ -20,6 +20,7 @@ from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
 from storage.sources import SourceStore
+from storage.stats import StatsStore
 from storage.subscribers import SubscriberStore
 
 
@@ -34,6 +35,7 @@ class Stores:
         self.meta = MetaStore(conn)
         self.subscribers = SubscriberStore(conn)
         self.emails = EmailStore(conn)
+        self.stats = StatsStore(conn)
 
 
 @asynccontextmanager
