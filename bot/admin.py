@@ -12,7 +12,6 @@ from bot.config import BotConfig
 from bot.views import Views
 from notifier.services import Services
 
-router = Router(name="admin")
 ERROR_CHARS = 120
 
 
@@ -41,7 +40,6 @@ class StatsView:
     failed_today: int
 
 
-@router.message(Command("stats"))
 async def stats(message: Message, services: Services, views: Views, lang: str, config: BotConfig) -> None:
     """The admin's figures."""
     if message.from_user is None or message.from_user.id not in config.admin_ids:
@@ -69,3 +67,10 @@ async def stats(message: Message, services: Services, views: Views, lang: str, c
         failed_today=figures.failed_today,
     )
     await message.answer(views.render(lang, "stats", view))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="admin")
+    router.message.register(stats, Command("stats"))
+    return router

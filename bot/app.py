@@ -109,17 +109,17 @@ def build_dispatcher(
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
     dp.errors.register(on_error)
     dp.include_routers(
-        start.router,
-        help.router,
-        latest.router,
-        search.router,
-        series.router,
-        subscribe.router,
-        settings.router,
-        forget.router,
-        inline.router,
-        admin.router,
-        fallback.router,
+        start.make_router(),
+        help.make_router(),
+        latest.make_router(),
+        search.make_router(),
+        series.make_router(),
+        subscribe.make_router(),
+        settings.make_router(),
+        forget.make_router(),
+        inline.make_router(),
+        admin.make_router(),
+        fallback.make_router(),
     )
     return dp
 

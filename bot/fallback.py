@@ -15,10 +15,8 @@ from bot.views import Views
 from notifier.services import Services
 
 log = logging.getLogger(__name__)
-router = Router(name="fallback")
 
 
-@router.message(F.text.startswith("/"))
 async def unknown_command(message: Message, bot: Bot, views: Views, lang: str) -> None:
     """A command we do not have: in a group only when addressed to us (it may be another bot's)."""
     word = (message.text or "").split(maxsplit=1)[0]
@@ -30,7 +28,6 @@ async def unknown_command(message: Message, bot: Bot, views: Views, lang: str) -
     await message.answer(views.render(lang, "unknown_command"))
 
 
-@router.message(F.chat.type == ChatType.PRIVATE, F.text)
 async def private_text(
     message: Message, services: Services, views: Views, searches: SearchMemory, lang: str
 ) -> None:
@@ -38,7 +35,6 @@ async def private_text(
     await answer_search(message, message.text or "", services, views, searches, lang)
 
 
-@router.callback_query()
 async def stale_button(query: CallbackQuery, views: Views, lang: str) -> None:
     """A button we cannot read: an old release's, or data that was never ours."""
     log.info(
@@ -47,3 +43,12 @@ async def stale_button(query: CallbackQuery, views: Views, lang: str) -> None:
     await query.answer(
         views.translations.gettext(lang, "This button no longer works; please send the command again.")
     )
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="fallback")
+    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(private_text, F.chat.type == ChatType.PRIVATE, F.text)
+    router.callback_query.register(stale_button)
+    return router

@@ -11,10 +11,7 @@ from bot.common import keyboard, pressed_in
 from bot.views import Views
 from notifier.services import Services
 
-router = Router(name="forget")
 
-
-@router.message(Command("forget"))
 async def forget(message: Message, views: Views, lang: str) -> None:
     """Ask first: deleting cannot be undone."""
     t = views.translations
@@ -25,7 +22,6 @@ async def forget(message: Message, views: Views, lang: str) -> None:
     await message.answer(views.render(lang, "forget_ask"), reply_markup=keyboard([buttons]))
 
 
-@router.callback_query(Button(ForgetAnswer))
 async def answered(
     query: CallbackQuery, cb: ForgetAnswer, services: Services, views: Views, lang: str, default_lang: str
 ) -> None:
@@ -39,3 +35,11 @@ async def answered(
         await message.edit_text(views.render(default_lang, "forget_done", forgotten), reply_markup=None)
     else:
         await message.edit_text(views.render(lang, "forget_kept"), reply_markup=None)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="forget")
+    router.message.register(forget, Command("forget"))
+    router.callback_query.register(answered, Button(ForgetAnswer))
+    return router

@@ -17,7 +17,6 @@ from bot.views import Views
 from notifier.services import InvalidRequest, Services
 
 log = logging.getLogger(__name__)
-router = Router(name="inline")
 
 PAGE = 10
 DESCRIPTION_CHARS = 120
@@ -30,7 +29,6 @@ def parse_offset(offset: str) -> int:
     return 0
 
 
-@router.inline_query()
 async def inline(query: InlineQuery, services: Services, views: Views, lang: str) -> None:
     """Search results as articles; an empty query offers the newest posts."""
     words = query.query.strip()
@@ -65,3 +63,10 @@ async def inline(query: InlineQuery, services: Services, views: Views, lang: str
     ]
     next_offset = str(offset + PAGE) if more and offset + PAGE <= MAX_OFFSET else ""
     await query.answer(results, cache_time=30, is_personal=False, next_offset=next_offset)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="inline")
+    router.inline_query.register(inline)
+    return router

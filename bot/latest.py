@@ -16,7 +16,6 @@ from bot.views import Views
 from notifier.services import Services
 
 log = logging.getLogger(__name__)
-router = Router(name="latest")
 
 DEFAULT_COUNT = 5
 MAX_COUNT = 20
@@ -76,7 +75,6 @@ async def send_latest(
     await rich.send(bot, chat_id, page, keyboard([more]))
 
 
-@router.message(Command("latest"))
 async def latest(
     message: Message,
     command: CommandObject,
@@ -95,7 +93,6 @@ async def latest(
     await send_latest(bot, message.chat.id, services, views, rich, lang, 0, count)
 
 
-@router.callback_query(Button(LatestMore))
 async def more(
     query: CallbackQuery,
     cb: LatestMore,
@@ -111,3 +108,11 @@ async def more(
     if message is None:
         return
     await send_latest(bot, message.chat.id, services, views, rich, lang, cb.offset, cb.count)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="latest")
+    router.message.register(latest, Command("latest"))
+    router.callback_query.register(more, Button(LatestMore))
+    return router

@@ -18,7 +18,6 @@ from bot.views import Views, hit_view
 from notifier.services import InvalidRequest, Services
 
 log = logging.getLogger(__name__)
-router = Router(name="search")
 
 PAGE = 5
 
@@ -58,7 +57,6 @@ async def answer_search(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("search"))
 async def search(
     message: Message,
     command: CommandObject,
@@ -71,7 +69,6 @@ async def search(
     await answer_search(message, (command.args or "").strip(), services, views, searches, lang)
 
 
-@router.callback_query(Button(SearchPage))
 async def turn_page(
     query: CallbackQuery, cb: SearchPage, services: Services, views: Views, searches: SearchMemory, lang: str
 ) -> None:
@@ -89,3 +86,11 @@ async def turn_page(
         # Pressing the same page twice changes nothing, which Telegram reports as an error.
         if "not modified" not in exc.message:
             raise
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="search")
+    router.message.register(search, Command("search"))
+    router.callback_query.register(turn_page, Button(SearchPage))
+    return router

@@ -17,7 +17,6 @@ from bot.views import Views
 from notifier.services import SeriesDetail, SeriesLookup, SeriesMatch, Services
 
 log = logging.getLogger(__name__)
-router = Router(name="series")
 
 PAGE = 10
 
@@ -93,7 +92,6 @@ async def answer_lookup(
         await message.answer(views.render(lang, "series_not_found", name))
 
 
-@router.message(Command("series"))
 async def series(
     message: Message, command: CommandObject, services: Services, views: Views, lang: str
 ) -> None:
@@ -106,7 +104,6 @@ async def series(
     await answer_lookup(message, name, await services.find_series(name), services, views, lang)
 
 
-@router.callback_query(Button(SeriesIndexPage))
 async def turn_page(
     query: CallbackQuery, cb: SeriesIndexPage, services: Services, views: Views, lang: str
 ) -> None:
@@ -123,7 +120,6 @@ async def turn_page(
             raise
 
 
-@router.callback_query(Button(SeriesShow))
 async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: Views, lang: str) -> None:
     """A series' button: its parts."""
     message = pressed_in(query)
@@ -137,7 +133,6 @@ async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: 
     await send_detail(message, lookup.detail, services, views, lang)
 
 
-@router.callback_query(Button(SeriesFollow))
 async def follow(query: CallbackQuery, cb: SeriesFollow, services: Services, views: Views, lang: str) -> None:
     """The follow button under a series: follow it in this chat."""
     message = pressed_in(query)
@@ -152,3 +147,13 @@ async def follow(query: CallbackQuery, cb: SeriesFollow, services: Services, vie
     value = change.change.value if change.change is not None else "already"
     await query.answer()
     await message.answer(views.render(lang, "subscription", "subscribe", value, name))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="series")
+    router.message.register(series, Command("series"))
+    router.callback_query.register(turn_page, Button(SeriesIndexPage))
+    router.callback_query.register(show, Button(SeriesShow))
+    router.callback_query.register(follow, Button(SeriesFollow))
+    return router

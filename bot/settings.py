@@ -15,8 +15,6 @@ from bot.views import Views
 from notifier.services import Services
 from storage.subscribers import Subscriber
 
-router = Router(name="settings")
-
 
 @dataclass(frozen=True, slots=True)
 class SettingsView:
@@ -96,7 +94,6 @@ async def settings_message(
     return views.render(lang, "settings", view), keyboard(rows)
 
 
-@router.message(Command("settings"))
 async def settings(message: Message, services: Services, views: Views, lang: str) -> None:
     """Show the settings with their buttons."""
     reader = await _reader(services, message.chat, lang)
@@ -104,7 +101,6 @@ async def settings(message: Message, services: Services, views: Views, lang: str
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(Button(SettingChange))
 async def change(
     query: CallbackQuery, cb: SettingChange, services: Services, views: Views, lang: str
 ) -> None:
@@ -131,3 +127,11 @@ async def change(
     except TelegramBadRequest as exc:
         if "not modified" not in exc.message:
             raise
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="settings")
+    router.message.register(settings, Command("settings"))
+    router.callback_query.register(change, Button(SettingChange))
+    return router

@@ -15,7 +15,6 @@ from bot.views import Views
 from notifier.services import Services
 
 log = logging.getLogger(__name__)
-router = Router(name="start")
 
 # A deep link's payload: `s` and the series number the store assigned (Telegram allows A-Za-z0-9_- only).
 _SERIES_LINK = re.compile(r"s([1-9][0-9]{0,8})")
@@ -27,7 +26,6 @@ def series_payload(args: str | None) -> int | None:
     return int(found.group(1)) if found else None
 
 
-@router.message(CommandStart())
 async def start(
     message: Message, command: CommandObject, services: Services, views: Views, default_lang: str
 ) -> None:
@@ -56,7 +54,6 @@ async def start(
     await message.answer(text, reply_markup=keyboard([buttons]))
 
 
-@router.callback_query(Button(FollowAll))
 async def follow_all(query: CallbackQuery, services: Services, views: Views, lang: str) -> None:
     """The welcome's button: subscribe this chat to every new post."""
     message = pressed_in(query)
@@ -69,3 +66,11 @@ async def follow_all(query: CallbackQuery, services: Services, views: Views, lan
     value = change.change.value if change.change is not None else "already"
     await query.answer()
     await message.answer(views.render(lang, "subscription", "subscribe", value, None))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    router.callback_query.register(follow_all, Button(FollowAll))
+    return router

@@ -10,8 +10,6 @@ from bot.series import answer_lookup
 from bot.views import Views
 from notifier.services import Services, SubscriptionChange
 
-router = Router(name="subscribe")
-
 
 async def _answer(
     message: Message,
@@ -30,7 +28,6 @@ async def _answer(
     await message.answer(views.render(lang, "subscription", action, change, series))
 
 
-@router.message(Command("subscribe"))
 async def subscribe(
     message: Message, command: CommandObject, services: Services, views: Views, lang: str
 ) -> None:
@@ -41,7 +38,6 @@ async def subscribe(
     await _answer(message, "subscribe", name, result, services, views, lang)
 
 
-@router.message(Command("unsubscribe"))
 async def unsubscribe(
     message: Message, command: CommandObject, services: Services, views: Views, lang: str
 ) -> None:
@@ -49,3 +45,11 @@ async def unsubscribe(
     name = (command.args or "").strip()
     result = await services.unsubscribe(message.chat.id, name or None)
     await _answer(message, "unsubscribe", name, result, services, views, lang)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="subscribe")
+    router.message.register(subscribe, Command("subscribe"))
+    router.message.register(unsubscribe, Command("unsubscribe"))
+    return router
