@@ -36,7 +36,13 @@ POSTS = [
         excerpt=r"矩阵的优化器，更新量为 $\boldsymbol{Q}\boldsymbol{K}^{\top}$ 的符号。",
     ),
 ] + [
-    Post(10800 + n, f"杂谈第{n}号：关于梯度下降的思考", PostDate(2025, 3, 1 + n), 100 + n, excerpt=f"梯度 {n}。")
+    Post(
+        10800 + n,
+        f"杂谈第{n}号：关于梯度下降的思考",
+        PostDate(2025, 3, 1 + n),
+        100 + n,
+        excerpt=f"梯度 {n}。" if n < 24 else r"梯度 $\nabla f$ 指向上升最快的方向。",
+    )
     for n in range(1, 25)
 ]
 
@@ -64,7 +70,9 @@ class Harness:
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No setting from the developer's shell; the clock at NOW."""
     for name in list(os.environ):
-        if name.startswith(("KEXUE_", "POLL_", "LINK_", "TIME_", "TELEGRAM_", "ADMIN_", "WEBHOOK_", "CHANNEL_")):
+        if name.startswith(
+            ("KEXUE_", "POLL_", "LINK_", "TIME_", "TELEGRAM_", "ADMIN_", "WEBHOOK_", "CHANNEL_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("KEXUE_NOW", NOW.isoformat())
     monkeypatch.chdir(tmp_path)
