@@ -140,6 +140,12 @@ def _log_end(task: asyncio.Task[None]) -> None:
         log.error("bot: %s ended: %s", task.get_name(), task.exception(), exc_info=task.exception())
 
 
+def _log_targets() -> list[logging.Filterer]:
+    """Where a token could be logged: aiogram's loggers (it logs request URLs) and the root's handlers."""
+    names = ("aiogram", "aiogram.dispatcher", "aiogram.event", "aiogram.middlewares", "aiogram.webhook")
+    return [*(logging.getLogger(name) for name in names), *logging.getLogger().handlers]
+
+
 class _Redact(logging.Filter):
     """Replaces the bot token in any log record: it must never reach a log."""
 
@@ -167,8 +173,8 @@ class BotRunner:
         self._task: asyncio.Task[None] | None = None
         self._web: web.AppRunner | None = None
         self._redact = _Redact(config.token)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(self._redact)
+        for target in _log_targets():
+            target.addFilter(self._redact)
 
     @property
     def views(self) -> Views:
@@ -258,8 +264,8 @@ class BotRunner:
         if self._web is not None:
             await self._web.cleanup()
         await self.bot.session.close()
-        for handler in logging.getLogger().handlers:
-            handler.removeFilter(self._redact)
+        for target in _log_targets():
+            target.removeFilter(self._redact)
         log.info("bot: stopped")
 
 

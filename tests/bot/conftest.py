@@ -1,4 +1,4 @@
-"""The bot under test: the real dispatcher long-polling the local Bot API over HTTP, over a real SQLite file."""
+"""The bot under test: the real dispatcher long-polling the local Bot API over HTTP on a real SQLite file."""
 
 from __future__ import annotations
 
