@@ -1,1 +1,5 @@
-"""Telegram bot: routers and the sender (later issues)."""
+"""The Telegram bot: aiogram routers (one per command), middlewares, rich math messages, and the runner."""
+
+
+class BotError(Exception):
+    """Root of every error the bot package raises."""

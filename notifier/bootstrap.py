@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.fetch import Fetcher
+from bot.config import BotConfig
 from digest.render import Renderer
 from notifier.config import Clock, Config
 from notifier.crawling import Crawler
@@ -40,8 +41,18 @@ class MissingDatabaseError(StorageError):
 class App:
     """The application, built once: configuration, database, one clock, fetchers, renderer, services."""
 
-    def __init__(self, config: Config, db: Database, clock: Clock, stack: AsyncExitStack) -> None:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        clock: Clock,
+        stack: AsyncExitStack,
+        *,
+        bot_config: BotConfig | None = None,
+    ) -> None:
         self.config = config
+        # The Telegram bot's settings; None when no TELEGRAM_BOT_TOKEN is set (the bot is off).
+        self.bot_config = bot_config
         self.db = db
         self.clock = clock
         self._stack = stack
@@ -174,7 +185,7 @@ async def open_app(
     async with AsyncExitStack() as stack:
         db = await open_database(config.db_path)
         stack.push_async_callback(db.close)
-        yield App(config, db, settings.now, stack)
+        yield App(config, db, settings.now, stack, bot_config=BotConfig.from_settings(settings))
 
 
 def config_from(settings: Settings, *, db_path: str | None = None) -> Config:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive import ArchiveError
+from bot.app import start_bot
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
 from storage import StorageError
@@ -150,11 +151,15 @@ async def serve(app: App) -> None:
         "" if count == 1 else "s",
         app.config.poll_interval,
     )
+    bot = None
     try:
+        bot = await start_bot(app)
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
         await jobs.stop()
+        if bot is not None:
+            await bot.stop()
         if sending is not None:
             sending.cancel()
             await asyncio.gather(sending, return_exceptions=True)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 
 from archive.identity import series_lookup_key as lookup_key
-from digest.model import Digest
+from digest.model import Digest, PostItem, build_item
 from digest.selection import DigestBuilder
 from notifier.config import Clock, Config
 from notifier.crawling import Crawler, CrawlReport
@@ -20,7 +20,17 @@ from notifier.polling import Poller, PollReport
 from storage.db import Database
 from storage.posts import SeriesSummary, StoredPost
 from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
-from storage.subscribers import FollowChange, Follows, Mode, SeriesRef, Started, Subscriber
+from storage.sources import SourceState
+from storage.stats import DeliveryCounts, LastPoll
+from storage.subscribers import (
+    FollowChange,
+    Follows,
+    Mode,
+    SeriesRef,
+    Started,
+    Subscriber,
+    SubscriberCounts,
+)
 from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -92,6 +102,28 @@ class StartResult:
     started: Started
     series: SeriesRef | None = None
     change: FollowChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """The admin's figures: readers by mode, the last poll, failing sources, the outbox, today's sends.
+
+    `outbox` counts deliveries waiting (pending or being sent); `sent_today` and `failed_today` count
+    deliveries sent, or given up on, since midnight in TIME_ZONE.
+    """
+
+    subscribers: SubscriberCounts
+    last_poll: LastPoll | None
+    failing_sources: tuple[SourceState, ...]
+    deliveries: DeliveryCounts
+    outbox: int
+    sent_today: int
+    failed_today: int
+
+
+# Delivery states as the sender names them (issue 10); unknown ones count nowhere but the raw figures.
+WAITING_STATES = frozenset({"pending", "sending"})
+FAILED_STATES = frozenset({"failed", "dead", "dropped"})
 
 
 def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
@@ -166,6 +198,60 @@ class Services:
         chosen = matches[0]
         posts = await reads.posts.series_posts(chosen.key)
         return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(chosen, posts, missing_parts(posts)))
+
+    async def post_items(self, posts: Sequence[StoredPost]) -> list[PostItem]:
+        """The message views of stored posts (rendered excerpt, previous part), as messages show them."""
+        builder = DigestBuilder(
+            self.db,
+            link_host=self.config.link_host,
+            tz=self.config.tz,
+            excerpt_chars=self.config.excerpt_chars,
+        )
+        return [await builder.item(stored) for stored in posts]
+
+    def hit_items(self, hits: Sequence[SearchHit]) -> list[PostItem]:
+        """The message views of search hits (rendered excerpt; no previous-part link, which needs the row)."""
+        return [
+            build_item(
+                StoredPost(pk=hit.post.id or 0, post=hit.post, first_seen_at="", updated_at=""),
+                link_host=self.config.link_host,
+                excerpt_chars=self.config.excerpt_chars,
+            )
+            for hit in hits
+        ]
+
+    async def series_refs(self) -> dict[str, SeriesRef]:
+        """Every series' deep-link number by series key."""
+        return await read_stores(self.db).subscribers.series_refs()
+
+    async def series_by_id(self, series_id: int) -> SeriesLookup:
+        """A series by its deep-link number (a button or `/start s<id>`)."""
+        reads = read_stores(self.db)
+        ref = await reads.subscribers.series_by_id(series_id)
+        if ref is None:
+            return SeriesLookup(SeriesMatch.NOT_FOUND)
+        for summary in await reads.posts.series_summaries():
+            if summary.key == ref.key:
+                posts = await reads.posts.series_posts(summary.key)
+                return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(summary, posts, missing_parts(posts)))
+        return SeriesLookup(SeriesMatch.NOT_FOUND)
+
+    async def stats(self) -> Stats:
+        """The figures of the admin's /stats."""
+        reads = read_stores(self.db)
+        now = self.clock().astimezone(self.config.tz)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        deliveries = await reads.stats.deliveries(midnight)
+        failing = tuple(s for s in await reads.sources.all() if s.failures > 0)
+        return Stats(
+            subscribers=await reads.subscribers.counts(),
+            last_poll=await reads.stats.last_poll(),
+            failing_sources=failing,
+            deliveries=deliveries,
+            outbox=sum(n for state, n in deliveries.by_status.items() if state in WAITING_STATES),
+            sent_today=deliveries.since_by_status.get("sent", 0),
+            failed_today=sum(n for state, n in deliveries.since_by_status.items() if state in FAILED_STATES),
+        )
 
     async def digest_for_period(self, since: date, now: datetime | None = None) -> Digest:
         """The digest of every post dated from `since` to now (possibly empty)."""

@@ -39,9 +39,15 @@ class Settings(BaseSettings):
     crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     excerpt_chars: int = Field(default=200, ge=20, le=4000, alias="EXCERPT_CHARS")
+    # --- the Telegram bot (issue 9) ---
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_base: str = Field(default=DEFAULT_TELEGRAM_API, alias="TELEGRAM_API_BASE")
+    admin_ids: Annotated[list[int], NoDecode] = Field(default=[], alias="ADMIN_IDS")
     channel_id: str | None = Field(default=None, alias="CHANNEL_ID")
+    webhook_url: str | None = Field(default=None, alias="WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    webhook_host: str = Field(default="127.0.0.1", alias="WEBHOOK_HOST")
+    webhook_port: int = Field(default=8443, ge=1, le=65535, alias="WEBHOOK_PORT")
     # Telegram allows about 30 a second; 25 leaves room for the bot's replies to commands.
     send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
     send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
@@ -57,11 +63,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("kexue_sources")
+    @field_validator("admin_ids", mode="before")
     @classmethod
-    def _require_sources(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("KEXUE_SOURCES names no source")
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return [int(part) for part in value.replace(" ", "").split(",") if part]
+            except ValueError:
+                raise ValueError(f"{value!r} is not a comma-separated list of Telegram user ids") from None
         return value
 
     @field_validator("telegram_api_base")
@@ -69,8 +78,22 @@ class Settings(BaseSettings):
     def _api_base(cls, value: str) -> str:
         base = value.strip().rstrip("/")
         if not base.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://api.telegram.org")
+            raise ValueError(f"{value!r} is not an http(s) base URL such as https://api.telegram.org")
         return base
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("WEBHOOK_URL must be an https:// URL (Telegram calls only those)")
+        return value
+
+    @field_validator("kexue_sources")
+    @classmethod
+    def _require_sources(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("KEXUE_SOURCES names no source")
+        return value
 
     @field_validator("channel_id")
     @classmethod

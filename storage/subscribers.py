@@ -478,3 +478,9 @@ class SubscriberStore:
         async with self.conn.execute("SELECT id FROM series WHERE key = ?", (series_key,)) as c:
             row = await c.fetchone()
         return None if row is None else int(row[0])
+
+    async def series_refs(self) -> dict[str, SeriesRef]:
+        """Every numbered series by key (one query for a whole /series index)."""
+        async with self.conn.execute("SELECT id, key, name FROM series") as c:
+            rows = await c.fetchall()
+        return {str(row[1]): SeriesRef(int(row[0]), str(row[1]), str(row[2])) for row in rows}

@@ -22,6 +22,7 @@ from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
 from storage.sources import SourceStore
+from storage.stats import StatsStore
 from storage.subscribers import SubscriberStore
 
 
@@ -38,6 +39,7 @@ class Stores:
         self.emails = EmailStore(conn)
         self.deliveries = DeliveryStore(conn)
         self.leases = LeaseStore(conn)
+        self.stats = StatsStore(conn)
 
 
 @asynccontextmanager

@@ -1,0 +1,76 @@
+"""/stats for ADMIN_IDS only; anyone else gets the answer to an unknown command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.config import BotConfig
+from bot.views import Views
+from notifier.services import Services
+
+ERROR_CHARS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class FailingView:
+    """A failing source as the statistics list it."""
+
+    url: str
+    failures: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatsView:
+    """The figures as the message shows them (times in TIME_ZONE)."""
+
+    instant: int
+    daily: int
+    weekly: int
+    inactive: int
+    last_poll: str | None
+    last_poll_ok: bool
+    failing: tuple[FailingView, ...]
+    outbox: int
+    sent_today: int
+    failed_today: int
+
+
+async def stats(message: Message, services: Services, views: Views, lang: str, config: BotConfig) -> None:
+    """The admin's figures."""
+    if message.from_user is None or message.from_user.id not in config.admin_ids:
+        await message.answer(views.render(lang, "unknown_command"))
+        return
+    figures = await services.stats()
+    tz = services.config.tz
+    poll = figures.last_poll
+    when = None
+    if poll is not None:
+        when = (poll.finished_at or poll.started_at).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    view = StatsView(
+        instant=figures.subscribers.active["instant"],
+        daily=figures.subscribers.active["daily"],
+        weekly=figures.subscribers.active["weekly"],
+        inactive=figures.subscribers.inactive,
+        last_poll=when,
+        last_poll_ok=poll is not None and poll.ok,
+        failing=tuple(
+            FailingView(s.url, s.failures, (s.last_error or "")[:ERROR_CHARS])
+            for s in figures.failing_sources
+        ),
+        outbox=figures.outbox,
+        sent_today=figures.sent_today,
+        failed_today=figures.failed_today,
+    )
+    await message.answer(views.render(lang, "stats", view))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="admin")
+    router.message.register(stats, Command("stats"))
+    return router

@@ -1,0 +1,280 @@
+"""The bot assembled: the aiogram Bot, the dispatcher with every router and middleware, and how it runs.
+
+Long polling by default (`BotRunner.start_polling`, the seam a lease can wrap so only one process polls);
+webhook mode when WEBHOOK_URL is set: an aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT checks Telegram's
+secret token on every request. Long-lived objects reach handlers as dispatcher keyword data: `db`,
+`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from archive import ArchiveError
+from bot import (
+    BotError,
+    admin,
+    fallback,
+    forget,
+    help,
+    inline,
+    latest,
+    search,
+    series,
+    settings,
+    start,
+    subscribe,
+)
+from bot.callbacks import SearchMemory
+from bot.common import commands
+from bot.config import BotConfig
+from bot.middlewares import FloodControl, LanguageMiddleware
+from bot.rich import RichSender
+from bot.views import Views
+from digest import DigestError
+from notifier.bootstrap import App
+from notifier.services import NotifierError
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+# The failures of our own parts that an update can meet: one log line, no trace.
+EXPECTED = (NotifierError, StorageError, DigestError, ArchiveError, BotError, TelegramAPIError)
+RETRY_START = (1.0, 60.0)
+
+
+def make_bot(config: BotConfig) -> Bot:
+    """The aiogram Bot on TELEGRAM_API_BASE, HTML by default, link previews off (a list of posts has many)."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
+    return Bot(
+        config.token,
+        session=session,
+        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
+    )
+
+
+async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") -> bool:
+    """Log the failure with its update id and give the user a short apology, never a trace."""
+    update, exc = event.update, event.exception
+    chat = update.message.chat.id if update.message is not None else None
+    if isinstance(exc, EXPECTED):
+        log.error("update %d (chat %s): %s: %s", update.update_id, chat, type(exc).__name__, exc)
+    else:
+        log.error("update %d (chat %s) failed", update.update_id, chat, exc_info=exc)
+    apology = views.render(lang, "apology")
+    with contextlib.suppress(TelegramAPIError):
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id, apology[:200])
+        elif chat is not None:
+            await bot.send_message(chat, apology)
+    return True
+
+
+def build_dispatcher(
+    app: App,
+    config: BotConfig,
+    *,
+    flood_limit: int = 20,
+    flood_span: float = 10.0,
+    views: Views | None = None,
+) -> Dispatcher:
+    """The dispatcher: every router, the language and flood middlewares, the error handler, the data."""
+    views = views or Views(app.renderer)
+    dp = Dispatcher(
+        disable_fsm=True,
+        name="kexue",
+        db=app.db,
+        services=app.services,
+        views=views,
+        renderer=app.renderer,
+        translations=app.renderer.translations,
+        config=config,
+        searches=SearchMemory(),
+        rich=RichSender(enabled=config.rich),
+    )
+    dp.update.outer_middleware(LanguageMiddleware(app.services, views))
+    dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
+    dp.errors.register(on_error)
+    dp.include_routers(
+        start.make_router(),
+        help.make_router(),
+        latest.make_router(),
+        search.make_router(),
+        series.make_router(),
+        subscribe.make_router(),
+        settings.make_router(),
+        forget.make_router(),
+        inline.make_router(),
+        admin.make_router(),
+        fallback.make_router(),
+    )
+    return dp
+
+
+async def set_commands(bot: Bot, views: Views) -> None:
+    """The command menu in every catalog language, and the Chinese one for any other language."""
+    for lang in views.languages:
+        listed = [BotCommand(command=c, description=d) for c, d in commands(views.translations, lang)]
+        await bot.set_my_commands(listed, scope=BotCommandScopeDefault(), language_code=lang)
+    default = "zh" if "zh" in views.languages else views.languages[0]
+    listed = [BotCommand(command=c, description=d) for c, d in commands(views.translations, default)]
+    await bot.set_my_commands(listed, scope=BotCommandScopeDefault())
+
+
+def _log_end(task: asyncio.Task[None]) -> None:
+    """A bot task that ended on its own with an error says so (a cancelled one is a normal stop)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("bot: %s ended: %s", task.get_name(), task.exception(), exc_info=task.exception())
+
+
+def _log_targets() -> list[logging.Filterer]:
+    """Where a token could be logged: aiogram's loggers (it logs request URLs) and the root's handlers."""
+    names = ("aiogram", "aiogram.dispatcher", "aiogram.event", "aiogram.middlewares", "aiogram.webhook")
+    return [*(logging.getLogger(name) for name in names), *logging.getLogger().handlers]
+
+
+class _Redact(logging.Filter):
+    """Replaces the bot token in any log record: it must never reach a log."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+class BotRunner:
+    """Runs the bot beside the scheduler: polling (or a webhook server) as a task, stopped cleanly."""
+
+    def __init__(
+        self, app: App, config: BotConfig, *, bot: Bot | None = None, dp: Dispatcher | None = None
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.bot = bot or make_bot(config)
+        self.dp = dp or build_dispatcher(app, config)
+        self._task: asyncio.Task[None] | None = None
+        self._web: web.AppRunner | None = None
+        self._redact = _Redact(config.token)
+        for target in _log_targets():
+            target.addFilter(self._redact)
+
+    @property
+    def views(self) -> Views:
+        """The views the dispatcher's handlers use."""
+        views: Views = self.dp["views"]
+        return views
+
+    async def _prepare(self) -> bool:
+        """getMe and the command menu, retried while Telegram is unreachable; False: token refused."""
+        delay = RETRY_START[0]
+        while True:
+            try:
+                me = await self.bot.get_me()
+                await set_commands(self.bot, self.views)
+            except TelegramUnauthorizedError:
+                log.error("bot: Telegram refused the token (401); the bot is off, everything else runs")
+                return False
+            except (TelegramNetworkError, TelegramAPIError) as exc:
+                log.warning("bot: Telegram is unreachable (%s); retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_START[1])
+                continue
+            log.info("bot: @%s (id %d) ready", me.username, me.id)
+            return True
+
+    def start_polling(self, **kwargs: Any) -> asyncio.Task[None]:
+        """Start long polling as a task (the seam a lease wraps so that only one process polls)."""
+
+        async def poll() -> None:
+            if not await self._prepare():
+                return
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            log.info("bot: long polling %s", self.config.api_base)
+            await self.dp.start_polling(
+                self.bot,
+                handle_signals=False,
+                close_bot_session=False,
+                allowed_updates=self.dp.resolve_used_update_types(),
+                **kwargs,
+            )
+
+        self._task = asyncio.create_task(poll(), name="bot-polling")
+        self._task.add_done_callback(_log_end)
+        return self._task
+
+    async def start_webhook(self) -> None:
+        """Serve the webhook on WEBHOOK_HOST:WEBHOOK_PORT and register WEBHOOK_URL with its secret token."""
+        url = self.config.webhook_url
+        if url is None:
+            raise BotError("webhook mode needs WEBHOOK_URL")
+        secret = self.config.webhook_secret or secrets.token_urlsafe(32)
+        application = web.Application()
+        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, secret_token=secret).register(
+            application, path=self.config.webhook_path
+        )
+        runner = web.AppRunner(application, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.config.webhook_host, self.config.webhook_port).start()
+        self._web = runner
+        log.info("bot: webhook server on %s:%d", self.config.webhook_host, self.config.webhook_port)
+
+        async def register() -> None:
+            if not await self._prepare():
+                return
+            await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
+            await self.bot.set_webhook(
+                url, secret_token=secret, allowed_updates=self.dp.resolve_used_update_types()
+            )
+            log.info("bot: webhook registered")
+
+        self._task = asyncio.create_task(register(), name="bot-webhook")
+        self._task.add_done_callback(_log_end)
+
+    async def start(self) -> None:
+        """Polling, or the webhook server when WEBHOOK_URL is set."""
+        if self.config.webhook_url:
+            await self.start_webhook()
+        else:
+            self.start_polling()
+
+    async def stop(self) -> None:
+        """Stop polling (or the webhook server) and close the HTTP session."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._web is not None:
+            await self._web.cleanup()
+        await self.bot.session.close()
+        for target in _log_targets():
+            target.removeFilter(self._redact)
+        log.info("bot: stopped")
+
+
+async def start_bot(app: App) -> BotRunner | None:
+    """The bot for `run`, started; None (and one plain log line) when no TELEGRAM_BOT_TOKEN is set."""
+    config = app.bot_config
+    if config is None:
+        log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
+        return None
+    runner = BotRunner(app, config)
+    await runner.start()
+    return runner

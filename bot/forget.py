@@ -1,0 +1,45 @@
+"""/forget: after a confirmation button, delete everything stored about the chat."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import Button, ForgetAnswer
+from bot.common import keyboard, pressed_in
+from bot.views import Views
+from notifier.services import Services
+
+
+async def forget(message: Message, views: Views, lang: str) -> None:
+    """Ask first: deleting cannot be undone."""
+    t = views.translations
+    buttons = [
+        (t.gettext(lang, "Yes, delete everything"), ForgetAnswer(confirmed=True).pack()),
+        (t.gettext(lang, "No, keep it"), ForgetAnswer(confirmed=False).pack()),
+    ]
+    await message.answer(views.render(lang, "forget_ask"), reply_markup=keyboard([buttons]))
+
+
+async def answered(
+    query: CallbackQuery, cb: ForgetAnswer, services: Services, views: Views, lang: str, default_lang: str
+) -> None:
+    """Yes deletes (and answers in the sender's Telegram language, nothing being stored); no keeps."""
+    message = pressed_in(query)
+    await query.answer()
+    if message is None:
+        return
+    if cb.confirmed:
+        forgotten = await services.forget(message.chat.id)
+        await message.edit_text(views.render(default_lang, "forget_done", forgotten), reply_markup=None)
+    else:
+        await message.edit_text(views.render(lang, "forget_kept"), reply_markup=None)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="forget")
+    router.message.register(forget, Command("forget"))
+    router.callback_query.register(answered, Button(ForgetAnswer))
+    return router

@@ -1,0 +1,26 @@
+"""/help: every command with one line each."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.common import commands
+from bot.config import BotConfig
+from bot.views import Views
+
+
+async def help_command(message: Message, bot: Bot, views: Views, lang: str, config: BotConfig) -> None:
+    """List the commands (admins see /stats too)."""
+    admin = message.from_user is not None and message.from_user.id in config.admin_ids
+    me = await bot.me()
+    listed = commands(views.translations, lang, admin=admin)
+    await message.answer(views.render(lang, "help", listed, me.username or ""))
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="help")
+    router.message.register(help_command, Command("help"))
+    return router

@@ -1,0 +1,118 @@
+"""/latest [n]: the n newest posts (default 5, at most 20) as the digests show them; "more" pages back."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot.callbacks import MAX_OFFSET, Button, LatestMore
+from bot.common import keyboard, pressed_in
+from bot.rich import RichMessage, RichSender, excerpt_slot, fill_slots, rich_excerpt
+from bot.views import Views
+from notifier.services import Services
+
+log = logging.getLogger(__name__)
+
+DEFAULT_COUNT = 5
+MAX_COUNT = 20
+
+
+def parse_count(args: str | None) -> int | None:
+    """The count of `/latest n`: default 5, clamped to 1..20; None when it is not a number."""
+    words = (args or "").split()
+    if not words:
+        return DEFAULT_COUNT
+    if len(words) > 1 or not words[0].isascii() or not words[0].isdigit():
+        return None
+    return max(1, min(MAX_COUNT, int(words[0])))
+
+
+async def latest_page(
+    services: Services, views: Views, lang: str, offset: int, count: int
+) -> RichMessage | None:
+    """A page of posts in both forms, with whether an older page exists; None when there is nothing."""
+    stored = await services.latest(count, offset)
+    if not stored:
+        return None
+    items = await services.post_items(stored)
+    header = views.render(lang, "latest_header", offset)
+    html = views.pack([header, *(views.post_block(lang, item) for item in items)])
+    excerpts: list[str] = []
+    blocks = [header]
+    for item, post in zip(items, stored, strict=True):
+        rich = rich_excerpt(post.post.excerpt, item.excerpt) if item.excerpt else None
+        if rich is not None:
+            excerpts.append(rich)
+            item = dataclasses.replace(item, excerpt=excerpt_slot(len(excerpts) - 1))
+        blocks.append(views.render(lang, "post", item))
+    rich_html = fill_slots("\n\n".join(blocks), excerpts) if excerpts else None
+    return RichMessage(tuple(html), rich_html)
+
+
+async def send_latest(
+    bot: Bot,
+    chat_id: int,
+    services: Services,
+    views: Views,
+    rich: RichSender,
+    lang: str,
+    offset: int,
+    count: int,
+) -> None:
+    """Send one page of /latest to `chat_id`, with a "more" button when older posts exist."""
+    page = await latest_page(services, views, lang, offset, count)
+    if page is None:
+        await bot.send_message(chat_id, views.render(lang, "no_more_posts" if offset else "no_posts"))
+        return
+    following = offset + count
+    older = following <= MAX_OFFSET and bool(await services.latest(1, following))
+    t = views.translations
+    more = [(t.gettext(lang, "More ▸"), LatestMore(following, count).pack())] if older else []
+    await rich.send(bot, chat_id, page, keyboard([more]))
+
+
+async def latest(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    services: Services,
+    views: Views,
+    rich: RichSender,
+    lang: str,
+) -> None:
+    """The newest posts."""
+    count = parse_count(command.args)
+    if count is None:
+        reason = views.translations.gettext(lang, "the count must be a number from 1 to 20")
+        await message.answer(views.render(lang, "refused", reason))
+        return
+    await send_latest(bot, message.chat.id, services, views, rich, lang, 0, count)
+
+
+async def more(
+    query: CallbackQuery,
+    cb: LatestMore,
+    bot: Bot,
+    services: Services,
+    views: Views,
+    rich: RichSender,
+    lang: str,
+) -> None:
+    """The "more" button: the next older page, as a new message."""
+    message = pressed_in(query)
+    await query.answer()
+    if message is None:
+        return
+    await send_latest(bot, message.chat.id, services, views, rich, lang, cb.offset, cb.count)
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="latest")
+    router.message.register(latest, Command("latest"))
+    router.callback_query.register(more, Button(LatestMore))
+    return router

@@ -1,0 +1,137 @@
+"""/settings: delivery mode (instant, or a daily or weekly digest with its hour and day) and language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message
+
+from bot.callbacks import Button, SettingChange
+from bot.common import keyboard, pressed_in
+from bot.views import Views
+from notifier.services import Services
+from storage.subscribers import Subscriber
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsView:
+    """A reader's settings as the message shows them."""
+
+    mode: str
+    hour: int
+    day: int
+    lang: str
+    follows_all: bool
+    series: tuple[str, ...]
+
+
+async def _reader(services: Services, chat: Chat, lang: str) -> Subscriber:
+    """The chat's reader, started with the current language when it never sent /start."""
+    state = await services.reader(chat.id)
+    if state.subscriber is not None:
+        return state.subscriber
+    return (await services.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
+
+
+async def settings_message(
+    services: Services, views: Views, reader: Subscriber
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The settings text and its buttons, in the reader's language."""
+    lang = reader.lang
+    follows = (await services.reader(reader.chat_id)).follows
+    names = {key: ref.name for key, ref in (await services.series_refs()).items()}
+    view = SettingsView(
+        reader.mode,
+        reader.digest_hour,
+        reader.digest_day,
+        lang,
+        follows.everything,
+        tuple(sorted(names.get(key, key) for key in follows.series_keys)),
+    )
+    t = views.translations
+
+    def mark(chosen: bool, text: str) -> str:
+        return ("✓ " if chosen else "") + text
+
+    rows: list[list[tuple[str, str]]] = [
+        [
+            (
+                mark(reader.mode == "instant", t.gettext(lang, "Instant")),
+                SettingChange("m", "instant").pack(),
+            ),
+            (mark(reader.mode == "daily", t.gettext(lang, "Daily")), SettingChange("m", "daily").pack()),
+            (mark(reader.mode == "weekly", t.gettext(lang, "Weekly")), SettingChange("m", "weekly").pack()),
+        ]
+    ]
+    if reader.mode != "instant":
+        earlier, later = (reader.digest_hour - 1) % 24, (reader.digest_hour + 1) % 24
+        rows.append(
+            [
+                (f"◂ {earlier:02d}:00", SettingChange("h", "-1").pack()),
+                (f"{later:02d}:00 ▸", SettingChange("h", "+1").pack()),
+            ]
+        )
+    if reader.mode == "weekly":
+        days = (
+            views.render(lang, "weekday", (reader.digest_day - 1) % 7),
+            views.render(lang, "weekday", (reader.digest_day + 1) % 7),
+        )
+        rows.append(
+            [
+                (f"◂ {days[0]}", SettingChange("d", "-1").pack()),
+                (f"{days[1]} ▸", SettingChange("d", "+1").pack()),
+            ]
+        )
+    rows.append(
+        [
+            (mark(lang == "zh", "中文"), SettingChange("l", "zh").pack()),
+            (mark(lang == "en", "English"), SettingChange("l", "en").pack()),
+        ]
+    )
+    return views.render(lang, "settings", view), keyboard(rows)
+
+
+async def settings(message: Message, services: Services, views: Views, lang: str) -> None:
+    """Show the settings with their buttons."""
+    reader = await _reader(services, message.chat, lang)
+    text, markup = await settings_message(services, views, reader)
+    await message.answer(text, reply_markup=markup)
+
+
+async def change(
+    query: CallbackQuery, cb: SettingChange, services: Services, views: Views, lang: str
+) -> None:
+    """Apply one button and show the settings again, in place."""
+    message = pressed_in(query)
+    await query.answer()
+    if message is None:
+        return
+    reader = await _reader(services, message.chat, lang)
+    chat_id = reader.chat_id
+    if cb.kind == "m" and cb.mode is not None:
+        reader = await services.set_mode(chat_id, cb.mode)
+    elif cb.kind == "h" and reader.mode != "instant":
+        hour = (reader.digest_hour + int(cb.value)) % 24
+        reader = await services.set_mode(chat_id, reader.mode, hour=hour)
+    elif cb.kind == "d" and reader.mode == "weekly":
+        day = (reader.digest_day + int(cb.value)) % 7
+        reader = await services.set_mode(chat_id, reader.mode, day=day)
+    elif cb.kind == "l" and cb.value in views.languages:
+        reader = await services.set_language(chat_id, cb.value)
+    text, markup = await settings_message(services, views, reader)
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "not modified" not in exc.message:
+            raise
+
+
+def make_router() -> Router:
+    """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
+    router = Router(name="settings")
+    router.message.register(settings, Command("settings"))
+    router.callback_query.register(change, Button(SettingChange))
+    return router
