@@ -16,6 +16,7 @@ import aiosqlite
 
 from storage.db import Database
 from storage.emails import EmailStore
+from storage.mail_ledger import MailLedger
 from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
@@ -34,6 +35,7 @@ class Stores:
         self.meta = MetaStore(conn)
         self.subscribers = SubscriberStore(conn)
         self.emails = EmailStore(conn)
+        self.mail_ledger = MailLedger(conn)
 
 
 @asynccontextmanager
