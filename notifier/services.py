@@ -439,7 +439,7 @@ class Services:
 
     async def _send_confirmation(self, email: EmailAddress, to: str, lang: str, now: datetime) -> None:
         token = (await self.signer()).make("confirm", email.id, email.address_hash, now)
-        url = f"{self.config.mail.public_base_url}/confirm/{token}"
+        url = f"{self.config.mail.public_base_url}/confirm/{token}?lang={lang}"
         renderer = self.renderer
         env = renderer.environment(lang)
         subject = renderer.translations.gettext(lang, "Confirm your weekly email from Scientific Spaces")

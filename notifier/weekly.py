@@ -209,11 +209,14 @@ class WeeklyMail:
     ) -> Outgoing:
         base = self.mail.public_base_url
         token = signer.make("unsubscribe", email.id, email.address_hash, now)
-        links = WeeklyLinks(f"{base}/unsubscribe/{token}", f"{base}/digest/{previous_week(week)}")
+        lang = self._lang(email.lang)
+        links = WeeklyLinks(
+            f"{base}/unsubscribe/{token}?lang={lang}", f"{base}/digest/{previous_week(week)}?lang={lang}"
+        )
         return weekly_message(
             self.renderer,
             digest,
-            lang=self._lang(email.lang),
+            lang=lang,
             to=email.address or "",
             links=links,
             mail_from=self.mail.mail_from,

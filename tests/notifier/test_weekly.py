@@ -86,7 +86,9 @@ async def test_each_reader_gets_one_multipart_message_with_list_headers_and_esca
     # A visible unsubscribe link and a "view in the browser" link, in both parts.
     link = unsubscribe[1:-1]
     assert f'href="{link}"' in html and link in text
-    assert f'href="{BASE_URL}/digest/2025-W19"' in html and f"{BASE_URL}/digest/2025-W19" in text
+    assert (
+        f'href="{BASE_URL}/digest/2025-W19?lang=zh"' in html and f"{BASE_URL}/digest/2025-W19?lang=zh" in text
+    )
     assert html.index("/digest/2025-W19") < html.index("MoE环游记") < html.index(link)
     # The English reader's mail is in English.
     (english,) = smtp.to("Other.Reader@Example.org")
