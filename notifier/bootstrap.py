@@ -112,7 +112,12 @@ class App:
     def services(self) -> Services:
         """The service layer every front end calls."""
         return Services(
-            config=self.config, db=self.db, clock=self.clock, poller=lambda: self.poller, crawler=self.crawler
+            config=self.config,
+            db=self.db,
+            clock=self.clock,
+            poller=lambda: self.poller,
+            crawler=self.crawler,
+            renderer=lambda: self.renderer,
         )
 
     @functools.cached_property

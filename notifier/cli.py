@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from archive import ArchiveError
 from digest import DigestError
 from notifier.bootstrap import open_app
-from notifier.commands import archive_cmds, digest, search
+from notifier.commands import archive_cmds, digest, email, search
 from notifier.context import Handler, UsageError, options_first
 from notifier.services import NotifierError
 from notifier.settings import Settings
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Each module registers its subcommands (and declares in WORDS how their words are read); add a module
 # here to add commands.
-COMMAND_MODULES = [archive_cmds, digest, search]
+COMMAND_MODULES = [archive_cmds, digest, search, email]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,56 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 LIVE_SITE = "https://kexue.fm"
+
+
+@dataclass(frozen=True, slots=True)
+class MailConfig:
+    """The weekly email's settings: the SMTP server (None: email is off), the schedule and the web app."""
+
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_security: str = "starttls"
+    mail_from: str = "Scientific Spaces <kexue-notifier@localhost>"
+    mail_rate: float = 5.0
+    weekly_day: str = "mon"
+    weekly_time: time = time(8, 0)
+    send_empty_weeks: bool = False
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_base_url: str = "http://127.0.0.1:8080"
+    secret_key: str | None = field(default=None, repr=False)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether mail can be sent at all (SMTP_HOST is set)."""
+        return bool(self.smtp_host)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MailConfig:
+        """The email settings' plain values."""
+        hour, minute = settings.weekly_time.split(":")
+        return cls(
+            smtp_host=settings.smtp_host or None,
+            smtp_port=settings.smtp_port,
+            smtp_user=settings.smtp_user,
+            smtp_password=None
+            if settings.smtp_password is None
+            else settings.smtp_password.get_secret_value(),
+            smtp_security=settings.smtp_security,
+            mail_from=settings.mail_from,
+            mail_rate=settings.mail_rate,
+            weekly_day=settings.weekly_day,
+            weekly_time=time(int(hour), int(minute)),
+            send_empty_weeks=settings.send_empty_weeks,
+            web_host=settings.web_host,
+            web_port=settings.web_port,
+            public_base_url=settings.public_base_url,
+            secret_key=None
+            if settings.secret_key is None
+            else settings.secret_key.get_secret_value() or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +88,7 @@ class Config:
     send_rate: float = 25.0
     send_concurrency: int = 8
     telegram_rich: bool = True
+    mail: MailConfig = MailConfig()
 
     @property
     def crawl_root(self) -> str:
@@ -67,4 +118,5 @@ class Config:
             send_rate=settings.send_rate,
             send_concurrency=settings.send_concurrency,
             telegram_rich=settings.telegram_rich,
+            mail=MailConfig.from_settings(settings),
         )

@@ -19,6 +19,8 @@ from archive import ArchiveError
 from bot.app import start_bot
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
+from notifier.web import WebServer, start_web
+from notifier.weekly import WeeklyMail
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 MAINTENANCE_EVERY = timedelta(hours=6)
 # The first maintenance run (a wanted backfill) starts right after the first poll has begun.
 MAINTENANCE_FIRST_DELAY = timedelta(seconds=1)
+# The weekly mail runs at its time and every few minutes besides: what is due comes from the ledger, so a
+# service started after the send time sends that week's mail then, and temporary failures are retried.
+WEEKLY_CHECK_EVERY = timedelta(minutes=10)
+WEEKLY_FIRST_DELAY = timedelta(seconds=5)
 # Failures of the outside world (the blog, the disk, another process holding the database).
 EXPECTED_FAILURES = (ArchiveError, StorageError, sqlite3.Error, OSError)
 
@@ -74,6 +80,13 @@ class Jobs:
     async def maintenance(self) -> None:
         """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
         await self._guarded("maintenance crawl", self.app.services.maintain)
+
+    async def weekly(self) -> None:
+        """Send this week's email to every confirmed address that is due and has not had it."""
+        job = WeeklyMail(
+            db=self.app.db, config=self.app.config, renderer=self.app.renderer, clock=self.app.clock
+        )
+        await self._guarded("weekly mail", job.run)
 
     async def stop(self) -> None:
         """Cancel the jobs in flight and wait for them to end."""
@@ -124,6 +137,56 @@ def _schedule(scheduler: AsyncIOScheduler, jobs: Jobs, app: App, *, sending: boo
         )
 
 
+def _schedule_weekly(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
+    """The weekly email's jobs, when there is an SMTP server to send through."""
+    mail = app.config.mail
+    if not mail.enabled:
+        log.info("email is off: SMTP_HOST is not set, so no weekly mail is sent (the web app still runs)")
+        return
+    # Day names, not numbers: APScheduler 3 counts Monday as 0, unlike cron.
+    scheduler.add_job(
+        jobs.weekly,
+        "cron",
+        day_of_week=mail.weekly_day,
+        hour=mail.weekly_time.hour,
+        minute=mail.weekly_time.minute,
+        timezone=app.config.tz,
+        id="weekly",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        jobs.weekly,
+        "interval",
+        seconds=WEEKLY_CHECK_EVERY.total_seconds(),
+        id="weekly-catch-up",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(app.config.tz) + WEEKLY_FIRST_DELAY,
+    )
+    log.info(
+        "weekly email on %s at %s %s through %s",
+        mail.weekly_day,
+        mail.weekly_time.strftime("%H:%M"),
+        app.config.tz.key,
+        mail.smtp_host,
+    )
+
+
+async def start_web_app(app: App) -> WebServer | None:
+    """The web app on WEB_HOST:WEB_PORT, or None (logged) when it cannot listen there: polling goes on."""
+    mail = app.config.mail
+    try:
+        server = await start_web(app.services, app.renderer, host=mail.web_host, port=mail.web_port)
+    except OSError as exc:
+        log.error(
+            "web app not started: cannot listen on %s:%d: %s", mail.web_host, mail.web_port, exc.strerror
+        )
+        return None
+    log.info("web app listening on %s (linked as %s)", server.url, mail.public_base_url)
+    return server
+
+
 async def serve(app: App) -> None:
     """Run until SIGINT or SIGTERM, then stop cleanly."""
     stop = asyncio.Event()
@@ -141,6 +204,8 @@ async def serve(app: App) -> None:
     jobs = Jobs(app, on_new=None if sender is None else sender.wake)
     scheduler = AsyncIOScheduler(timezone=app.config.tz)
     _schedule(scheduler, jobs, app, sending=sender is not None)
+    _schedule_weekly(scheduler, jobs, app)
+    web_server = await start_web_app(app)
     scheduler.start()
     sending = None if sender is None else asyncio.create_task(sender.run(), name="sender")
     count = len(app.config.sources)
@@ -158,6 +223,8 @@ async def serve(app: App) -> None:
     finally:
         scheduler.shutdown(wait=False)
         await jobs.stop()
+        if web_server is not None:
+            await web_server.stop()
         if bot is not None:
             await bot.stop()
         if sending is not None:

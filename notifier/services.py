@@ -8,16 +8,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import Enum
+from typing import Literal
 
 from archive.identity import series_lookup_key as lookup_key
 from digest.model import Digest, PostItem, build_item
+from digest.render import Renderer
 from digest.selection import DigestBuilder
 from notifier.config import Clock, Config
 from notifier.crawling import Crawler, CrawlReport
+from notifier.mailer import Mailer, MailError, check_address, compose, mask_address
 from notifier.polling import Poller, PollReport
+from notifier.tokens import CONFIRM_TTL, TokenSigner, signer_for
+from notifier.weekly import week_monday
 from storage.db import Database
+from storage.emails import EmailAddress, SignupKind, SignUpOutcome
 from storage.posts import SeriesSummary, StoredPost
 from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
 from storage.sources import SourceState
@@ -36,6 +42,10 @@ from storage.uow import read_stores, unit_of_work
 log = logging.getLogger(__name__)
 
 MAX_LATEST = 100
+# Abuse limits of the weekly email (issue 11), per day: confirmation mails to one address; sign-ups started
+# by one Telegram user or from one IP address.
+CONFIRMATION_MAILS_PER_DAY = 3
+SIGNUPS_PER_DAY = 5
 MAX_OFFSET = 10_000
 BACKFILL_WANTED = "backfill_wanted"
 
@@ -126,6 +136,57 @@ WAITING_STATES = frozenset({"pending", "sending"})
 FAILED_STATES = frozenset({"failed", "dead", "dropped"})
 
 
+class EmailSignUpStatus(Enum):
+    """What a front end may tell the person signing up. Never whether the address was already known."""
+
+    # "If the address can receive mail, a confirmation link is on its way": said whether a mail went out,
+    # the address was already confirmed, or its confirmation mails for the day were used up.
+    ACCEPTED = "accepted"
+    INVALID = "invalid"  # not an address we can mail
+    LIMITED = "limited"  # this Telegram user or IP address started too many sign-ups today
+    EMAIL_OFF = "email_off"  # this service sends no mail (SMTP_HOST is not set)
+    FAILED = "failed"  # the mail server could not take the confirmation mail now: try again later
+
+
+@dataclass(frozen=True, slots=True)
+class EmailSignUpResult:
+    """The answer to a sign-up (see EmailSignUpStatus for what each status lets a front end say)."""
+
+    status: EmailSignUpStatus
+
+
+@dataclass(frozen=True, slots=True)
+class EmailView:
+    """One address of a reader as the reader may see it: masked, with where it stands."""
+
+    masked: str
+    status: str  # pending, confirmed or bounced
+    lang: str
+    confirmed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailState:
+    """The addresses a Telegram reader signed up from the bot (unsubscribed ones are gone from it)."""
+
+    addresses: tuple[EmailView, ...]
+
+
+class LinkState(Enum):
+    """What a signed link (confirm, unsubscribe) points at."""
+
+    INVALID = "invalid"  # forged, expired, or its address is gone: the web app answers 404
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+def _link_state(email: EmailAddress) -> LinkState:
+    if email.status == "confirmed":
+        return LinkState.CONFIRMED
+    return LinkState.PENDING if email.status == "pending" else LinkState.UNSUBSCRIBED
+
+
 def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
     """The part numbers from 1 to the highest stored part that no stored post holds."""
     parts = {s.post.series.part for s in posts if s.post.series is not None}
@@ -143,12 +204,16 @@ class Services:
         clock: Clock,
         poller: Callable[[], Poller],
         crawler: Callable[[Callable[[str], None] | None], Crawler],
+        renderer: Callable[[], Renderer] | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.clock = clock
         self._poller = poller
         self._crawler = crawler
+        self._renderer = renderer
+        self._own_renderer: Renderer | None = None
+        self._signer: TokenSigner | None = None
 
     # --- the archive -------------------------------------------------------------------------------
 
@@ -386,3 +451,177 @@ class Services:
             forgotten = await uow.subscribers.forget(chat_id)
         log.info("chat %d: forgotten (%s)", chat_id, "had data" if forgotten else "nothing stored")
         return forgotten
+
+    # --- the weekly email ---------------------------------------------------------------------------
+
+    @property
+    def renderer(self) -> Renderer:
+        """The renderer of the application (or one of this service's own, made on first use)."""
+        if self._renderer is not None:
+            return self._renderer()
+        if self._own_renderer is None:
+            self._own_renderer = Renderer()
+        return self._own_renderer
+
+    async def signer(self) -> TokenSigner:
+        """The signer of the links in mails: SECRET_KEY, else a key kept in the database."""
+        if self._signer is None:
+            self._signer = await signer_for(self.db, self.config.mail.secret_key)
+        return self._signer
+
+    async def email_sign_up(
+        self, address: str, lang: str, *, telegram_user: int | None = None, ip: str | None = None
+    ) -> EmailSignUpResult:
+        """Start the double opt-in of `address` from the bot (`telegram_user`) or the web (`ip`).
+
+        At most SIGNUPS_PER_DAY sign-ups per Telegram user and per IP, at most CONFIRMATION_MAILS_PER_DAY
+        confirmation mails per address; an address already confirmed gets no mail. The answer is the same
+        in every one of those cases, so it never tells whether an address is signed up.
+        """
+        spelled = check_address(address)
+        if spelled is None:
+            return EmailSignUpResult(EmailSignUpStatus.INVALID)
+        if not self.config.mail.enabled:
+            return EmailSignUpResult(EmailSignUpStatus.EMAIL_OFF)
+        lang = lang if lang in self.renderer.translations.languages else "zh"
+        now = self.clock()
+        day_ago = now - timedelta(days=1)
+        async with unit_of_work(self.db) as uow:
+            limits: list[tuple[SignupKind, str]] = []
+            if telegram_user is not None:
+                limits.append(("signup_telegram", str(telegram_user)))
+            if ip is not None:
+                limits.append(("signup_ip", ip))
+            for kind, key in limits:
+                if await uow.emails.count_events(kind, key, day_ago) >= SIGNUPS_PER_DAY:
+                    log.info("email: sign-up refused: %s limit reached", kind)
+                    return EmailSignUpResult(EmailSignUpStatus.LIMITED)
+                await uow.emails.record_event(kind, key, now)
+            subscriber_id = None
+            if telegram_user is not None:
+                reader = await uow.subscribers.get(telegram_user)
+                if reader is None:
+                    # Linked to the reader so that /email off and /forget reach it.
+                    started = await uow.subscribers.start(
+                        telegram_user, chat_type="private", lang=lang, now=now
+                    )
+                    reader = started.subscriber
+                subscriber_id = reader.id
+            signed = await uow.emails.sign_up(spelled, lang=lang, now=now, subscriber_id=subscriber_id)
+            mail = signed.outcome is not SignUpOutcome.CONFIRMED and (
+                await uow.emails.count_events("confirmation_mail", spelled, day_ago)
+                < CONFIRMATION_MAILS_PER_DAY
+            )
+            if mail:
+                await uow.emails.record_event("confirmation_mail", spelled, now)
+        if not mail:
+            return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)
+        try:
+            await self._send_confirmation(signed.email, spelled, lang, now)
+        except MailError as exc:
+            log.error("email: confirmation mail to address %d not sent: %s", signed.email.id, exc)
+            return EmailSignUpResult(EmailSignUpStatus.FAILED)
+        return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)
+
+    async def _send_confirmation(self, email: EmailAddress, to: str, lang: str, now: datetime) -> None:
+        token = (await self.signer()).make("confirm", email.id, email.address_hash, now)
+        url = f"{self.config.mail.public_base_url}/confirm/{token}?lang={lang}"
+        renderer = self.renderer
+        env = renderer.environment(lang)
+        subject = renderer.translations.gettext(lang, "Confirm your weekly email from Scientific Spaces")
+        values = {"confirm_url": url, "subject": subject, "days": CONFIRM_TTL.days}
+        outgoing = compose(
+            mail_from=self.config.mail.mail_from,
+            to=to,
+            subject=subject,
+            text=env.get_template("email/confirm.txt").render(values).strip() + "\n",
+            html=env.get_template("email/confirm.html").render(values).strip() + "\n",
+            now=now,
+        )
+        async with Mailer(self.config.mail) as mailer:
+            await mailer.send(outgoing)
+        log.info("email: confirmation mail sent to address %d", email.id)
+
+    async def _linked(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> EmailAddress | None:
+        now = self.clock()
+        claims = (await self.signer()).read(
+            token, purpose, now, ttl=CONFIRM_TTL if purpose == "confirm" else None
+        )
+        if claims is None:
+            return None
+        found = await read_stores(self.db).emails.get(claims.email_id)
+        return found if found is not None and claims.matches(found.address_hash) else None
+
+    async def email_link(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> LinkState:
+        """Where the address of a signed link stands (INVALID: forged, expired or gone). Changes nothing."""
+        found = await self._linked(token, purpose)
+        if found is None or (purpose == "confirm" and found.status == "unsubscribed"):
+            return LinkState.INVALID
+        return _link_state(found)
+
+    async def email_confirm(self, token: str) -> LinkState:
+        """Confirm the address of a confirmation link (storing the consent time); INVALID changes nothing."""
+        found = await self._linked(token, "confirm")
+        if found is None:
+            return LinkState.INVALID
+        async with unit_of_work(self.db) as uow:
+            confirmed = await uow.emails.confirm(found.id, self.clock())
+        if confirmed is None:
+            return LinkState.INVALID
+        log.info("email: address %d confirmed", found.id)
+        return LinkState.CONFIRMED
+
+    async def email_unsubscribe(self, token: str) -> LinkState:
+        """Unsubscribe the address of an unsubscribe link (keeping only its hash); INVALID changes nothing."""
+        found = await self._linked(token, "unsubscribe")
+        if found is None:
+            return LinkState.INVALID
+        async with unit_of_work(self.db) as uow:
+            await uow.emails.unsubscribe(found.id, self.clock())
+        return LinkState.UNSUBSCRIBED
+
+    async def email_state(self, chat_id: int) -> EmailState:
+        """The addresses this chat's reader signed up from the bot, masked."""
+        reads = read_stores(self.db)
+        reader = await reads.subscribers.get(chat_id)
+        if reader is None:
+            return EmailState(())
+        views = [
+            EmailView(
+                mask_address(email.address),
+                "bounced" if email.bounced_at is not None else email.status,
+                email.lang,
+                email.confirmed_at,
+            )
+            for email in await reads.emails.by_subscriber(reader.id)
+            if email.address is not None
+        ]
+        return EmailState(tuple(views))
+
+    async def email_off(self, chat_id: int) -> int:
+        """`/email off`: unsubscribe every address this chat's reader signed up. How many were."""
+        now = self.clock()
+        count = 0
+        async with unit_of_work(self.db) as uow:
+            reader = await uow.subscribers.get(chat_id)
+            if reader is None:
+                return 0
+            for email in await uow.emails.by_subscriber(reader.id):
+                count += await uow.emails.unsubscribe(email.id, now)
+        log.info("chat %d: email off (%d addresses)", chat_id, count)
+        return count
+
+    async def week_digest(self, week: str) -> Digest | None:
+        """The digest of ISO week '2025-W20' (its posts by date, up to now for this week); None for a week
+        that is malformed or has not begun."""
+        try:
+            monday = week_monday(week)
+        except ValueError:
+            return None
+        tz = self.config.tz
+        now = self.clock()
+        start = datetime.combine(monday, time.min, tzinfo=tz)
+        if start > now:
+            return None
+        end = min(now, start + timedelta(days=7) - timedelta(microseconds=1))
+        return await self.digest_for_period(monday, end)

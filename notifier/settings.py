@@ -18,6 +18,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_DAYS = 36_500
 # The blog began in 2009; a clock outside these years is a typo, and dates around it must stay computable.
 CLOCK_YEARS = (2000, 2200)
+# APScheduler 3 counts Monday as 0 in numbers but reads day names unambiguously: the weekly mail takes names.
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,21 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
     send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
     telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
+    # The weekly email (issue 11). Without SMTP_HOST no mail is sent; the web app still serves its pages.
+    smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
+    smtp_port: int | None = Field(default=None, ge=1, le=65_535, alias="SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: SecretStr | None = Field(default=None, alias="SMTP_PASSWORD")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(default="starttls", alias="SMTP_SECURITY")
+    mail_from: str = Field(default="Scientific Spaces <kexue-notifier@localhost>", alias="MAIL_FROM")
+    mail_rate: float = Field(default=5.0, gt=0, le=1000, allow_inf_nan=False, alias="MAIL_RATE")
+    weekly_day: Weekday = Field(default="mon", alias="WEEKLY_DAY")
+    weekly_time: str = Field(default="08:00", alias="WEEKLY_TIME")
+    send_empty_weeks: bool = Field(default=False, alias="SEND_EMPTY_WEEKS")
+    web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
+    web_port: int = Field(default=8080, ge=0, le=65_535, alias="WEB_PORT")
+    public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")
+    secret_key: SecretStr | None = Field(default=None, alias="SECRET_KEY")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -104,6 +121,34 @@ class Settings(BaseSettings):
         if not (channel.startswith("@") or channel.lstrip("-").isdigit()):
             raise ValueError(f"{value!r} is neither a chat id such as -1001234567890 nor @channelname")
         return channel
+
+    @field_validator("weekly_day", mode="before")
+    @classmethod
+    def _day_name(cls, value: object) -> object:
+        return value.strip().lower()[:3] if isinstance(value, str) else value
+
+    @field_validator("weekly_time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hour, _, minute = value.strip().partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ValueError(f"{value!r} is not a time of day such as 08:00")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+            raise ValueError(f"{value!r} is not an http(s) address such as https://mail.example.org")
+        return url
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if "@" not in value or "\n" in value or "\r" in value:
+            raise ValueError(f"{value!r} is not an address such as Name <digest@example.org>")
+        return value.strip()
 
     @field_validator("kexue_now", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore
 from storage.leases import LeaseStore
+from storage.mail_ledger import MailLedger
 from storage.meta import MetaStore
 from storage.polls import PollStore
 from storage.posts import PostStore
@@ -40,6 +41,7 @@ class Stores:
         self.deliveries = DeliveryStore(conn)
         self.leases = LeaseStore(conn)
         self.stats = StatsStore(conn)
+        self.mail_ledger = MailLedger(conn)
 
 
 @asynccontextmanager

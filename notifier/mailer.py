@@ -1,0 +1,240 @@
+"""Sending mail over SMTP with aiosmtplib: one connection reused for many messages, at a configured rate.
+
+Every failure is sorted into what the caller does next: `TemporaryFailure` (a 4xx, a dropped connection: try
+again later), `PermanentFailure` (a 5xx for this recipient: count it towards a bounce) and `MailUnavailable`
+(the server cannot be reached or refuses our login: stop the run; nobody was tried). The messages themselves
+are built here too: multipart/alternative (plain text first, then HTML), headers encoded as RFC 2047 asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+from types import TracebackType
+from typing import Self
+
+import aiosmtplib
+
+from notifier.config import MailConfig
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 30.0
+
+
+class MailError(Exception):
+    """Root of the mail failures; the message is one line fit for a log."""
+
+
+class MailUnavailable(MailError):
+    """The server cannot be reached, or refuses the connection or our login: nothing was sent."""
+
+
+class TemporaryFailure(MailError):
+    """A 4xx reply or a connection dropped mid-message: the same mail may be tried again later."""
+
+
+class PermanentFailure(MailError):
+    """A 5xx reply for this message or recipient: trying again will not help."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to one recipient: the address it goes to and the message with every header set."""
+
+    to: str
+    message: EmailMessage
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+class Mailer:
+    """An SMTP client for a run: `async with Mailer(config) as mailer: await mailer.send(outgoing)`.
+
+    It connects at the first message, keeps the connection for the next ones (reconnecting once if the server
+    dropped it between messages) and waits so that at most `mail_rate` messages leave per second.
+    """
+
+    def __init__(self, config: MailConfig, *, timeout: float = SMTP_TIMEOUT) -> None:
+        if not config.smtp_host:
+            raise MailUnavailable("email is off: SMTP_HOST is not set")
+        self.config = config
+        self.timeout = timeout
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._interval = 1.0 / config.mail_rate
+        self._last_sent = -float("inf")
+        self.sent = 0
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _client(self) -> aiosmtplib.SMTP:
+        security = self.config.smtp_security
+        return aiosmtplib.SMTP(
+            hostname=self.config.smtp_host,
+            port=self.config.smtp_port,
+            username=self.config.smtp_user or None,
+            password=self.config.smtp_password if self.config.smtp_user else None,
+            use_tls=security == "tls",
+            # False, not None: with `none` a server offering STARTTLS must not be upgraded to behind our back.
+            start_tls=security == "starttls",
+            timeout=self.timeout,
+        )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        smtp = self._client()
+        where = f"{self.config.smtp_host}:{self.config.smtp_port or 'default port'}"
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            smtp.close()
+            raise MailUnavailable(f"SMTP login refused by {where}: {_reply(exc)}") from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            smtp.close()
+            raise MailUnavailable(f"cannot connect to SMTP server {where}: {exc}") from None
+        self._smtp = smtp
+        log.debug("mail: connected to %s", where)
+        return smtp
+
+    async def _pace(self) -> None:
+        wait = self._last_sent + self._interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_sent = time.monotonic()
+
+    async def send(self, outgoing: Outgoing) -> None:
+        """Send one message to its one recipient, or raise one of the MailError kinds."""
+        await self._pace()
+        smtp = await self._connect()
+        try:
+            await self._send_on(smtp, outgoing)
+        except aiosmtplib.SMTPServerDisconnected:
+            # A server may close an idle connection between two messages; one fresh connection is normal.
+            self._drop()
+            smtp = await self._connect()
+            try:
+                await self._send_on(smtp, outgoing)
+            except aiosmtplib.SMTPServerDisconnected as exc:
+                self._drop()
+                raise TemporaryFailure(f"connection dropped: {exc}") from None
+        self.sent += 1
+
+    async def _send_on(self, smtp: aiosmtplib.SMTP, outgoing: Outgoing) -> None:
+        sender = parseaddr(self.config.mail_from)[1]
+        try:
+            await smtp.send_message(outgoing.message, sender=sender, recipients=[outgoing.to])
+        except aiosmtplib.SMTPServerDisconnected:
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            worst = max((refused.code for refused in exc.recipients), default=0)
+            detail = "; ".join(_reply(refused) for refused in exc.recipients)
+            await self._reset()
+            raise (PermanentFailure if worst >= 500 else TemporaryFailure)(detail) from None
+        except aiosmtplib.SMTPResponseException as exc:
+            await self._reset()
+            raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(_reply(exc)) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None
+
+    async def _reset(self) -> None:
+        """After a refusal, the next message starts a fresh transaction (or a fresh connection)."""
+        if self._smtp is None or not self._smtp.is_connected:
+            return
+        try:
+            await self._smtp.rset()
+        except (aiosmtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    async def close(self) -> None:
+        """Say QUIT (politely, but never waiting long) and close the connection."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.is_connected:
+                await asyncio.wait_for(smtp.quit(), timeout=5)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            smtp.close()
+
+
+def sender_domain(mail_from: str) -> str:
+    """The domain of MAIL_FROM, for Message-ID (`localhost` when it has none)."""
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "localhost"
+
+
+def compose(
+    *,
+    mail_from: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+) -> Outgoing:
+    """A multipart/alternative message (text, then HTML) to one recipient, with Date and Message-ID.
+
+    Display names and the subject may hold any Unicode: the SMTP policy encodes them (RFC 2047), and both
+    parts are UTF-8.
+    """
+    message = EmailMessage(policy=SMTP)
+    name, address = parseaddr(mail_from)
+    message["From"] = Address(display_name=name, addr_spec=address) if name else address
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=sender_domain(mail_from))
+    message["MIME-Version"] = "1.0"
+    for key, value in (headers or {}).items():
+        message[key] = value
+    message.set_content(text, subtype="plain", charset="utf-8")
+    message.add_alternative(html, subtype="html", charset="utf-8")
+    return Outgoing(to, message)
+
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
+
+
+def check_address(text: str) -> str | None:
+    """`text` stripped if it is a plain deliverable address (ASCII, `local@domain.tld`), else None.
+
+    Stricter than RFC 5322 on purpose: no quoted local parts, comments or raw IPs, nothing that could smuggle
+    a second recipient or a header line.
+    """
+    address = text.strip()
+    if len(address) > 254 or len(address.partition("@")[0]) > 64 or not _ADDRESS.fullmatch(address):
+        return None
+    return address
+
+
+def mask_address(address: str) -> str:
+    """`address` with most of its local part hidden (`y***@example.com`), to show in a chat."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"

@@ -1,0 +1,342 @@
+"""The web app of the weekly email (aiohttp): sign up, confirm, unsubscribe, the digest in a browser, health.
+
+Routes: `GET /` (the sign-up form), `POST /subscribe`, `GET /confirm/{token}` (a page with a button: mail
+scanners follow GET links and must not confirm) and `POST /confirm/{token}`, `GET /unsubscribe/{token}` (a
+page with a button) and `POST /unsubscribe/{token}` (RFC 8058 one-click: a mail client posts
+`List-Unsubscribe=One-Click` with no cookie, so the signed token in the path is the whole authority),
+`GET /digest/{year}-W{week}` and `GET /healthz`. A bad, forged or expired token gets a plain 404 page.
+
+Forms carry a CSRF token: a random cookie and, in the form, an HMAC of it under SECRET_KEY (double submit);
+pages in zh and en from the gettext catalogs (`?lang=`, then a cookie, then Accept-Language). Every answer
+says `Referrer-Policy: no-referrer`, since paths carry tokens.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from digest.render import Renderer
+from notifier.config import MailConfig
+from notifier.services import EmailSignUpStatus, LinkState, Services
+from notifier.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+CSRF_COOKIE = "csrf"
+LANG_COOKIE = "lang"
+MAX_BODY = 16 * 1024
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pages:
+    """What the handlers share: the renderer (templates and catalogs) and the signer of CSRF tokens."""
+
+    renderer: Renderer
+    signer: TokenSigner
+    mail: MailConfig
+
+    def lang(self, request: web.Request) -> str:
+        """The page language: `?lang=`, then the cookie, then Accept-Language, then zh."""
+        known = self.renderer.translations.languages
+        for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+            if candidate in known:
+                return str(candidate)
+        for part in request.headers.get("Accept-Language", "").split(","):
+            code = part.split(";", 1)[0].strip().lower()[:2]
+            if code in known:
+                return code
+        return "zh" if "zh" in known else known[0]
+
+    def gettext(self, lang: str, msgid: str, **values: Any) -> str:
+        """A message of the catalogs in `lang`."""
+        return self.renderer.translations.gettext(lang, msgid, **values)
+
+    def render(
+        self, request: web.Request, template: str, *, title: str, status: int = 200, **values: Any
+    ) -> web.Response:
+        """A page of `templates/web/`, with a CSRF cookie (made if missing) and the language remembered."""
+        lang = self.lang(request)
+        session = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        html = (
+            self.renderer.environment(lang)
+            .get_template(f"web/{template}")
+            .render(
+                title=title,
+                lang=lang,
+                here=request.path,
+                csrf=self.signer.csrf(session),
+                **values,
+            )
+        )
+        response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+        # Secure when the browser came over https (here or at a proxy): that cookie never returns over http.
+        secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
+        if CSRF_COOKIE not in request.cookies:
+            response.set_cookie(
+                CSRF_COOKIE, session, httponly=True, samesite="Strict", secure=secure, path="/"
+            )
+        if request.query.get("lang") == lang:
+            response.set_cookie(
+                LANG_COOKIE, lang, samesite="Lax", secure=secure, path="/", max_age=365 * 86400
+            )
+        return response
+
+    def message(
+        self, request: web.Request, title: str, message: str, *, status: int = 200, home: bool = True
+    ) -> web.Response:
+        """A page that says one thing."""
+        return self.render(request, "message.html", title=title, message=message, status=status, home=home)
+
+    def not_found(self, request: web.Request) -> web.Response:
+        """The plain 404 page (a bad or forged token gets nothing more)."""
+        lang = self.lang(request)
+        return self.message(
+            request,
+            self.gettext(lang, "Not found"),
+            self.gettext(lang, "This page does not exist, or the link is no longer valid."),
+            status=404,
+        )
+
+    async def csrf_ok(self, request: web.Request, form: Any) -> bool:
+        """Whether the form's CSRF token is the HMAC of this browser's CSRF cookie."""
+        session = request.cookies.get(CSRF_COOKIE)
+        sent = form.get("csrf")
+        if not session or not isinstance(sent, str):
+            return False
+        return hmac.compare_digest(sent, self.signer.csrf(session))
+
+    def csrf_refused(self, request: web.Request) -> web.Response:
+        """The answer to a form post without a valid CSRF token."""
+        lang = self.lang(request)
+        return self.message(
+            request,
+            self.gettext(lang, "Please try again"),
+            self.gettext(
+                lang, "The form had expired or came from another site. Reload the page and try again."
+            ),
+            status=403,
+        )
+
+
+SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
+PAGES_KEY: web.AppKey[Pages] = web.AppKey("pages", Pages)
+
+
+def _services(request: web.Request) -> Services:
+    return request.app[SERVICES_KEY]
+
+
+def _pages(request: web.Request) -> Pages:
+    return request.app[PAGES_KEY]
+
+
+async def index(request: web.Request) -> web.Response:
+    """The sign-up form."""
+    pages = _pages(request)
+    lang = pages.lang(request)
+    return pages.render(request, "index.html", title=pages.gettext(lang, "The weekly email"))
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    """A sign-up from the form; the answer never tells whether the address was known."""
+    pages = _pages(request)
+    form = await request.post()
+    if not await pages.csrf_ok(request, form):
+        return pages.csrf_refused(request)
+    lang = pages.lang(request)
+    chosen = form.get("lang")
+    if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
+        lang = chosen
+    address = form.get("address")
+    result = await _services(request).email_sign_up(
+        address if isinstance(address, str) else "", lang, ip=request.remote or "unknown"
+    )
+    title = pages.gettext(lang, "The weekly email")
+    outcome = result.status
+    if outcome is EmailSignUpStatus.ACCEPTED:
+        status, text = (
+            200,
+            pages.gettext(
+                lang,
+                "Thank you. If this address can receive mail, a confirmation link is on its way: open it to "
+                "start the weekly email.",
+            ),
+        )
+    elif outcome is EmailSignUpStatus.INVALID:
+        status, text = 400, pages.gettext(lang, "That does not look like an email address. Please check it.")
+    elif outcome is EmailSignUpStatus.LIMITED:
+        status, text = (
+            429,
+            pages.gettext(lang, "Too many sign-ups from here today. Please try again tomorrow."),
+        )
+    elif outcome is EmailSignUpStatus.EMAIL_OFF:
+        status, text = 503, pages.gettext(lang, "This service sends no email at the moment.")
+    else:
+        status, text = (
+            503,
+            pages.gettext(lang, "The confirmation mail could not be sent just now. Please try later."),
+        )
+    return pages.message(request, title, text, status=status)
+
+
+async def confirm_page(request: web.Request) -> web.Response:
+    """The page of a confirmation link: a button, so that following the link confirms nothing."""
+    pages = _pages(request)
+    lang = pages.lang(request)
+    state = await _services(request).email_link(request.match_info["token"], "confirm")
+    if state is LinkState.INVALID:
+        return pages.not_found(request)
+    if state is LinkState.CONFIRMED:
+        return pages.message(
+            request, pages.gettext(lang, "Confirmed"), pages.gettext(lang, "This address is confirmed.")
+        )
+    return pages.render(
+        request, "confirm.html", title=pages.gettext(lang, "Confirm your address"), action=request.path
+    )
+
+
+async def confirm(request: web.Request) -> web.Response:
+    """The confirm button: the address gets the weekly email from now on."""
+    pages = _pages(request)
+    form = await request.post()
+    if not await pages.csrf_ok(request, form):
+        return pages.csrf_refused(request)
+    lang = pages.lang(request)
+    state = await _services(request).email_confirm(request.match_info["token"])
+    if state is LinkState.INVALID:
+        return pages.not_found(request)
+    return pages.message(
+        request,
+        pages.gettext(lang, "Confirmed"),
+        pages.gettext(lang, "Thank you: the weekly email will come to this address."),
+    )
+
+
+async def unsubscribe_page(request: web.Request) -> web.Response:
+    """The page of an unsubscribe link: a button (the one-click POST needs none)."""
+    pages = _pages(request)
+    lang = pages.lang(request)
+    state = await _services(request).email_link(request.match_info["token"], "unsubscribe")
+    if state is LinkState.INVALID:
+        return pages.not_found(request)
+    if state is LinkState.UNSUBSCRIBED:
+        return pages.message(
+            request,
+            pages.gettext(lang, "Unsubscribed"),
+            pages.gettext(lang, "This address gets no more mail."),
+        )
+    return pages.render(
+        request, "unsubscribe.html", title=pages.gettext(lang, "Unsubscribe"), action=request.path
+    )
+
+
+async def unsubscribe(request: web.Request) -> web.Response:
+    """Unsubscribe: the page's button, or a mail client's RFC 8058 one-click POST (no cookie, no form)."""
+    pages = _pages(request)
+    await request.read()
+    lang = pages.lang(request)
+    state = await _services(request).email_unsubscribe(request.match_info["token"])
+    if state is LinkState.INVALID:
+        return pages.not_found(request)
+    return pages.message(
+        request, pages.gettext(lang, "Unsubscribed"), pages.gettext(lang, "This address gets no more mail.")
+    )
+
+
+async def digest_page(request: web.Request) -> web.Response:
+    """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
+    pages = _pages(request)
+    week = f"{request.match_info['year']}-W{request.match_info['week']}"
+    digest = await _services(request).week_digest(week)
+    if digest is None:
+        return pages.not_found(request)
+    html = pages.renderer.email_html(digest, pages.lang(request))
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """`{"status": "ok", "posts": N}` while the database answers."""
+    try:
+        count = await _services(request).post_count()
+    except Exception as exc:
+        log.error("healthz: the database does not answer: %s", exc)
+        return web.json_response({"status": "error"}, status=503)
+    return web.json_response({"status": "ok", "posts": count}, dumps=json.dumps)
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer; unknown paths and methods get the plain 404 page."""
+    try:
+        response = await handler(request)
+    except web.HTTPNotFound:
+        response = _pages(request).not_found(request)
+    except web.HTTPMethodNotAllowed:
+        response = _pages(request).not_found(request)
+        response.set_status(405)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) -> web.Application:
+    """The aiohttp application over the service layer."""
+    app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY)
+    app[SERVICES_KEY] = services
+    app[PAGES_KEY] = Pages(renderer, signer, services.config.mail)
+    app.router.add_get("/", index)
+    app.router.add_post("/subscribe", subscribe)
+    app.router.add_get("/confirm/{token}", confirm_page)
+    app.router.add_post("/confirm/{token}", confirm)
+    app.router.add_get("/unsubscribe/{token}", unsubscribe_page)
+    app.router.add_post("/unsubscribe/{token}", unsubscribe)
+    app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+class WebServer:
+    """The web app listening on a host and port; `url` is where it really listens."""
+
+    def __init__(self, runner: web.AppRunner, url: str) -> None:
+        self.runner = runner
+        self.url = url
+
+    async def stop(self) -> None:
+        """Stop listening and finish the requests in flight."""
+        await self.runner.cleanup()
+
+
+async def start_web(services: Services, renderer: Renderer, *, host: str, port: int) -> WebServer:
+    """Serve the web app on `host`:`port` (0: any free port); OSError when the port cannot be had."""
+    signer = await services.signer()
+    runner = web.AppRunner(create_web_app(services, renderer, signer), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    addresses = runner.addresses
+    bound = int(addresses[0][1]) if addresses else port
+    shown = f"[{host}]" if ":" in host else host
+    return WebServer(runner, f"http://{shown}:{bound}")
