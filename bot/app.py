@@ -27,6 +27,7 @@ from archive import ArchiveError
 from bot import (
     BotError,
     admin,
+    email,
     fallback,
     forget,
     help,
@@ -116,6 +117,7 @@ def build_dispatcher(
         series.make_router(),
         subscribe.make_router(),
         settings.make_router(),
+        email.make_router(),
         forget.make_router(),
         inline.make_router(),
         admin.make_router(),

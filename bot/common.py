@@ -50,6 +50,7 @@ def commands(t: Translations, lang: str, *, admin: bool = False) -> list[tuple[s
         ("subscribe", t.gettext(lang, "Get every new post, or one series")),
         ("unsubscribe", t.gettext(lang, "Stop everything, or one series")),
         ("settings", t.gettext(lang, "Instant or digest, hour, language")),
+        ("email", t.gettext(lang, "The weekly email: /email you@example.com")),
         ("forget", t.gettext(lang, "Delete everything stored about you")),
         ("help", t.gettext(lang, "This list")),
     ]

@@ -1,7 +1,7 @@
 """The bot's `/email`: `/email you@example.com` signs up for the weekly email (double opt-in), `/email` alone
 shows where it stands, `/email off` stops it.
 
-Include it in the dispatcher with `dp.include_router(bot.email.router)`; the handler takes the service layer
+`bot.app.build_dispatcher` includes `make_router()`; the handlers take the service layer
 from the dispatcher's workflow data (`dp["services"] = app.services`, or `start_polling(bot, services=...)`).
 Only in private chats: an address is a person's, and a group would show it to everyone.
 """
@@ -17,8 +17,6 @@ from aiogram.types import Message
 from notifier.services import EmailSignUpStatus, Services
 
 log = logging.getLogger(__name__)
-
-router = Router(name="email")
 
 
 async def _lang(services: Services, message: Message) -> str:
@@ -68,7 +66,6 @@ async def _sign_up_text(services: Services, address: str, lang: str, user_id: in
     return translations.gettext(lang, "The confirmation mail could not be sent just now. Please try later.")
 
 
-@router.message(Command("email"), F.chat.type == "private")
 async def email_command(message: Message, command: CommandObject, services: Services) -> None:
     """`/email`, `/email off`, `/email <address>` in a private chat."""
     lang = await _lang(services, message)
@@ -100,9 +97,16 @@ async def email_command(message: Message, command: CommandObject, services: Serv
         await message.answer(await _sign_up_text(services, argument, lang, user_id), parse_mode=None)
 
 
-@router.message(Command("email"))
 async def email_elsewhere(message: Message, services: Services) -> None:
     """`/email` in a group or channel: only in a private chat."""
     lang = await _lang(services, message)
     text = services.renderer.translations.gettext(lang, "Please use /email in a private chat with the bot.")
     await message.answer(text, parse_mode=None)
+
+
+def make_router() -> Router:
+    """A fresh router with the /email handlers (one per dispatcher: aiogram attaches a router once)."""
+    router = Router(name="email")
+    router.message.register(email_command, Command("email"), F.chat.type == "private")
+    router.message.register(email_elsewhere, Command("email"))
+    return router

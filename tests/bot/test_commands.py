@@ -32,10 +32,13 @@ async def test_help_lists_every_command_once(harness: Harness) -> None:
         "/subscribe",
         "/unsubscribe",
         "/settings",
+        "/email",
         "/forget",
     ):
         assert text.count(command + " — ") == 1, command
     assert "/stats" not in text
+    # /email is wired into the same dispatcher: alone it says where the reader stands and how to use it.
+    assert "/email off" in await harness.ask(harness.user("en"), "/email")
     assert "我能做什么" in await harness.ask(harness.user("zh"), "/help")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiogram import Dispatcher
 
-from bot.email import router
+from bot.email import make_router
 from tests.notifier.mail_support import MailWorld, mail_world
 from tests.notifier.smtp_server import SmtpServer
 from tests.support.bot_api import BotApiServer
@@ -34,7 +34,7 @@ async def test_email_sign_up_state_and_off_from_the_bot(
     world: MailWorld
     async with mail_world(tmp_path, smtp, monkeypatch) as world, connected(bot_api) as bot:
         dispatcher = Dispatcher()
-        dispatcher.include_router(router)
+        dispatcher.include_router(make_router())
         dispatcher["services"] = world.services()
         polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=30))
         try:
