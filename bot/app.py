@@ -47,6 +47,7 @@ from bot.rich import RichSender
 from bot.views import Views
 from digest import DigestError
 from notifier.bootstrap import App
+from notifier.leasing import LeaseKeeper
 from notifier.services import NotifierError
 from storage import StorageError
 
@@ -162,13 +163,24 @@ class _Redact(logging.Filter):
         return True
 
 
+# Only the process holding this lease long-polls Telegram for updates.
+UPDATES_LEASE = "telegram-updates"
+
+
 class BotRunner:
     """Runs the bot beside the scheduler: polling (or a webhook server) as a task, stopped cleanly."""
 
     def __init__(
-        self, app: App, config: BotConfig, *, bot: Bot | None = None, dp: Dispatcher | None = None
+        self,
+        app: App,
+        config: BotConfig,
+        *,
+        bot: Bot | None = None,
+        dp: Dispatcher | None = None,
+        lease_ttl: float = 15.0,
     ) -> None:
         self.app = app
+        self.lease_ttl = lease_ttl
         self.config = config
         self.bot = bot or make_bot(config)
         self.dp = dp or build_dispatcher(app, config)
@@ -203,24 +215,58 @@ class BotRunner:
             return True
 
     def start_polling(self, **kwargs: Any) -> asyncio.Task[None]:
-        """Start long polling as a task (the seam a lease wraps so that only one process polls)."""
+        """Long polling as a task, while this process holds the updates lease.
+
+        Two long polls with one token get 409 Conflict from Telegram: the lease in the database lets one
+        process of several on the same database poll, and another take over when it stops renewing.
+        """
 
         async def poll() -> None:
             if not await self._prepare():
                 return
             await self.bot.delete_webhook(drop_pending_updates=False)
-            log.info("bot: long polling %s", self.config.api_base)
-            await self.dp.start_polling(
-                self.bot,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=self.dp.resolve_used_update_types(),
-                **kwargs,
-            )
+            keeper = LeaseKeeper(self.app.db, UPDATES_LEASE, ttl=self.lease_ttl)
+            keeping = asyncio.create_task(keeper.run(), name="bot-updates-lease")
+            try:
+                await self._poll_while_leased(keeper, **kwargs)
+            finally:
+                keeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeping
+                await keeper.release()
 
         self._task = asyncio.create_task(poll(), name="bot-polling")
         self._task.add_done_callback(_log_end)
         return self._task
+
+    async def _poll_while_leased(self, keeper: LeaseKeeper, **kwargs: Any) -> None:
+        await keeper.tried.wait()
+        while True:
+            if not keeper.held.is_set():
+                log.info("bot: another process polls Telegram for updates; this one waits for the lease")
+                await keeper.held.wait()
+            log.info("bot: long polling %s", self.config.api_base)
+            polling = asyncio.create_task(
+                self.dp.start_polling(
+                    self.bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    allowed_updates=self.dp.resolve_used_update_types(),
+                    **kwargs,
+                ),
+                name="bot-long-poll",
+            )
+            lost = asyncio.create_task(keeper.lost.wait(), name="bot-lease-lost")
+            done, _ = await asyncio.wait({polling, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if polling in done:
+                lost.cancel()
+                await polling
+                return
+            log.warning("bot: updates lease lost; long polling stops until it is taken again")
+            with contextlib.suppress(RuntimeError):
+                await self.dp.stop_polling()
+            with contextlib.suppress(Exception):
+                await polling
 
     async def start_webhook(self) -> None:
         """Serve the webhook on WEBHOOK_HOST:WEBHOOK_PORT and register WEBHOOK_URL with its secret token."""

@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
-import socket
 import sqlite3
 import time
 from collections import deque
@@ -44,6 +42,7 @@ from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
 from digest.selection import DigestBuilder
 from notifier.config import Clock
+from notifier.leasing import holder_id, holder_is_dead
 from notifier.rich import rich_post_html
 from storage import StorageError
 from storage.db import Database
@@ -74,26 +73,6 @@ class ChatLimits:
 
     private_per_second: float = 1.0
     group_per_minute: int = 20
-
-
-def holder_id() -> str:
-    """This process, as lease holders are named: host, pid and a random tag (a reused pid is not us)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
-
-
-def holder_is_dead(holder: str) -> bool:
-    """Whether a lease holder named by `holder_id` is a process of this host that no longer runs."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def redact(text: str, token: str | None) -> str:

@@ -9,6 +9,8 @@ import logging
 import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.app import BotRunner, make_bot
+from bot.config import BotConfig
 from notifier.bootstrap import App
 from tests.bot.conftest import ADMIN_ID, Harness, running
 from tests.support.bot_api import BotApiServer, Fault, User
@@ -151,3 +153,26 @@ async def test_a_handler_error_is_logged_with_its_update_id_and_the_user_gets_an
     assert "Sorry, something went wrong" in answer.plain or "抱歉" in answer.plain
     assert "Traceback" not in answer.plain
     assert any(f"update {update['update_id']}" in r.getMessage() for r in caplog.records)
+
+
+async def test_two_processes_on_one_database_long_poll_one_at_a_time(bot_api: BotApiServer, app: App) -> None:
+    config = BotConfig(token=bot_api.token, api_base=bot_api.base_url, admin_ids=frozenset({ADMIN_ID}))
+    first = BotRunner(app, config, bot=make_bot(config), lease_ttl=1.5)
+    second = BotRunner(app, config, bot=make_bot(config), lease_ttl=1.5)
+    first.start_polling(polling_timeout=1)
+    await bot_api.wait_for_poll(timeout=10)
+    second.start_polling(polling_timeout=1)
+    try:
+        await asyncio.sleep(2.5)
+        # One long poll at a time: Telegram would answer a second one with 409 Conflict.
+        assert bot_api.counters.get("error:409", 0) == 0
+        assert not [c for c in bot_api.calls_of("getUpdates") if c.status == 409]
+        # The first stops: the second takes the lease over and answers users.
+        await first.stop()
+        user = bot_api.user("Reader", language_code="en")
+        bot_api.send_text(user, None, "/help")
+        reply = await bot_api.wait_for_message(user.id, timeout=10)
+        assert "/latest" in reply.plain
+    finally:
+        await second.stop()
+        await first.stop()
