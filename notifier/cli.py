@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from archive import ArchiveError
 from digest import DigestError
-from notifier.bootstrap import open_app
-from notifier.commands import archive_cmds, digest, search
+from notifier.bootstrap import config_from, open_app
+from notifier.commands import archive_cmds, digest, ops, search
 from notifier.context import Handler, UsageError, options_first
 from notifier.services import NotifierError
 from notifier.settings import Settings
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Each module registers its subcommands (and declares in WORDS how their words are read); add a module
 # here to add commands.
-COMMAND_MODULES = [archive_cmds, digest, search]
+COMMAND_MODULES = [archive_cmds, digest, search, ops]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,6 +101,8 @@ def _read_settings() -> Settings:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     store: str = args.store
+    # The configured file, for commands that open it themselves without migrating it (backup, doctor).
+    args.db_path = config_from(settings, db_path=getattr(args, "db", None)).db_path
     db_path = ":memory:" if store == "none" else args.db
     async with open_app(settings, db_path=db_path, create=store != "read") as app:
         handler: Handler = args.handler
