@@ -41,6 +41,17 @@ async def cmd_backup(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
+async def cmd_doctor(args: argparse.Namespace, app: App) -> int:
+    """One line per check; exit 0 only when everything configured is ok."""
+    checks = await ops.doctor(app.config, args.db_path)
+    if args.json:
+        print_json([{"check": c.name, "status": c.status, "detail": c.detail} for c in checks])
+    else:
+        for check in checks:
+            print(f"{check.name:<9} {check.status:<4} {check.detail}")
+    return 1 if any(check.failed for check in checks) else 0
+
+
 # The path is data: `backup -odd-name.sqlite3` names a file rather than an unknown option.
 WORDS = (CommandWords("backup", frozenset({"--json", "--force", "-h", "--help"}), frozenset({"--db"})),)
 
@@ -54,3 +65,9 @@ def register(subparsers: Any) -> None:
     add_common(parser)
     # The command opens the file itself, read-only and never migrating it: the app's store is not used.
     parser.set_defaults(handler=cmd_backup, store="none")
+
+    help_text = "check the settings, the database, the blog, the Bot API token and the SMTP login"
+    parser = subparsers.add_parser("doctor", help=help_text, description=help_text)
+    add_common(parser)
+    # Like backup: the file is inspected as it is, never migrated.
+    parser.set_defaults(handler=cmd_doctor, store="none")
