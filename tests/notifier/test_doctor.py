@@ -196,6 +196,6 @@ async def test_doctor_command_exit_status_and_no_secret(
     assert report["database"]["status"] == "ok"
     assert wrong not in broken.stdout + broken.stderr
 
-    missing = await cli("doctor", "--db", "typo.sqlite3", **env)
+    missing = await cli("doctor", "--db", "typo.sqlite3", KEXUE_SOURCES=env["KEXUE_SOURCES"])
     assert missing.code == 1 and "database  FAIL typo.sqlite3 does not exist" in missing.stdout
     assert not (tmp_path / "typo.sqlite3").exists()
