@@ -23,6 +23,7 @@ NAMES = (
     "READERS_REFRESH_DAYS",
     "CRAWL_DELAY",
     "LOG_LEVEL",
+    "LOG_FORMAT",
 )
 
 
