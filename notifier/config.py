@@ -38,6 +38,8 @@ class Config:
     send_rate: float = 25.0
     send_concurrency: int = 8
     telegram_rich: bool = True
+    admin_ids: tuple[int, ...] = ()
+    alert_after: int = 3
 
     @property
     def crawl_root(self) -> str:
@@ -67,4 +69,6 @@ class Config:
             send_rate=settings.send_rate,
             send_concurrency=settings.send_concurrency,
             telegram_rich=settings.telegram_rich,
+            admin_ids=tuple(settings.admin_ids),
+            alert_after=settings.alert_after,
         )

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
     send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
     telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
+    # Operations (issue 12): who hears of a failing source, and after how many failures in a row. ADMIN_IDS is
+    # the bot's setting too (issue 9); both spell it the same way: comma-separated Telegram user ids.
+    admin_ids: Annotated[list[int], NoDecode] = Field(default=[], alias="ADMIN_IDS")
+    alert_after: int = Field(default=3, ge=1, le=1000, alias="ALERT_AFTER")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -59,6 +63,19 @@ class Settings(BaseSettings):
     def _split_sources(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            ids = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in ids if not part.lstrip("-").isdigit() or len(part) > 20]
+            if bad:
+                raise ValueError(
+                    f"{bad[0]!r} is not a Telegram user id (ADMIN_IDS is comma-separated numbers)"
+                )
+            return [int(part) for part in ids]
         return value
 
     @field_validator("kexue_sources")

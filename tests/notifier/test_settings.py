@@ -24,6 +24,8 @@ NAMES = (
     "CRAWL_DELAY",
     "LOG_LEVEL",
     "LOG_FORMAT",
+    "ADMIN_IDS",
+    "ALERT_AFTER",
 )
 
 
