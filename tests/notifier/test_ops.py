@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
 from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from notifier.settings import DEFAULT_DB
 from tests.notifier.test_cli import Cli, cli, feed_file
 from tests.notifier.test_scheduler import read_until, start_service, stop
 from tests.support.blog_server import BlogServer
@@ -77,3 +79,23 @@ async def test_backup_while_the_service_runs(tmp_path: Path, blog_server: BlogSe
     assert run.code == 0, run.stderr
     assert count(tmp_path / "copy.sqlite3", "posts") == 20
     assert count_version(tmp_path / "copy.sqlite3") == count_version(tmp_path / "k.sqlite3")
+
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_image_and_the_unit_match_the_code() -> None:
+    """Every package pyproject installs (and the templates) is copied; the database directory is writable."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    for include in [*packages["packages"]["find"]["include"], "templates*"]:
+        name = include.rstrip("*")
+        assert f"COPY {name} ./{name}" in dockerfile, name
+    var = Path(DEFAULT_DB).parent
+    assert f'VOLUME ["/app/{var}"]' in dockerfile and 'CMD ["kexue-notifier", "run"]' in dockerfile
+    unit = (ROOT / "deploy" / "kexue-notifier.service").read_text(encoding="utf-8")
+    workdir = next(
+        line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("WorkingDirectory=")
+    )
+    assert f"ReadWritePaths={workdir}/{var}" in unit
+    assert f"ExecStart={workdir}/.venv/bin/kexue-notifier run" in unit
