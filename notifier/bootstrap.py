@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from archive.fetch import Fetcher
 from bot.config import BotConfig
 from digest.render import Renderer
+from notifier.alerts import AlertPolicy
 from notifier.config import Clock, Config
 from notifier.crawling import Crawler
 from notifier.polling import Poller
@@ -96,6 +97,7 @@ class App:
             max_age_days=self.config.notify_max_age_days,
             backoff_base=timedelta(seconds=self.config.poll_interval),
             channel_id=self.config.channel_id,
+            alerts=AlertPolicy(self.config.admin_ids, self.config.alert_after),
         )
 
     def crawler(self, progress: Callable[[str], None] | None = None) -> Crawler:

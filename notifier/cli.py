@@ -8,17 +8,18 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from typing import NoReturn
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from archive import ArchiveError
 from digest import DigestError
-from notifier.bootstrap import open_app
-from notifier.commands import archive_cmds, digest, email, search
+from notifier.bootstrap import config_from, open_app
+from notifier.commands import archive_cmds, digest, email, ops, search
 from notifier.context import Handler, UsageError, options_first
+from notifier.logs import LogFormat, formatter
 from notifier.services import NotifierError
 from notifier.settings import Settings
 from storage import StorageError
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Each module registers its subcommands (and declares in WORDS how their words are read); add a module
 # here to add commands.
-COMMAND_MODULES = [archive_cmds, digest, search, email]
+COMMAND_MODULES = [archive_cmds, digest, search, email, ops]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,25 +57,34 @@ def _settings_error(exc: ValidationError) -> str:
     return f"invalid setting {where.upper()}: {message}"
 
 
-class _ZoneFormatter(logging.Formatter):
-    """Log times in TIME_ZONE with their offset, like every other time a person reads here."""
+def _secrets(settings: Settings) -> list[str | None]:
+    """Every secret the settings hold, for the log to mask (the SMTP and web ones once those exist)."""
+    found: list[str | None] = []
+    for name in ("telegram_bot_token", "smtp_password", "secret_key"):
+        value = getattr(settings, name, None)
+        found.append(value.get_secret_value() if isinstance(value, SecretStr) else value)
+    for url in [*settings.kexue_sources, settings.telegram_api_base]:
+        try:
+            found.append(urlsplit(url).password)
+        except ValueError:
+            continue
+    return found
 
-    def __init__(self, fmt: str, tz: ZoneInfo) -> None:
-        super().__init__(fmt)
-        self.tz = tz
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        moment = datetime.fromtimestamp(record.created, self.tz)
-        return moment.isoformat(sep=" ", timespec="milliseconds")
-
-
-def _configure_logging(level: str, tz: ZoneInfo, *, service: bool) -> None:
+def _configure_logging(
+    level: str,
+    tz: ZoneInfo,
+    *,
+    service: bool,
+    fmt: LogFormat = "text",
+    secrets: list[str | None] | None = None,
+) -> None:
     chosen = getattr(logging, level.upper(), logging.INFO)
     if not service:
         # A one-shot command reports its own errors in one line each; its log stays quiet unless debugging.
         chosen = chosen if chosen <= logging.DEBUG else logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_ZoneFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", tz))
+    handler.setFormatter(formatter(fmt, tz, secrets or ()))
     logging.basicConfig(level=chosen, handlers=[handler], force=True)
     # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -101,6 +111,8 @@ def _read_settings() -> Settings:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     store: str = args.store
+    # The configured file, for commands that open it themselves without migrating it (backup, doctor).
+    args.db_path = config_from(settings, db_path=getattr(args, "db", None)).db_path
     db_path = ":memory:" if store == "none" else args.db
     async with open_app(settings, db_path=db_path, create=store != "read") as app:
         handler: Handler = args.handler
@@ -127,7 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"kexue-notifier: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level, settings.tz, service=args.command == "run")
+    _configure_logging(
+        settings.log_level,
+        settings.tz,
+        service=args.command == "run",
+        fmt=settings.log_format,
+        secrets=_secrets(settings),
+    )
     try:
         return asyncio.run(_run(args, settings))
     except BrokenPipeError:

@@ -89,6 +89,8 @@ class Config:
     send_concurrency: int = 8
     telegram_rich: bool = True
     mail: MailConfig = MailConfig()
+    admin_ids: tuple[int, ...] = ()
+    alert_after: int = 3
 
     @property
     def crawl_root(self) -> str:
@@ -119,4 +121,6 @@ class Config:
             send_concurrency=settings.send_concurrency,
             telegram_rich=settings.telegram_rich,
             mail=MailConfig.from_settings(settings),
+            admin_ids=tuple(settings.admin_ids),
+            alert_after=settings.alert_after,
         )

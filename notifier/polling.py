@@ -14,10 +14,11 @@ from archive.fetch import Fetcher, Validators, backoff_delay, failure_line, reda
 from archive.formats.listing import parse_listing_page
 from archive.model import Post
 from archive.site import feed_has_gap, site_root
+from notifier.alerts import AlertPolicy, on_failure, on_success
 from notifier.ingest import ingest_poll
 from storage.db import Database
 from storage.posts import StoredPost
-from storage.uow import read_stores, unit_of_work
+from storage.uow import Stores, read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Poller:
         max_age_days: int,
         backoff_base: timedelta,
         channel_id: str | None = None,
+        alerts: AlertPolicy | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.db = db
@@ -83,6 +85,7 @@ class Poller:
         self.max_age_days = max_age_days
         self.backoff_base = backoff_base
         self.channel_id = channel_id
+        self.alerts = alerts
 
     async def _fail(self, source: str, error: str, now: datetime) -> _Read:
         async with unit_of_work(self.db) as uow:
@@ -95,10 +98,19 @@ class Poller:
             failures = await uow.sources.record_failure(
                 source, error=error, now=now, retry_at=now + timedelta(seconds=delay)
             )
+            await on_failure(uow, self.alerts, source, state, failures, error, now)
         log.warning(
             "poll failed: %s (failure %d, next try in %.0f s)", failure_line(source, error), failures, delay
         )
         return _Read(SourceOutcome(source, error=error), [])
+
+    async def _record_success(
+        self, uow: Stores, source: str, etag: str | None, last_modified: str | None, now: datetime
+    ) -> None:
+        """A source answered: clear its backoff and, after an alerted failure episode, tell the admins."""
+        before = await uow.sources.get(source)
+        await uow.sources.record_success(source, etag=etag, last_modified=last_modified, now=now)
+        await on_success(uow, self.alerts, source, before, now)
 
     async def _read(
         self, source: str, now: datetime, respect_backoff: bool, fetched: list[tuple[str, Validators]]
@@ -124,9 +136,7 @@ class Poller:
         if result.not_modified or result.content is None:
             if state.failures:
                 async with unit_of_work(self.db) as uow:
-                    await uow.sources.record_success(
-                        source, etag=state.etag, last_modified=state.last_modified, now=now
-                    )
+                    await self._record_success(uow, source, state.etag, state.last_modified, now)
             log.debug("source %s: not modified", redact_url(source))
             return _Read(SourceOutcome(source, not_modified=True), [])
         try:
@@ -191,9 +201,7 @@ class Poller:
                         channel_id=self.channel_id,
                     )
                 for source, validators in fetched:
-                    await uow.sources.record_success(
-                        source, etag=validators.etag, last_modified=validators.last_modified, now=now
-                    )
+                    await self._record_success(uow, source, validators.etag, validators.last_modified, now)
         if result is None:
             return PollReport(False, [], 0, 0, 0, outcomes)
         for item in result.new:

@@ -41,6 +41,7 @@ from digest import DigestError
 from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
 from digest.selection import DigestBuilder
+from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.leasing import holder_id, holder_is_dead
 from notifier.rich import rich_post_html
@@ -560,6 +561,9 @@ class Sender:
     async def compose(self, delivery: Delivery) -> Composed:
         """The messages of one row, in the reader's language."""
         lang: Lang = check_lang(delivery.lang) if delivery.lang in ("zh", "en") else "zh"
+        if delivery.kind == "alert":
+            text = alert_html(self.renderer.translations, lang, delivery.item, delivery.payload)
+            return Composed([Outgoing(text, lang=lang)])
         if delivery.kind in ("post", "channel"):
             item, raw = await self._item(delivery.post_pks[0])
             html = self.renderer.telegram_post(item, lang)

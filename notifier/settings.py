@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from notifier.logs import LOG_FORMATS, LogFormat
+
 DEFAULT_FEED = "https://kexue.fm/feed"
 DEFAULT_DB = "var/kexue.sqlite3"
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
@@ -40,6 +42,8 @@ class Settings(BaseSettings):
     readers_refresh_days: int = Field(default=7, ge=0, le=MAX_DAYS, alias="READERS_REFRESH_DAYS")
     crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # text: one readable line per event; json: one JSON object per line (for a log collector).
+    log_format: LogFormat = Field(default="text", alias="LOG_FORMAT")
     excerpt_chars: int = Field(default=200, ge=20, le=4000, alias="EXCERPT_CHARS")
     # --- the Telegram bot (issue 9) ---
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
@@ -69,6 +73,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=0, le=65_535, alias="WEB_PORT")
     public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")
     secret_key: SecretStr | None = Field(default=None, alias="SECRET_KEY")
+    # Operations (issue 12): after how many failures in a row of one source the admins (ADMIN_IDS) hear of it.
+    alert_after: int = Field(default=3, ge=1, le=1000, alias="ALERT_AFTER")
     # When KEXUE_NOW was read: the replaced clock runs on from it, so a long-running service backs off and
     # retries as it would on the real clock instead of waiting forever for a frozen instant.
     _started: float = PrivateAttr(default_factory=time.monotonic)
@@ -168,6 +174,16 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        if isinstance(value, str):
+            chosen = value.strip().lower()
+            if chosen not in LOG_FORMATS:
+                raise ValueError(f"{value!r} is neither text nor json")
+            return chosen
+        return value
 
     @field_validator("time_zone")
     @classmethod

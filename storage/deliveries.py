@@ -3,7 +3,8 @@
 A store wraps one connection and never begins or commits a transaction: the caller owns it. A row's
 `recipient` is the Telegram chat id in decimal (or `@channelname` for CHANNEL_ID); `item` names what is sent:
 `post:<pk>`, `burst:<poll id>` (several new posts as one digest; `payload` holds their pks), or
-`digest:<period>` (a scheduled digest, `digest:2025-05-12` or `digest:2025-W20`). UNIQUE(channel, recipient,
+`digest:<period>` (a scheduled digest, `digest:2025-05-12` or `digest:2025-W20`), or `alert:down:…` /
+`alert:up:…` (a failing source, to an admin; `payload` holds the facts as JSON). UNIQUE(channel, recipient,
 item) is the dedup: enqueuing twice, from two processes or after a restart, writes one row.
 
 Times the sender compares (`next_attempt_at`, now) are Unix seconds; times shown to people are ISO strings.
@@ -24,13 +25,14 @@ from storage.posts import iso
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["post", "burst", "digest", "channel"]
+Kind = Literal["post", "burst", "digest", "channel", "alert"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 Status = Literal["pending", "sending", "sent", "failed", "dead"]
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 # Higher goes first: the public channel, then single posts and bursts (news), then scheduled digests.
-PRIORITY: dict[Kind, int] = {"channel": 20, "post": 10, "burst": 10, "digest": 0}
+# An admin's alert (a source is failing) goes before everything: there are few, and they are urgent.
+PRIORITY: dict[Kind, int] = {"alert": 30, "channel": 20, "post": 10, "burst": 10, "digest": 0}
 # More new posts than this for one reader in one poll go as one burst digest.
 BURST_OVER = 3
 

@@ -23,6 +23,9 @@ NAMES = (
     "READERS_REFRESH_DAYS",
     "CRAWL_DELAY",
     "LOG_LEVEL",
+    "LOG_FORMAT",
+    "ADMIN_IDS",
+    "ALERT_AFTER",
 )
 
 

@@ -13,6 +13,7 @@ from archive.identity import series_key
 from archive.model import Post, PostDate
 from archive.series import detect_series
 from storage.db import database, migrations
+from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore, address_hash
 from storage.posts import iso
 from storage.recipients import RecipientStore
@@ -191,3 +192,23 @@ async def test_two_old_spellings_of_one_address_keep_the_subscribed_one(tmp_path
     async with database(path) as db:
         kept = await rows(db.conn, "SELECT id, address, status FROM email_addresses ORDER BY id")
     assert kept == [(2, "Élise@example.org", "confirmed"), (3, "other@example.org", "confirmed")]
+
+
+async def test_version_7_admits_alert_rows_and_keeps_every_delivery(tmp_path: Path) -> None:
+    path = tmp_path / "v6.sqlite3"
+    async with database_at(path, 6) as old:
+        await old.conn.execute(
+            "INSERT INTO deliveries (channel, recipient, item, kind, priority, status, attempts, "
+            "next_attempt_at, message_id, payload, last_error, created_at, sent_at) VALUES "
+            "('telegram', '42', 'burst:7', 'burst', 10, 'sent', 1, 12.5, 99, '1,2', NULL, ?, ?)",
+            (STAMP, STAMP),
+        )
+    async with database(path) as db:
+        assert await db.schema_version() >= 7
+        kept = await rows(db.conn, "SELECT * FROM deliveries")
+        assert kept == [
+            (1, "telegram", "42", "burst:7", "burst", 10, "sent", 1, 12.5, 99, "1,2", None, STAMP, STAMP)
+        ]
+        async with db.transaction() as conn:
+            await DeliveryStore(conn).enqueue("42", "alert:down:x@never", "alert", NOW, payload="{}")
+        assert len(await rows(db.conn, "SELECT id FROM deliveries WHERE kind = 'alert'")) == 1

@@ -1,0 +1,103 @@
+"""How the process logs: text or one JSON object per line, times in TIME_ZONE, and never a secret.
+
+Every line passes through a `Scrubber` before it is written, whichever format: the secrets the settings
+hold (the bot token, passwords) are replaced wherever they appear, and so is anything shaped like one (a
+URL's password, a bot token in a Bot API URL, a secret-looking query value), so a library that puts a URL
+in an exception cannot leak it through our log either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+MASK = "***"
+
+_PATTERNS = (
+    # user:password@ in any URL: the user stays, the password goes.
+    (re.compile(r"(://[^/\s:@]*):[^/\s@]+@"), r"\1:" + MASK + "@"),
+    # A bot token (the Bot API puts it in its URLs: /bot<token>/method).
+    (re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}"), "<token>"),
+    # ?token=…, &password=…, api_key=… and the like.
+    (
+        re.compile(r"(\b[A-Za-z_]*(?:token|passw(?:or)?d|secret|key|signature)=)[^&\s\"']+", re.IGNORECASE),
+        r"\1" + MASK,
+    ),
+)
+
+# What every LogRecord has; anything else on a record is context a caller passed with `extra=`.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class Scrubber:
+    """Replaces known secrets and secret-shaped text."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+class TextFormatter(logging.Formatter):
+    """`time LEVEL logger: message`, the time in TIME_ZONE with its offset."""
+
+    def __init__(self, tz: ZoneInfo, scrub: Scrubber) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.tz = tz
+        self.scrub = scrub
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created, self.tz)
+        return moment.isoformat(sep=" ", timespec="milliseconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.scrub(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (TIME_ZONE, with offset), level, logger, message, then any context."""
+
+    def __init__(self, tz: ZoneInfo, scrub: Scrubber) -> None:
+        super().__init__()
+        self.tz = tz
+        self.scrub = scrub
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, self.tz).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.scrub(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = self._plain(value)
+        if record.exc_info:
+            entry["exception"] = self.scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = self.scrub(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+    def _plain(self, value: Any) -> Any:
+        if isinstance(value, bool | int | float) or value is None:
+            return value
+        return self.scrub(value if isinstance(value, str) else str(value))
+
+
+def formatter(fmt: LogFormat, tz: ZoneInfo, secrets: Iterable[str | None] = ()) -> logging.Formatter:
+    """The formatter of LOG_FORMAT, scrubbing `secrets` and anything shaped like a secret."""
+    scrub = Scrubber(secrets)
+    return JsonFormatter(tz, scrub) if fmt == "json" else TextFormatter(tz, scrub)
