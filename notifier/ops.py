@@ -68,26 +68,18 @@ class SmtpLogin:
 
 
 def smtp_of(config: Config) -> SmtpLogin | None:
-    """The SMTP_* settings, or None when SMTP_HOST is unset.
-
-    SEAM (issue 11): the weekly email adds SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD and SMTP_SECURITY to
-    the settings and Config; until then Config has none of them and email is reported off. Read with
-    getattr so this works before and after that merge.
-    """
-    host = getattr(config, "smtp_host", None)
-    if not host:
+    """The SMTP_* settings, or None when SMTP_HOST is unset (email is off)."""
+    mail = config.mail
+    if not mail.smtp_host:
         return None
-    security = str(getattr(config, "smtp_security", None) or "starttls").lower()
+    security = mail.smtp_security.lower()
     default_port = {"tls": 465, "none": 25}.get(security, 587)
-    password = getattr(config, "smtp_password", None)
-    if isinstance(password, str):
-        password = SecretStr(password)
     return SmtpLogin(
-        host=str(host),
-        port=int(getattr(config, "smtp_port", None) or default_port),
+        host=mail.smtp_host,
+        port=mail.smtp_port or default_port,
         security=security,
-        user=getattr(config, "smtp_user", None) or None,
-        password=password if isinstance(password, SecretStr) else None,
+        user=mail.smtp_user or None,
+        password=None if mail.smtp_password is None else SecretStr(mail.smtp_password),
     )
 
 

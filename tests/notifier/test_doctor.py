@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
-from notifier.config import Config
+from notifier.config import Config, MailConfig
 from notifier.ops import SmtpLogin, check_bot, check_smtp, check_source, doctor, smtp_of
 from storage.db import database
 from tests.notifier.test_cli import Cli
@@ -49,17 +49,6 @@ def config(**values: Any) -> Config:
         excerpt_chars=200,
     )
     return dataclasses.replace(base, **values)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MailConfig(Config):
-    """Config as it looks once the weekly email (issue 11) adds its SMTP settings."""
-
-    smtp_host: str | None = None
-    smtp_port: int | None = None
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_security: str | None = None
 
 
 class _Accept:
@@ -130,13 +119,15 @@ async def test_the_bot_token_is_checked_with_getme(bot_api: BotApiServer) -> Non
 async def test_the_smtp_login_is_tried_only_when_smtp_host_is_set(smtp_server: int) -> None:
     assert smtp_of(config()) is None
     assert (await check_smtp(None)).status == "off"
-    mail = MailConfig(
-        **{f.name: getattr(config(), f.name) for f in dataclasses.fields(Config)},
-        smtp_host="127.0.0.1",
-        smtp_port=smtp_server,
-        smtp_user=USER,
-        smtp_password=SecretStr(PASSWORD),
-        smtp_security="none",
+    mail = dataclasses.replace(
+        config(),
+        mail=MailConfig(
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_server,
+            smtp_user=USER,
+            smtp_password=PASSWORD,
+            smtp_security="none",
+        ),
     )
     login = smtp_of(mail)
     assert login == SmtpLogin("127.0.0.1", smtp_server, "none", USER, SecretStr(PASSWORD))
