@@ -11,8 +11,9 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import MAX_OFFSET, Button, LatestMore
 from bot.common import keyboard, pressed_in
-from bot.rich import RichMessage, RichSender, excerpt_slot, fill_slots, rich_excerpt
+from bot.rich import RichMessage, RichSender
 from bot.views import Views
+from digest.rich import excerpt_slot, fill_slots, rich_excerpt
 from notifier.services import Services
 
 log = logging.getLogger(__name__)

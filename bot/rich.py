@@ -7,80 +7,20 @@ with its formulas as math elements. `RichSender.send` tries the rich one where i
 not refused it; a refusal (404 from a server without the method, a 400) sends the HTML messages instead and
 is remembered for that chat, in memory, for the life of the process (a restart tries once more).
 
-The sender of notifications (issue 10) reuses `RichSender` and `rich_excerpt` as they are.
+The excerpt itself is re-cut by `digest.rich` (shared with the sender of notifications).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNotFound
 from aiogram.types import InlineKeyboardMarkup, InputRichMessage, Message
 
-from archive.latex import render_math, split_math
-from digest.excerpt import ELLIPSIS, drop_repeated_lines
-
 log = logging.getLogger(__name__)
-
-# A placeholder for an excerpt inside rendered HTML: NUL never comes out of a template otherwise.
-_SLOT = "\x00rich:{}\x00"
-_SLOT_RE = re.compile("\x00rich:([0-9]+)\x00")
-_SPACES = re.compile(r"[ \t\r\f\v]+")
-_BREAKS = re.compile(r"\s*\n\s*")
-_MAX_RAW = 8000
-
-
-def rich_excerpt(raw: str, shown: str) -> str | None:
-    """The excerpt `shown` (digest Unicode, maybe cut with `…`) as rich HTML with its formulas as LaTeX.
-
-    It covers as many rendered characters as `shown` does, so both variants say the same; None when the
-    shown part holds no formula (an HTML message says it as well).
-    """
-    cut = shown.endswith(ELLIPSIS)
-    target = len(shown.removesuffix(ELLIPSIS).rstrip())
-    parts: list[str] = []
-    used = 0
-    math = False
-    for segment in split_math(drop_repeated_lines(raw[:_MAX_RAW])):
-        if used >= target or not segment.closed:
-            break
-        if segment.kind == "text" or segment.source.startswith(("\\ref", "\\eqref")):
-            text = segment.source if segment.kind == "text" else render_math(segment.source)
-            text = _BREAKS.sub("\n", _SPACES.sub(" ", text))
-            if not parts:
-                text = text.lstrip()
-            piece = text[: target - used]
-            parts.append(escape(piece, quote=False))
-            used += len(piece)
-            continue
-        source = segment.source.strip()
-        if not source:
-            continue
-        display = segment.kind == "display"
-        tag = "tg-math-block" if display else "tg-math"
-        parts.append(f"<{tag}>{escape(source, quote=False)}</{tag}>")
-        used += len(render_math(source, display=display))
-        math = True
-    if not math:
-        return None
-    text = "".join(parts).rstrip()
-    return text + ELLIPSIS if cut else text
-
-
-def excerpt_slot(index: int) -> str:
-    """The placeholder a rich variant puts where excerpt `index` goes (see `fill_slots`)."""
-    return _SLOT.format(index)
-
-
-def fill_slots(html: str, excerpts: Sequence[str]) -> str:
-    """`html` with each placeholder replaced by its rich excerpt (already escaped HTML)."""
-    return _SLOT_RE.sub(lambda m: excerpts[int(m.group(1))], html)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,11 +40,11 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichM
 from digest import DigestError
 from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
+from digest.rich import rich_post_html
 from digest.selection import DigestBuilder
 from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.leasing import holder_id, holder_is_dead
-from notifier.rich import rich_post_html
 from storage import StorageError
 from storage.db import Database
 from storage.deliveries import Delivery
@@ -567,7 +567,7 @@ class Sender:
         if delivery.kind in ("post", "channel"):
             item, raw = await self._item(delivery.post_pks[0])
             html = self.renderer.telegram_post(item, lang)
-            rich = rich_post_html(self.renderer, item, raw, lang, self.excerpt_chars) if self.rich else None
+            rich = rich_post_html(self.renderer, item, raw, lang) if self.rich else None
             return Composed([Outgoing(html, rich, item.url, lang)])
         if delivery.kind == "burst":
             items = [(await self._item(pk))[0] for pk in delivery.post_pks]
