@@ -33,6 +33,7 @@ from bot import (
     help,
     inline,
     latest,
+    membership,
     search,
     series,
     settings,
@@ -122,6 +123,7 @@ def build_dispatcher(
         forget.make_router(),
         inline.make_router(),
         admin.make_router(),
+        membership.make_router(),
         fallback.make_router(),
     )
     return dp

@@ -445,6 +445,11 @@ class Services:
         async with unit_of_work(self.db) as uow:
             return await uow.subscribers.set_language(chat_id, lang)
 
+    async def block(self, chat_id: int) -> bool:
+        """The chat blocked the bot or removed it: stop sending there until `/start`; whether it changed."""
+        async with unit_of_work(self.db) as uow:
+            return await uow.subscribers.block(chat_id, self.clock())
+
     async def forget(self, chat_id: int) -> bool:
         """Delete everything stored about a chat; False when nothing was stored."""
         async with unit_of_work(self.db) as uow:

@@ -176,3 +176,20 @@ async def test_two_processes_on_one_database_long_poll_one_at_a_time(bot_api: Bo
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_blocking_the_bot_makes_the_reader_inactive_and_start_reactivates(harness: Harness) -> None:
+    user = harness.user("en")
+    await harness.ask(user, "/subscribe")
+    assert (await harness.app.services.reader(user.id)).subscriber is not None
+    harness.api.user_blocks_bot(user)
+    for _ in range(100):
+        reader = (await harness.app.services.reader(user.id)).subscriber
+        if reader is not None and not reader.reachable:
+            break
+        await asyncio.sleep(0.05)
+    assert reader is not None and not reader.reachable
+    harness.api.user_unblocks_bot(user)
+    await harness.ask(user, "/start")
+    reader = (await harness.app.services.reader(user.id)).subscriber
+    assert reader is not None and reader.reachable
