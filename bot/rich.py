@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNotFound
@@ -52,12 +53,39 @@ class RefusalMemory:
             self._chats.popitem(last=False)
 
 
-class RichSender:
-    """Sends a `RichMessage`: rich when enabled, it has math and the chat takes it; else its HTML."""
+class RefusalStore(Protocol):
+    """Where a chat's refusal of rich messages is kept across restarts (the service layer)."""
 
-    def __init__(self, *, enabled: bool = True, memory: RefusalMemory | None = None) -> None:
+    async def rich_refused(self, chat_id: int) -> bool:
+        """Whether this chat refused a rich message before."""
+        ...
+
+    async def remember_rich_refused(self, chat_id: int) -> None:
+        """Keep that this chat refuses rich messages."""
+        ...
+
+
+class RichSender:
+    """Sends a `RichMessage`: rich when enabled, it has math and the chat takes it; else its HTML.
+
+    A chat's refusal is kept in memory and, with a `store`, in the database, where the sender of
+    notifications reads it too: a restart does not ask that chat again.
+    """
+
+    def __init__(
+        self, *, enabled: bool = True, memory: RefusalMemory | None = None, store: RefusalStore | None = None
+    ) -> None:
         self.enabled = enabled
         self.memory = memory or RefusalMemory()
+        self.store = store
+
+    async def _refused(self, chat_id: int | str) -> bool:
+        if self.memory.refused(chat_id):
+            return True
+        if self.store is not None and isinstance(chat_id, int) and await self.store.rich_refused(chat_id):
+            self.memory.remember(chat_id)
+            return True
+        return False
 
     async def send(
         self,
@@ -67,7 +95,7 @@ class RichSender:
         reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
         """Send `message` to `chat_id`, the keyboard under its last part; the messages sent."""
-        if self.enabled and message.rich is not None and not self.memory.refused(chat_id):
+        if self.enabled and message.rich is not None and not await self._refused(chat_id):
             try:
                 sent = await bot.send_rich_message(
                     chat_id, InputRichMessage(html=message.rich), reply_markup=reply_markup
@@ -79,6 +107,8 @@ class RichSender:
             except TelegramBadRequest as exc:
                 log.info("chat %s: rich message refused (%s); HTML from now on", chat_id, exc.message)
                 self.memory.remember(chat_id)
+                if self.store is not None and isinstance(chat_id, int):
+                    await self.store.remember_rich_refused(chat_id)
         out: list[Message] = []
         last = len(message.html) - 1
         for index, html in enumerate(message.html):

@@ -445,6 +445,15 @@ class Services:
         async with unit_of_work(self.db) as uow:
             return await uow.subscribers.set_language(chat_id, lang)
 
+    async def rich_refused(self, chat_id: int) -> bool:
+        """Whether Telegram refused a rich message (native math) in this chat before."""
+        return await read_stores(self.db).deliveries.rich_refused(chat_id)
+
+    async def remember_rich_refused(self, chat_id: int) -> None:
+        """Telegram refused a rich message in this known chat: HTML from now on, for bot and sender."""
+        async with unit_of_work(self.db) as uow:
+            await uow.deliveries.remember_rich_refused(chat_id)
+
     async def block(self, chat_id: int) -> bool:
         """The chat blocked the bot or removed it: stop sending there until `/start`; whether it changed."""
         async with unit_of_work(self.db) as uow:

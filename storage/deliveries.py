@@ -295,6 +295,12 @@ class DeliveryStore:
             "WHERE channel = 'telegram' AND status = 'sending'"
         )
 
+    async def rich_refused(self, chat_id: int) -> bool:
+        """Whether Telegram refused a rich message in this chat before."""
+        async with self.conn.execute("SELECT rich_ok FROM subscribers WHERE chat_id = ?", (chat_id,)) as c:
+            row = await c.fetchone()
+        return row is not None and not row[0]
+
     async def remember_rich_refused(self, chat_id: int) -> None:
         """Telegram refused a rich message in this chat: send it HTML from now on."""
         await self._run("UPDATE subscribers SET rich_ok = 0 WHERE chat_id = ?", (chat_id,))

@@ -41,6 +41,8 @@ async def test_a_chat_that_refuses_rich_messages_is_remembered_and_others_still_
 ) -> None:
     api = harness.api
     refusing, other = harness.user("en"), harness.user("en")
+    # A reader the bot knows (after /start): its refusal is kept in the database as well as in memory.
+    await harness.ask(refusing, "/start")
     api.fail(
         Fault(400, "Bad Request: rich messages are disabled here"),
         chat_id=refusing.id,
@@ -52,6 +54,10 @@ async def test_a_chat_that_refuses_rich_messages_is_remembered_and_others_still_
     assert len(refused) == 1
     harness.api.send_text(other, None, "/latest 1")
     assert (await api.wait_for_message(other.id)).method == "sendRichMessage"
+    # Kept in the database (where the sender of notifications reads it too): a restart does not ask again.
+    # A chat the bot does not know (`other` never sent /start) is remembered in memory only.
+    assert await harness.app.services.rich_refused(refusing.id)
+    assert not await harness.app.services.rich_refused(other.id)
 
 
 async def test_a_button_that_was_never_ours_gets_a_polite_answer(harness: Harness) -> None:
