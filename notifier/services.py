@@ -6,7 +6,7 @@ Each method returns data and never prints; a front end formats it. Writes run in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
@@ -112,6 +112,18 @@ class StartResult:
     started: Started
     series: SeriesRef | None = None
     change: FollowChange | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What `/metrics` exposes, read from the database at scrape time (so every process sees the same)."""
+
+    posts: int
+    sources: tuple[SourceState, ...]
+    subscribers: SubscriberCounts
+    deliveries: Mapping[tuple[str, str], int]
+    dead_by_reason: Mapping[str, int]
+    emails: Mapping[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +312,18 @@ class Services:
                 posts = await reads.posts.series_posts(summary.key)
                 return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(summary, posts, missing_parts(posts)))
         return SeriesLookup(SeriesMatch.NOT_FOUND)
+
+    async def metrics(self) -> MetricsSnapshot:
+        """The figures of the Prometheus endpoint."""
+        reads = read_stores(self.db)
+        return MetricsSnapshot(
+            posts=await reads.posts.count(),
+            sources=tuple(await reads.sources.all()),
+            subscribers=await reads.subscribers.counts(),
+            deliveries=await reads.stats.deliveries_by_channel(),
+            dead_by_reason=await reads.deliveries.errors(),
+            emails=await reads.stats.emails_by_state(),
+        )
 
     async def stats(self) -> Stats:
         """The figures of the admin's /stats."""

@@ -63,3 +63,18 @@ class StatsStore:
         async with self.conn.execute(sql, (iso(since),)) as c:
             recent = {str(status): int(count) for status, count in await c.fetchall()}
         return DeliveryCounts(overall, recent)
+
+    async def deliveries_by_channel(self) -> dict[tuple[str, str], int]:
+        """Deliveries by (channel, status): the outbox depth by state for the metrics."""
+        sql = "SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status"
+        async with self.conn.execute(sql) as c:
+            return {(str(channel), str(status)): int(n) for channel, status, n in await c.fetchall()}
+
+    async def emails_by_state(self) -> dict[str, int]:
+        """Email addresses by state: pending, confirmed, unsubscribed, and bounced (given up on)."""
+        sql = (
+            "SELECT CASE WHEN bounced_at IS NOT NULL THEN 'bounced' ELSE status END, count(*) "
+            "FROM email_addresses GROUP BY 1"
+        )
+        async with self.conn.execute(sql) as c:
+            return {str(state): int(n) for state, n in await c.fetchall()}

@@ -27,6 +27,7 @@ from digest.render import Renderer
 from notifier.config import MailConfig
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
+from notifier.web.metrics import metrics_handler
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +311,7 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
     app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler(services))
     return app
 
 

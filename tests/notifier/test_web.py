@@ -234,3 +234,33 @@ async def test_the_digest_in_the_browser_and_health(browser: Browser, world: Mai
     assert (await browser.get("/digest/2025-W99"))[0] == 404
     async with browser.session.get(browser.server.url + "/healthz") as response:
         assert response.status == 200 and await response.json() == {"status": "ok", "posts": 2}
+
+
+async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWorld) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await browser.sign_up("metrics@example.com")
+    async with world.app.uow() as uow:
+        await uow.subscribers.start(42, chat_type="private", lang="zh", now=world.app.clock())
+        await uow.sources.record_failure(
+            "https://reader:s3cret@kexue.fm/feed",
+            error="boom",
+            now=world.app.clock(),
+            retry_at=world.app.clock(),
+        )
+        assert await uow.deliveries.enqueue("42", "post:1", "post", world.app.clock())
+    async with browser.session.get(browser.server.url + "/metrics") as response:
+        assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
+        text = await response.text()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("kexue_posts", ())] == 2
+    assert samples[("kexue_subscribers", (("mode", "instant"),))] == 1
+    assert samples[("kexue_email_addresses", (("state", "pending"),))] == 1
+    assert samples[("kexue_deliveries", (("channel", "telegram"), ("state", "pending")))] == 1
+    failing = [key for key in samples if key[0] == "kexue_source_consecutive_failures"]
+    assert failing and all("s3cret" not in str(key) for key in failing)
+    assert samples[failing[0]] == 1
