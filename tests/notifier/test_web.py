@@ -248,7 +248,7 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
             now=world.app.clock(),
             retry_at=world.app.clock(),
         )
-        assert await uow.deliveries.enqueue("42", "post:1", "post", world.app.clock())
+        assert await uow.deliveries.enqueue("42", "post:1", "post", now)
     async with browser.session.get(browser.server.url + "/metrics") as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
         text = await response.text()
