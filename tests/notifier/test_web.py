@@ -240,13 +240,11 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
     from prometheus_client.parser import text_string_to_metric_families
 
     await browser.sign_up("metrics@example.com")
+    now = world.app.clock()
     async with world.app.uow() as uow:
-        await uow.subscribers.start(42, chat_type="private", lang="zh", now=world.app.clock())
+        await uow.subscribers.start(42, chat_type="private", lang="zh", now=now)
         await uow.sources.record_failure(
-            "https://reader:s3cret@kexue.fm/feed",
-            error="boom",
-            now=world.app.clock(),
-            retry_at=world.app.clock(),
+            "https://reader:s3cret@kexue.fm/feed", error="x", now=now, retry_at=now
         )
         assert await uow.deliveries.enqueue("42", "post:1", "post", now)
     async with browser.session.get(browser.server.url + "/metrics") as response:
