@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from digest.i18n import Translations
@@ -31,6 +32,16 @@ def pressed_in(query: CallbackQuery) -> Message | None:
     """The message under which a button was pressed, when it is still accessible."""
     message = query.message
     return message if isinstance(message, Message) else None
+
+
+async def edit_in_place(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace a message's text and buttons; pressing the same button twice (no change) is not an error."""
+    try:
+        await message.edit_text(text, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        # Telegram reports an edit that changes nothing as an error.
+        if "not modified" not in exc.message:
+            raise
 
 
 def display_name(message: Message) -> str:

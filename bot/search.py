@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SearchMemory, SearchPage
-from bot.common import keyboard, pressed_in
+from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views, hit_view
 from notifier.services import InvalidRequest, Services
 
@@ -80,12 +79,7 @@ async def turn_page(
         return
     text, markup = await search_page(services, views, lang, words, cb.query_id, cb.page)
     await query.answer()
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        # Pressing the same page twice changes nothing, which Telegram reports as an error.
-        if "not modified" not in exc.message:
-            raise
+    await edit_in_place(message, text, markup)
 
 
 def make_router() -> Router:

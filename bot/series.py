@@ -7,12 +7,11 @@ import math
 from dataclasses import dataclass
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
-from bot.common import keyboard, pressed_in
+from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views
 from notifier.services import SeriesDetail, SeriesLookup, SeriesMatch, Services
 
@@ -113,11 +112,7 @@ async def turn_page(
     if message is None:
         return
     text, markup = await index_page(services, views, lang, cb.page)
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in exc.message:
-            raise
+    await edit_in_place(message, text, markup)
 
 
 async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: Views, lang: str) -> None:

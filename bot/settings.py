@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiogram import Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SettingChange
-from bot.common import keyboard, pressed_in
+from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views
 from notifier.services import Services
 from storage.subscribers import Subscriber
@@ -122,11 +121,7 @@ async def change(
     elif cb.kind == "l" and cb.value in views.languages:
         reader = await services.set_language(chat_id, cb.value)
     text, markup = await settings_message(services, views, reader)
-    try:
-        await message.edit_text(text, reply_markup=markup)
-    except TelegramBadRequest as exc:
-        if "not modified" not in exc.message:
-            raise
+    await edit_in_place(message, text, markup)
 
 
 def make_router() -> Router:
