@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from archive import ArchiveError
-from bot.app import start_bot
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
 from notifier.web import WebServer, start_web
@@ -218,7 +217,13 @@ async def serve(app: App) -> None:
     )
     bot = None
     try:
-        bot = await start_bot(app)
+        if app.bot_config is None:
+            log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
+        else:
+            # Imported only with a token: aiogram's models take seconds to load, for nothing without a bot.
+            from bot.app import start_bot
+
+            bot = await start_bot(app)
         await stop.wait()
     finally:
         scheduler.shutdown(wait=False)
