@@ -44,54 +44,6 @@ class RecipientStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _follows(self) -> dict[int, tuple[bool, frozenset[str]]]:
-        follows: dict[int, tuple[bool, set[str]]] = {}
-        async with self.db.conn.execute("SELECT subscriber_id, kind, series_key FROM subscriptions") as c:
-            for subscriber_id, kind, key in await c.fetchall():
-                _, keys = follows.setdefault(int(subscriber_id), (False, set()))
-                if kind == "all":
-                    follows[int(subscriber_id)] = (True, keys)
-                elif key:
-                    keys.add(str(key))
-        return {sid: (everything, frozenset(keys)) for sid, (everything, keys) in follows.items()}
-
-    async def telegram_recipients(self) -> list[Recipient]:
-        """Active Telegram subscribers (not blocked), with their subscriptions."""
-        follows = await self._follows()
-        sql = (
-            "SELECT id, chat_id, lang, last_digest_at FROM subscribers "
-            "WHERE active = 1 AND blocked_at IS NULL ORDER BY id"
-        )
-        async with self.db.conn.execute(sql) as c:
-            rows = await c.fetchall()
-        out: list[Recipient] = []
-        for sid, chat_id, lang, last in rows:
-            everything, keys = follows.get(int(sid), (False, frozenset()))
-            out.append(
-                Recipient("telegram", int(sid), str(chat_id), _lang(lang), _moment(last), everything, keys)
-            )
-        return out
-
-    async def email_recipients(self) -> list[Recipient]:
-        """Confirmed email addresses that have not bounced; an address receives every post."""
-        sql = (
-            "SELECT id, address, lang, last_digest_at FROM email_addresses "
-            "WHERE status = 'confirmed' AND bounced_at IS NULL ORDER BY id"
-        )
-        async with self.db.conn.execute(sql) as c:
-            rows = await c.fetchall()
-        return [
-            Recipient("email", int(rid), str(address), _lang(lang), _moment(last), True, frozenset())
-            for rid, address, lang, last in rows
-        ]
-
-    async def mark_digest_sent(self, recipient: Recipient, at: datetime) -> None:
-        """Record that `recipient` got a digest covering everything up to `at`."""
-        table = "subscribers" if recipient.channel == "telegram" else "email_addresses"
-        async with self.db.transaction() as conn:
-            await conn.execute(f"UPDATE {table} SET last_digest_at = ? WHERE id = ?", (iso(at), recipient.id))
-        log.info("digest: %s recipient %d marked sent at %s", recipient.channel, recipient.id, at.isoformat())
-
     async def posts_new_between(self, since: datetime, until: datetime, since_date: date) -> list[StoredPost]:
         """Posts that became known after `since` and by `until`, oldest first.
 

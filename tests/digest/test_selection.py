@@ -13,9 +13,7 @@ from archive.identity import series_key
 from archive.model import Post, PostDate
 from digest.selection import DigestBuilder
 from storage.db import Database, database
-from storage.emails import EmailStore
-from storage.recipients import Recipient, RecipientStore
-from storage.subscribers import FollowChange, SubscriberStore
+from storage.recipients import Recipient
 from tests.support.store import ingest, reads, seed
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -175,34 +173,6 @@ async def test_most_read_ranks_reader_growth_over_the_period(db: Database) -> No
         ("https://kexue.fm/archives/10735", 300),
         ("https://kexue.fm/archives/10347", 100),
     ]
-
-
-async def test_recipients_and_their_last_digest_are_read_and_written(db: Database) -> None:
-    joined = NOW - timedelta(days=30)
-    await seed(db, [post(10699, "MoE环游记：1、从几何意义出发", "2025-01-21")], now=joined)
-    async with db.transaction() as conn:
-        subscribers = SubscriberStore(conn)
-        await subscribers.start(42, chat_type="private", lang="en", now=joined)
-        await subscribers.start(43, chat_type="private", lang="zh", now=joined)
-        await subscribers.block(43, joined)
-        assert await subscribers.follow_series(42, series_key("MoE环游记"), joined) is FollowChange.ADDED
-        emails = EmailStore(conn)
-        signed = await emails.sign_up("a@b.c", lang="zh", now=joined)
-        await emails.confirm(signed.email.id, joined)
-    recipients = RecipientStore(db)
-    [chat] = await recipients.telegram_recipients()
-    assert (chat.address, chat.lang, chat.follows_all, chat.series_keys) == (
-        "42",
-        "en",
-        False,
-        frozenset({"moe环游记"}),
-    )
-    assert chat.last_digest_at is None
-    [mail] = await recipients.email_recipients()
-    assert mail.follows_all and mail.address == "a@b.c"
-    await recipients.mark_digest_sent(chat, NOW)
-    [chat] = await recipients.telegram_recipients()
-    assert chat.last_digest_at == NOW
 
 
 async def test_the_stored_excerpt_stays_as_published(db: Database) -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from storage.db import Database
 from storage.emails import EmailStore, SignUpOutcome, address_hash
-from storage.recipients import RecipientStore
 from storage.subscribers import SubscriberStore
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -36,7 +35,7 @@ async def test_double_opt_in_from_pending_to_confirmed_with_the_consent_time(db:
         NOW,
     )
     assert email.address_hash == address_hash("reader@example.org") and not email.receives
-    assert await RecipientStore(db).email_recipients() == []
+    assert await EmailStore(db.conn).receiving(0, 10) == []
     consent = NOW + timedelta(minutes=5)
     async with db.transaction() as conn:
         store = EmailStore(conn)
@@ -45,7 +44,7 @@ async def test_double_opt_in_from_pending_to_confirmed_with_the_consent_time(db:
     assert confirmed is not None and confirmed.status == "confirmed" and confirmed.confirmed_at == consent
     # A second click keeps the first consent time.
     assert again == confirmed
-    [recipient] = await RecipientStore(db).email_recipients()
+    [recipient] = await EmailStore(db.conn).receiving(0, 10)
     assert (recipient.id, recipient.address, recipient.lang) == (email.id, "Reader@Example.org", "en")
     assert [e.id for e in await EmailStore(db.conn).receiving(0, 10)] == [email.id]
     async with db.transaction() as conn:
@@ -103,7 +102,7 @@ async def test_unsubscribing_keeps_only_the_hash_and_a_later_sign_up_is_known(db
     async with db.conn.execute("SELECT * FROM email_addresses") as c:
         [row] = await c.fetchall()
     assert not any("example.org" in str(value) for value in row)
-    assert await RecipientStore(db).email_recipients() == []
+    assert await EmailStore(db.conn).receiving(0, 10) == []
     # A stale confirmation link confirms nothing.
     async with db.transaction() as conn:
         assert await EmailStore(conn).confirm(email.id, NOW + timedelta(days=9)) is None
@@ -137,7 +136,7 @@ async def test_three_consecutive_weeks_of_permanent_failures_bounce(db: Database
         bounced = await store.record_permanent_failure(email.id, "2025-W23", NOW + timedelta(days=14))
     assert bounced is not None and bounced.failed_weeks == 3
     assert bounced.bounced_at == NOW + timedelta(days=14) and not bounced.receives
-    assert await RecipientStore(db).email_recipients() == []
+    assert await EmailStore(db.conn).receiving(0, 10) == []
     assert await EmailStore(db.conn).receiving(0, 10) == []
     async with db.transaction() as conn:
         back = await EmailStore(conn).sign_up("gone@example.org", lang="zh", now=NOW + timedelta(days=20))

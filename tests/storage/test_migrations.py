@@ -16,7 +16,6 @@ from storage.db import database, migrations
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore, address_hash
 from storage.posts import iso
-from storage.recipients import RecipientStore
 from storage.subscribers import SubscriberStore
 from tests.support.schema import database_at
 from tests.support.store import seed
@@ -155,10 +154,11 @@ async def test_a_version_3_store_upgrades_in_place_with_nothing_lost(tmp_path: P
             address_hash("left@example.org"),
         )
         assert left.unsubscribed_at == left.confirmed_at == NOW - timedelta(days=40)
-        assert [(r.id, r.address) for r in await RecipientStore(db).email_recipients()] == [
+        assert [(r.id, r.address) for r in await EmailStore(db.conn).receiving(0, 10)] == [
             (1, "Reader@Example.org")
         ]
-        assert [r.address for r in await RecipientStore(db).telegram_recipients()] == ["7000000001", "42"]
+        reachable = "SELECT chat_id FROM subscribers WHERE active = 1 AND blocked_at IS NULL ORDER BY id"
+        assert await rows(db.conn, reachable) == [(7000000001,), (42,)]
 
         # The new triggers number a series stored after the upgrade, and the stores write the new tables.
         await seed(
