@@ -8,10 +8,10 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from storage.db import Database
-from storage.uow import unit_of_work
+from storage.uow import Stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,22 @@ class LeaseKeeper:
     """
 
     def __init__(
-        self, db: Database, name: str, *, ttl: float = 15.0, wall: Callable[[], float] = time.time
+        self,
+        db: Database,
+        name: str,
+        *,
+        ttl: float = 15.0,
+        wall: Callable[[], float] = time.time,
+        holder: str | None = None,
+        on_taken: Callable[[Stores], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.name = name
         self.ttl = ttl
         self.wall = wall
-        self.holder = holder_id()
+        self.holder = holder or holder_id()
+        # Run in the transaction that takes the lease (not on renewals): cleans up after the last holder.
+        self.on_taken = on_taken
         self.held = asyncio.Event()
         self.lost = asyncio.Event()
         # Set once the first attempt to take the lease is over, held or not.
@@ -65,6 +74,8 @@ class LeaseKeeper:
                 held = await uow.leases.take_over(
                     self.name, current.holder, self.holder, now=now, ttl=self.ttl
                 )
+            if held and not self.held.is_set() and self.on_taken is not None:
+                await self.on_taken(uow)
         return held
 
     async def run(self) -> None:

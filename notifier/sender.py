@@ -44,12 +44,12 @@ from digest.rich import rich_post_html
 from digest.selection import DigestBuilder
 from notifier.alerts import alert_html
 from notifier.config import Clock
-from notifier.leasing import holder_id, holder_is_dead
+from notifier.leasing import LeaseKeeper, holder_id
 from storage import StorageError
 from storage.db import Database
 from storage.deliveries import Delivery
 from storage.recipients import Recipient
-from storage.uow import read_stores, unit_of_work
+from storage.uow import Stores, read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,11 @@ class Sender:
         self._token = bot.token
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
-        self._leased = asyncio.Event()
+        self._lease = LeaseKeeper(
+            db, SENDER_LEASE, ttl=lease_ttl, wall=wall, holder=self.holder, on_taken=self._taken
+        )
+        # Set while this process holds the lease: only then does it send.
+        self._leased = self._lease.held
         self._tasks: set[asyncio.Task[None]] = set()
         self._recent_429: deque[tuple[float, str]] = deque()
         self._rich_unsupported = False
@@ -300,49 +304,25 @@ class Sender:
 
     async def run(self) -> None:
         """Hold the lease and send until cancelled; then finish what is in flight and give the lease up."""
-        keeper = asyncio.create_task(self._keep_lease(), name="sender-lease")
+        keeping = asyncio.create_task(self._lease.run(), name="sender-lease")
         try:
             await self._dispatch()
         finally:
-            keeper.cancel()
+            keeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+                await keeping
             await self._finish_in_flight()
-            with contextlib.suppress(Exception):
-                async with unit_of_work(self.db) as uow:
-                    await uow.leases.release(SENDER_LEASE, self.holder)
+            await self._lease.release()
 
-    async def _keep_lease(self) -> None:
-        while True:
-            try:
-                async with unit_of_work(self.db) as uow:
-                    now = self.wall()
-                    held = await uow.leases.acquire(SENDER_LEASE, self.holder, now=now, ttl=self.lease_ttl)
-                    current = None if held else await uow.leases.get(SENDER_LEASE)
-                    if current is not None and holder_is_dead(current.holder):
-                        # A holder on this machine that was killed: restart at once instead of after the TTL.
-                        held = await uow.leases.take_over(
-                            SENDER_LEASE, current.holder, self.holder, now=now, ttl=self.lease_ttl
-                        )
-                    if held and not self._leased.is_set():
-                        # Rows a dead holder left `sending` were perhaps sent: they go again (the bounded
-                        # repeats), never lost.
-                        again = await uow.deliveries.release_in_flight()
-                        log.info(
-                            "sender: lease taken by %s; %d message%s in flight at the last stop go again",
-                            self.holder,
-                            again,
-                            "" if again == 1 else "s",
-                        )
-            except Exception as exc:
-                log.error("sender: lease renewal failed: %s: %s", type(exc).__name__, exc)
-                held = False
-            if held:
-                self._leased.set()
-            elif self._leased.is_set():
-                log.warning("sender: lease lost; sending stops until it is taken again")
-                self._leased.clear()
-            await asyncio.sleep(self.lease_ttl / 3)
+    async def _taken(self, uow: Stores) -> None:
+        # Rows a dead holder left `sending` were perhaps sent: they go again (bounded repeats), never lost.
+        again = await uow.deliveries.release_in_flight()
+        log.info(
+            "sender: lease taken by %s; %d message%s in flight at the last stop go again",
+            self.holder,
+            again,
+            "" if again == 1 else "s",
+        )
 
     async def _dispatch(self) -> None:
         while True:
