@@ -297,11 +297,6 @@ class Sender:
         """New rows were queued in this process: look at once instead of at the next poll of the table."""
         self._wake.set()
 
-    @property
-    def in_flight(self) -> int:
-        """Rows being sent right now."""
-        return len(self._tasks)
-
     async def run(self) -> None:
         """Hold the lease and send until cancelled; then finish what is in flight and give the lease up."""
         keeping = asyncio.create_task(self._lease.run(), name="sender-lease")

@@ -208,16 +208,6 @@ class DeliveryStore:
             for r in rows
         ]
 
-    async def next_due_at(self) -> float | None:
-        """When the earliest waiting Telegram row falls due (Unix seconds), if any row waits."""
-        sql = (
-            "SELECT min(next_attempt_at) FROM deliveries "
-            "WHERE channel = 'telegram' AND status IN ('pending', 'failed')"
-        )
-        async with self.conn.execute(sql) as c:
-            row = await c.fetchone()
-        return None if row is None or row[0] is None else float(row[0])
-
     async def claim(self, ids: Sequence[int]) -> list[int]:
         """Mark these rows `sending` (committed before any request); the ids that were still due."""
         if not ids:
@@ -317,13 +307,6 @@ class DeliveryStore:
                     if known == status:
                         found[known] = int(count)
         return found
-
-    async def sent_since(self, since: datetime, channel: str = "telegram") -> int:
-        """Messages sent since `since` (for "sent today")."""
-        sql = "SELECT count(*) FROM deliveries WHERE channel = ? AND status = 'sent' AND sent_at >= ?"
-        async with self.conn.execute(sql, (channel, iso(since))) as c:
-            row = await c.fetchone()
-        return 0 if row is None else int(row[0])
 
     async def errors(self, channel: str = "telegram") -> dict[str, int]:
         """Dead rows by reason (the text before the first colon of last_error)."""

@@ -176,10 +176,6 @@ class SubscriberStore:
         """The reader of this chat, if any."""
         return await self._one(f"SELECT {_COLUMNS} FROM subscribers WHERE chat_id = ?", (chat_id,))
 
-    async def by_id(self, subscriber_id: int) -> Subscriber | None:
-        """The reader with this row id, if any."""
-        return await self._one(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", (subscriber_id,))
-
     async def _require(self, chat_id: int) -> Subscriber:
         found = await self.get(chat_id)
         if found is None:
