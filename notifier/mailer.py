@@ -2,14 +2,16 @@
 
 Every failure is sorted into what the caller does next: `TemporaryFailure` (a 4xx, a dropped connection: try
 again later), `PermanentFailure` (a 5xx for this recipient: count it towards a bounce) and `MailUnavailable`
-(the server cannot be reached or refuses our login: stop the run; nobody was tried). The messages themselves
-are built here too: multipart/alternative (plain text first, then HTML), headers encoded as RFC 2047 asks.
+(the server cannot be reached, or refuses our login or our sender address: stop the run; no recipient is to
+blame). The messages themselves are built here too: multipart/alternative (plain text first, then HTML),
+headers encoded as RFC 2047 asks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ class MailError(Exception):
 
 
 class MailUnavailable(MailError):
-    """The server cannot be reached, or refuses the connection or our login: nothing was sent."""
+    """The server cannot be reached, or refuses the connection, our login or our sender: nothing was sent."""
 
 
 class TemporaryFailure(MailError):
@@ -56,6 +58,23 @@ class Outgoing:
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
     return f"{exc.code} {exc.message}".strip()
+
+
+def _connect_failure(exc: aiosmtplib.SMTPException | OSError) -> str:
+    """Why a connection failed in a few words ('Connection refused'), not aiosmtplib's wrapping of it."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return _reply(exc)
+    if isinstance(exc, aiosmtplib.SMTPConnectTimeoutError):
+        return "timed out"
+    # aiosmtplib's connect errors are OSErrors themselves, wrapping the socket's.
+    cause = exc.__cause__ if isinstance(exc, aiosmtplib.SMTPException) else exc
+    if isinstance(cause, OSError):
+        # asyncio's own text for a refused connect ("Connect call failed (...)") repeats the address.
+        if cause.errno is not None and cause.errno > 0:
+            return os.strerror(cause.errno)
+        if cause.strerror:
+            return cause.strerror
+    return str(exc)
 
 
 class Mailer:
@@ -108,7 +127,7 @@ class Mailer:
             raise MailUnavailable(f"SMTP login refused by {where}: {_reply(exc)}") from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             smtp.close()
-            raise MailUnavailable(f"cannot connect to SMTP server {where}: {exc}") from None
+            raise MailUnavailable(f"cannot connect to SMTP server {where}: {_connect_failure(exc)}") from None
         self._smtp = smtp
         log.debug("mail: connected to %s", where)
         return smtp
@@ -147,6 +166,13 @@ class Mailer:
             detail = "; ".join(_reply(refused) for refused in exc.recipients)
             await self._reset()
             raise (PermanentFailure if worst >= 500 else TemporaryFailure)(detail) from None
+        except aiosmtplib.SMTPSenderRefused as exc:
+            await self._reset()
+            if exc.code >= 500:
+                # MAIL FROM refused (a 530 "authentication required", a sender not allowed): no recipient is
+                # to blame, so it must not count towards anyone's bounce; nothing goes out until it is fixed.
+                raise MailUnavailable(f"SMTP server refuses the sender {exc.sender}: {_reply(exc)}") from None
+            raise TemporaryFailure(_reply(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset()
             raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(_reply(exc)) from None

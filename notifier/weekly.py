@@ -40,8 +40,10 @@ log = logging.getLogger(__name__)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A claim older than this belongs to a sender that died mid-send: it may be taken over.
 STALE_CLAIM = timedelta(minutes=10)
-# Temporary failures of one address are tried this many times in a week (one try per run).
-MAX_ATTEMPTS = 6
+# Temporary failures of one address are tried this many times in a week, the first retry RETRY_AFTER after
+# the failure and each later one twice as long after the one before: the 8 tries span about 21 hours.
+MAX_ATTEMPTS = 8
+RETRY_AFTER = timedelta(minutes=10)
 BATCH = 200
 _BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
 
@@ -173,6 +175,7 @@ class WeeklyMail:
         clock: Clock,
         stale_after: timedelta = STALE_CLAIM,
         max_attempts: int = MAX_ATTEMPTS,
+        retry_after: timedelta = RETRY_AFTER,
         batch: int = BATCH,
     ) -> None:
         self.db = db
@@ -182,6 +185,7 @@ class WeeklyMail:
         self.clock = clock
         self.stale_after = stale_after
         self.max_attempts = max_attempts
+        self.retry_after = retry_after
         self.batch = batch
 
     def _lang(self, lang: str) -> str:
@@ -227,8 +231,9 @@ class WeeklyMail:
     async def run(self, *, dry_run: bool = False, force: bool = False) -> WeeklyReport:
         """Send this ISO week's mail to every confirmed address that has not had it.
 
-        Without `force` nothing happens before this week's scheduled time, and addresses confirmed after it
-        wait for next week. `dry_run` sends and records nothing: it returns a preview per address instead.
+        Without `force` nothing happens before this week's scheduled time, addresses confirmed after it
+        wait for next week, and temporary failures wait out their retry delay (with it, as when sent by hand,
+        they are tried now). `dry_run` sends and records nothing: it returns a preview per address instead.
         """
         now = self.clock()
         tz = self.config.tz
@@ -245,6 +250,7 @@ class WeeklyMail:
             self.db, link_host=self.config.link_host, tz=tz, excerpt_chars=self.config.excerpt_chars
         )
         cutoff = None if force else due_at
+        retry_after = timedelta(0) if force else self.retry_after
         after = 0
         mailer = None if dry_run else Mailer(self.mail)
         try:
@@ -258,7 +264,9 @@ class WeeklyMail:
                         continue
                     if mailer is None:
                         await self._preview(report, builder, signer, email, week, now)
-                    elif not await self._deliver(report, mailer, builder, signer, email, week, now):
+                    elif not await self._deliver(
+                        report, mailer, builder, signer, email, week, now, retry_after
+                    ):
                         return report
         finally:
             if mailer is not None:
@@ -313,11 +321,17 @@ class WeeklyMail:
         email: EmailAddress,
         week: str,
         now: datetime,
+        retry_after: timedelta,
     ) -> bool:
         """One address: claim, build, send, record. False when the server is unavailable (stop the run)."""
         async with unit_of_work(self.db) as uow:
             claim = await uow.mail_ledger.claim(
-                email.id, week, self.clock(), stale_after=self.stale_after, max_attempts=self.max_attempts
+                email.id,
+                week,
+                self.clock(),
+                stale_after=self.stale_after,
+                max_attempts=self.max_attempts,
+                retry_after=retry_after,
             )
         if claim is None:
             report.already += 1
@@ -339,7 +353,8 @@ class WeeklyMail:
         except MailUnavailable as exc:
             async with unit_of_work(self.db) as uow:
                 await uow.mail_ledger.mark_temporary_failure(claim, str(exc), count=False)
-            log.error("weekly mail %s stopped: %s; it goes on at the next run", week, exc)
+            # A warning: the service logs it, and a one-shot command says it in its own one line.
+            log.warning("weekly mail %s stopped: %s; it goes on at the next run", week, exc)
             report.unavailable = str(exc)
             return False
         except TemporaryFailure as exc:

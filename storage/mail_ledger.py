@@ -60,6 +60,14 @@ class LedgerEntry:
     sent_at: datetime | None
 
 
+def _next_try(failed: LedgerEntry, retry_after: timedelta) -> datetime:
+    """When a failed row may be tried again: its last try plus `retry_after`, doubled after each further try;
+    a row never tried (the server was unreachable) at once."""
+    if failed.attempts == 0:
+        return failed.created_at
+    return failed.created_at + retry_after * (1 << (failed.attempts - 1))
+
+
 class MailLedger:
     """The weekly email's rows of `deliveries`, over one connection whose transaction the caller owns."""
 
@@ -88,9 +96,17 @@ class MailLedger:
         )
 
     async def claim(
-        self, email_id: int, week: str, now: datetime, *, stale_after: timedelta, max_attempts: int
+        self,
+        email_id: int,
+        week: str,
+        now: datetime,
+        *,
+        stale_after: timedelta,
+        max_attempts: int,
+        retry_after: timedelta = timedelta(0),
     ) -> Claim | None:
-        """Claim the week's mail of this address; None when it is sent, being sent, or failed for good."""
+        """Claim the week's mail of this address; None when it is sent, being sent, failed for good, or failed
+        for now and waiting: after its n-th tried attempt failed, for `retry_after` × 2^(n-1) from then."""
         item = weekly_item(week)
         cursor = await self.conn.execute(
             "INSERT INTO deliveries (channel, recipient, item, status, attempts, created_at) "
@@ -101,6 +117,11 @@ class MailLedger:
         await cursor.close()
         if inserted:
             return Claim(email_id, week, 1)
+        entry = await self.get(email_id, week)
+        # Spread the tries of a 4xx over hours, so that a server deferring everyone for an hour (a quota, an
+        # outage) does not use them all up; an attempt never tried (server unreachable) does not count.
+        if entry is not None and entry.status == "failed" and now < _next_try(entry, retry_after):
+            return None
         # Taken over: a temporary failure still worth a try, or a claim whose sender died mid-send.
         cursor = await self.conn.execute(
             "UPDATE deliveries SET status = 'pending', attempts = attempts + 1, created_at = :now "

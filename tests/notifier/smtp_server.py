@@ -3,6 +3,10 @@
 Faults are per recipient, as a real server's would be: `refuse[address] = (550, "no such user")` answers RCPT
 with that reply; `drop[address] = n` drops the connection in the middle of the next n messages' DATA; `login`
 requires AUTH with that user and password. `connections` counts the connections opened.
+
+More faults, for the fault suites: `reject_data[address] = (451, "…")` answers DATA with that reply (key "*":
+every message); `drop_after[address] = n` keeps the next n messages and then drops the connection before
+answering, so the client never learns they arrived (the duplicate SMTP cannot rule out, RFC 1047).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class SmtpServer:
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     drop: dict[str, int] = field(default_factory=dict)
     login: tuple[str, str] | None = None
+    reject_data: dict[str, tuple[int, str]] = field(default_factory=dict)
+    drop_after: dict[str, int] = field(default_factory=dict)
     connections: int = 0
     _server: asyncio.AbstractServer | None = None
     _protocols: list[SMTP] = field(default_factory=list)
@@ -80,11 +86,23 @@ class SmtpServer:
                 assert isinstance(transport, asyncio.Transport)
                 transport.abort()
                 return "451 dropped"
+        for address in [*envelope.rcpt_tos, "*"]:
+            rejected = self.reject_data.get(address)
+            if rejected is not None:
+                return f"{rejected[0]} {rejected[1]}"
         raw = envelope.original_content or b""
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(Received(str(envelope.mail_from), list(envelope.rcpt_tos), raw, parsed))
         self._arrived.set()
+        for address in envelope.rcpt_tos:
+            if self.drop_after.get(address, 0) > 0:
+                # Kept, but the reply never leaves: the client sees a dropped connection.
+                self.drop_after[address] -= 1
+                transport = server.transport
+                assert isinstance(transport, asyncio.Transport)
+                transport.abort()
+                return "451 dropped"
         return "250 Message accepted"
 
     def _authenticate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sqlite3
 import sys
@@ -175,15 +176,21 @@ async def test_faults_lose_nothing_and_double_nothing(world: MailWorld) -> None:
     )
 
 
-async def test_temporary_failures_are_tried_a_bounded_number_of_times(world: MailWorld) -> None:
+async def test_temporary_failures_are_tried_a_bounded_number_of_times_spread_over_hours(
+    world: MailWorld,
+) -> None:
     await world.confirmed("busy@example.com")
     world.smtp.refuse["busy@example.com"] = (421, "4.7.0 slow down")
     job = world.weekly()
-    temporary = 0
-    for _ in range(job.max_attempts + 2):
-        temporary += (await job.run()).temporary
-        world.clock.now += timedelta(minutes=10)
-    assert temporary == job.max_attempts and world.smtp.messages == []
+    tried: list[int] = []
+    # The service's catch-up job, every 10 minutes for a day.
+    for minute in range(0, 24 * 60, 10):
+        world.clock.now = MONDAY + timedelta(minutes=minute)
+        if (await job.run()).temporary:
+            tried.append(minute)
+    assert len(tried) == job.max_attempts and world.smtp.messages == []
+    # Each retry waits twice as long as the one before, so an hour-long 4xx does not use up the tries.
+    assert [b - a for a, b in itertools.pairwise(tried)] == [10 * 2**n for n in range(7)]
 
 
 async def test_a_refused_connection_sends_nothing_and_a_later_run_sends_everything(world: MailWorld) -> None:
