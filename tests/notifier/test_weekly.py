@@ -261,6 +261,20 @@ async def test_smtp_login(world: MailWorld) -> None:
     assert (await world.weekly(smtp_user="mailer", smtp_password="s3cret").run()).sent == 1
 
 
+async def test_a_refused_sender_stops_the_run_and_counts_against_no_recipient(world: MailWorld) -> None:
+    ids = [await world.confirmed(f"{name}@example.com") for name in ("a", "b")]
+    # The server wants a login the settings lack: MAIL FROM gets a 530, which no recipient is to blame for.
+    world.smtp.login = ("mailer", "s3cret")
+    report = await world.weekly().run()
+    assert "refuses the sender weekly@example.org: 530" in (report.unavailable or "")
+    assert (report.sent, report.permanent, world.smtp.messages) == (0, 0, [])
+    for email_id in ids:
+        stored = await reads(world.app.db).emails.get(email_id)
+        assert stored is not None and stored.failed_weeks == 0
+    world.clock.now += timedelta(minutes=10)
+    assert (await world.weekly(smtp_user="mailer", smtp_password="s3cret").run()).sent == 2
+
+
 async def test_two_send_weekly_processes_at_once_mail_each_address_once(
     world: MailWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
