@@ -9,7 +9,8 @@ columns channel, recipient, item, status, attempts, last_error, created_at, sent
   older than `stale_after` (its sender crashed) may be taken over.
 - sent: done for the week (`sent_at`); `last_error` 'skipped: …' when nothing was new, so nothing was sent.
 - failed: the last attempt failed; `last_error` starts with 'temporary:' (tried again by a later run while
-  attempts < max_attempts) or 'permanent:' (not again this week).
+  attempts < max_attempts, once its retry delay from `created_at` has passed) or 'permanent:' (not again
+  this week).
 
 A store wraps one connection and never begins or commits a transaction: the caller owns it.
 """
