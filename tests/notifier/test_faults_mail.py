@@ -197,7 +197,7 @@ async def test_the_run_service_survives_an_smtp_outage_and_its_next_weekly_run_m
     service_env = {"KEXUE_SOURCES": "http://127.0.0.1:9/feed", "POLL_INTERVAL": "3600", "WEB_PORT": "0"}
 
     env = mail_env(tmp_path, world.smtp, MONDAY, **service_env)
-    async with Service(tmp_path, name="down", **env) as service:
+    async with Service(tmp_path, name="down", command=("run",), **env) as service:
         # Due since 08:00: the weekly job runs a few seconds after the start, and finds no server.
         await service.wait_for_log(f"weekly mail {WEEK} stopped: cannot connect to SMTP server", timeout=60)
         assert service.running
@@ -209,7 +209,7 @@ async def test_the_run_service_survives_an_smtp_outage_and_its_next_weekly_run_m
     world.smtp.refuse["gone@example.com"] = (550, "5.1.1 no such user")
     world.smtp.refuse["busy@example.com"] = (451, "4.7.1 greylisted")
     env = mail_env(tmp_path, world.smtp, MONDAY + timedelta(minutes=15), **service_env)
-    async with Service(tmp_path, name="up", **env) as service:
+    async with Service(tmp_path, name="up", command=("run",), **env) as service:
         await service.wait_for_log(f"weekly mail {WEEK}: 2 sent", timeout=60)
         assert await service.stop() == 0
     assert "1 to retry, 1 refused" in service.log() and "Traceback" not in service.log()
