@@ -1,10 +1,11 @@
 """`make demo`: the whole system offline for about a minute, narrated as it happens.
 
-A local copy of the blog (tests/fixtures/archive, plus a feed built with `make_feed_xml`), the local Telegram Bot
-API with a few simulated readers (tests/support/bot_api.py), a local SMTP server (tests/notifier/smtp_server.py)
-and, between them, the real `kexue-notifier run` in its own process (tests/support/service.py). The readers talk
-to the bot, an email reader signs up on the web form, the blog publishes a new part of a series, and the
-transcript shows what every chat and mailbox receives; then everything stops and a summary follows.
+A local copy of the blog (tests/fixtures/archive, plus a feed built with `make_feed_xml`), the local Telegram
+Bot API with a few simulated readers (tests/support/bot_api.py), a local SMTP server
+(tests/notifier/smtp_server.py) and, between them, the real `kexue-notifier run` in its own process
+(tests/support/service.py). The readers talk to the bot, an email reader signs up on the web form, the blog
+publishes a new part of a series, and the transcript shows what every chat and mailbox receives; then
+everything stops and a summary follows.
 
 Run it as `python -m tests.support.demo` (`--fast` shortens the waits, for the test; `DEMO_SPEED=fast` too).
 Nothing leaves 127.0.0.1 and the database lives in a temporary directory, never in `var/`.
@@ -20,8 +21,9 @@ import socket
 import sys
 import tempfile
 import time
+import unicodedata
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -111,6 +113,7 @@ class Timing:
 FULL = Timing(poll_interval=5, publish_after=20, wait_for_daily=True, pause=0.4)
 FAST = Timing(poll_interval=1, publish_after=0, wait_for_daily=False, pause=0.0)
 TIMEOUT = 60.0  # any single wait; only a broken build or a stalled machine gets near it
+WIDTH = 100  # terminal columns a transcript line may take after its time stamp
 
 
 class DemoFailed(Exception):
@@ -124,19 +127,42 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def shorten(text: str, *, lines: int = 3, width: int = 76) -> list[str]:
-    """The first `lines` non-empty lines of `text`, each cut to `width` characters, '…' marking a cut."""
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: wide (CJK) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def cut(text: str, width: int = WIDTH) -> str:
+    """`text` cut to `width` terminal columns, '…' marking a cut."""
+    if columns(text) <= width:
+        return text
+    out = ""
+    for char in text:
+        if columns(out + char) > width - 1:
+            break
+        out += char
+    return out + "…"
+
+
+def shorten(text: str, *, lines: int = 4, width: int = WIDTH) -> list[str]:
+    """The first `lines` non-empty lines of `text`, each cut to `width` columns; ' …' marks dropped lines."""
     rows = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    shown = [row if len(row) <= width else row[: width - 1] + "…" for row in rows[:lines]]
+    shown = [cut(row, width) for row in rows[:lines]]
     if len(rows) > lines and shown:
-        shown[-1] = shown[-1].rstrip("…") + " …"
+        shown[-1] += " …"
     return shown
+
+
+def headline(text: str) -> str:
+    """A message in one line for the summary: its first two lines (a heading and what follows)."""
+    rows = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return cut(" · ".join(rows[:2]), WIDTH - 8)
 
 
 def mail_text(message: EmailMessage) -> str:
     """The plain-text part of a mail (or its only part)."""
     part = message.get_body(("plain",))
-    return "" if part is None else str(part.get_content())  # type: ignore[attr-defined]
+    return "" if part is None else str(part.get_content())
 
 
 class Demo:
@@ -175,7 +201,7 @@ class Demo:
         while self._shown_sent < len(self.api.sent):
             message = self.api.sent[self._shown_sent]
             self._shown_sent += 1
-            head, *rest = shorten(message.plain) or [""]
+            head, *rest = shorten(message.plain, lines=5) or [""]
             self.say(f"📱 {self.names.get(message.chat_id, message.chat_id)} ← {head}", *rest)
         while self._shown_edits < len(self.api.edits):
             edit = self.api.edits[self._shown_edits]
@@ -187,7 +213,7 @@ class Demo:
             self._shown_mails += 1
             self.say(
                 f"✉ {', '.join(mail.rcpt_tos)} ← “{mail.message['Subject']}”",
-                *shorten(mail_text(mail.message), lines=4),
+                *shorten(_readable(mail_text(mail.message)), lines=8),
             )
 
     def _show_log(self) -> None:
@@ -295,18 +321,25 @@ class Demo:
         }
 
     async def start_service(self) -> None:
-        """The real `kexue-notifier run`, waited on until its first poll stored the baseline and the bot polls."""
-        env = self.environment()
-        self.service = Service(self.workdir, **env)
+        """The real `kexue-notifier run`, waited on until the baseline and the archive are stored."""
+        self.service = Service(self.workdir)
+        self.service.env.update(self.environment())
         self.service_began = time.monotonic()
         await self.service.start()
         self.say(
             f"⚙ kexue-notifier run started (pid {self.service.pid}); its clock starts at "
-            f"{CLOCK_START:%Y-%m-%d %H:%M:%S} (a Monday), polling the feed every {self.timing.poll_interval} s"
+            f"{CLOCK_START:%Y-%m-%d %H:%M:%S} (a Monday); it polls the feed every "
+            f"{self.timing.poll_interval} s"
         )
         await self.service.wait_for_log("(baseline)", timeout=TIMEOUT)
         await self.api.wait_for_poll(timeout=TIMEOUT)
         await self.service.wait_for_log("web app listening on", timeout=TIMEOUT)
+        # Readers come once the whole archive is in, so /search shows what it would on a running service.
+        service = self.service
+        await self.until(
+            lambda: re.search(r"crawl backfill: \d+ pages", service.log()) is not None,
+            "the archive's backfill",
+        )
         self._show_new()
 
     async def readers_arrive(self) -> None:
@@ -330,7 +363,7 @@ class Demo:
         await self.send(zhang, "/subscribe@kexue_notifier_bot", chat=self.group)
 
     async def email_sign_up(self) -> None:
-        """An email reader signs up on the web form, gets the confirmation mail and confirms in the browser."""
+        """An email reader signs up on the web form, gets the confirmation mail, and confirms in a browser."""
         jar = aiohttp.CookieJar(unsafe=True)  # the web app is on an IP address, whose cookies aiohttp skips
         async with aiohttp.ClientSession(cookie_jar=jar) as browser:
             async with browser.get(f"{self.web_url}/?lang=en") as page:
@@ -344,12 +377,16 @@ class Demo:
             link = re.search(r"https?://\S+/confirm/\S+", mail_text(self.smtp.to(EMAIL_READER)[0]))
             if link is None:
                 raise DemoFailed("the confirmation mail holds no confirmation link")
-            self.say(f"🌐 {EMAIL_READER} opens the link: a page with a Confirm button (a mail scanner confirms nothing)")
+            self.say(
+                f"🌐 {EMAIL_READER} opens the link: a page with a button (a mail scanner confirms nothing)"
+            )
             async with browser.get(link.group(0)) as page:
                 csrf = _csrf(await page.text())
             async with browser.post(link.group(0).split("?")[0], data={"csrf": csrf}) as answer:
-                self.say(f"🌐 {EMAIL_READER} presses Confirm; the page answers {answer.status}: "
-                         f"{_page_text(await answer.text())}")
+                self.say(
+                    f"🌐 {EMAIL_READER} presses Confirm; the page answers {answer.status}: "
+                    f"{_page_text(await answer.text())}"
+                )
         await self.breathe()
 
     async def publish(self) -> None:
@@ -368,7 +405,7 @@ class Demo:
     async def announcements(self) -> None:
         """Instant readers of everything or of the MuP series get the new post, each once."""
         for chat in (self.zhang.id, self.alice.id, self.group.id):
-            await self.until(lambda chat=chat: self.new_post_messages(chat) >= 1, f"{self.names[chat]}'s copy")
+            await self.until(self.got_new_post(chat), f"{self.names[chat]}'s copy of the new post")
         self._show_new()
 
     async def admin_and_weekly(self) -> None:
@@ -376,8 +413,10 @@ class Demo:
         await self.send(self.admin, "/stats")
         now = self.clock().replace(microsecond=0)
         self.say(f"$ kexue-notifier send-weekly   (what the Monday 08:00 job does; clock {now:%H:%M:%S})")
-        env = {**self.environment_for_commands(), "KEXUE_NOW": now.isoformat()}
-        command = Service(self.workdir, name="send-weekly", command=("send-weekly",), **env)
+        assert self.service is not None
+        command = Service(self.workdir, name="send-weekly", command=("send-weekly",))
+        # The service's settings, on the service's clock: a second process on the same database.
+        command.env.update({**self.service.env, "KEXUE_NOW": now.isoformat()})
         await command.start()
         assert command.proc is not None
         status = await asyncio.wait_for(command.proc.wait(), TIMEOUT)
@@ -389,25 +428,20 @@ class Demo:
         await self.until(lambda: len(self.smtp.to(EMAIL_READER)) >= 2, "the weekly mail")
         self._show_new()
 
-    def environment_for_commands(self) -> dict[str, str]:
-        """The service's settings again, for a one-off command beside it."""
-        assert self.service is not None
-        return {k: v for k, v in self.service.env.items() if k not in ("WEB_PORT", "PUBLIC_BASE_URL")} | {
-            "PUBLIC_BASE_URL": self.web_url
-        }
-
     async def daily_digest(self) -> None:
         """王五's daily digest: 08:00 passes on the service's clock and its once-a-minute job queues it."""
         if not self.timing.wait_for_daily:
             self.say("… (fast mode: not waiting for the daily-digest job, which runs once a minute)")
             return
-        self.say("… waiting for 08:00 on the service's clock: 王五's daily digest (the job runs once a minute)")
-        await self.until(lambda: self.new_post_messages(self.wang.id) >= 1, "王五's daily digest", timeout=120)
+        self.say(
+            "… waiting for 08:00 on the service's clock: 王五's daily digest (the job runs once a minute)"
+        )
+        await self.until(self.got_new_post(self.wang.id), "王五's daily digest", timeout=120)
         self._show_new()
 
-    def new_post_messages(self, chat_id: int) -> int:
-        """How many messages in a chat carry the new post."""
-        return sum(NEW_TITLE_MARK in m.plain for m in self.api.sent if m.chat_id == chat_id)
+    def got_new_post(self, chat_id: int) -> Callable[[], bool]:
+        """A check: whether a message in the chat carries the new post."""
+        return lambda: any(NEW_TITLE_MARK in m.plain for m in self.api.sent if m.chat_id == chat_id)
 
     async def stop_service(self) -> None:
         """SIGTERM, as systemd or Ctrl-C would; the service must end cleanly."""
@@ -424,14 +458,14 @@ class Demo:
 
     def summary(self) -> None:
         """What every chat and mailbox received, one line per message, and who got the new post."""
-        print("\n── What each reader received ─────────────────────────────────────────", file=self.out)
+        print("\n── What each chat and mailbox received ──────────────────────────────", file=self.out)
         for chat_id, name in self.names.items():
             messages = self.api.messages(chat_id)
             if not messages:
                 continue
             print(f"📱 {name} received {len(messages)} message{'s' * (len(messages) != 1)}:", file=self.out)
             for message in messages:
-                print(f"     · {(shorten(message.plain, lines=1) or [''])[0]}", file=self.out)
+                print(f"     · {headline(message.plain)}", file=self.out)
         addresses = sorted({a for m in self.smtp.messages for a in m.rcpt_tos})
         for address in addresses:
             mails = self.smtp.to(address)
@@ -439,11 +473,20 @@ class Demo:
             for mail in mails:
                 print(f"     · subject “{mail['Subject']}”", file=self.out)
         counts = Counter(m.chat_id for m in self.api.sent if NEW_TITLE_MARK in m.plain)
-        got = ", ".join(f"{self.names[c]} ×{n}" for c, n in counts.items())
-        print(f"\nThe new post “{NEW_POST[1]}” reached in Telegram: {got}", file=self.out)
-        missing = [self.names[u.id] for u in (self.alice, self.zhang) if counts[u.id] != 1]
-        if missing or counts[self.group.id] != 1:
-            raise DemoFailed(f"the new post did not reach every instant reader exactly once: {dict(counts)}")
+        in_mail = sum(NEW_TITLE_MARK in mail_text(m.message) for m in self.smtp.messages)
+        instant = (self.zhang.id, self.alice.id, self.group.id)
+        print(f"\nThe new post “{NEW_POST[1]}” reached:", file=self.out)
+        print(f"  at once:      {', '.join(f'{self.names[c]} ×{counts[c]}' for c in instant)}", file=self.out)
+        daily = f"{self.names[self.wang.id]} ×{counts[self.wang.id]}"
+        later = "" if counts[self.wang.id] else " (not yet: his digest is due at 08:00)"
+        print(f"  daily digest: {daily}{later}", file=self.out)
+        print(f"  weekly email: {EMAIL_READER} ×{in_mail}", file=self.out)
+        print(
+            f"  not at all:   {self.names[self.admin.id]} ×{counts[self.admin.id]} (follows nothing)",
+            file=self.out,
+        )
+        if any(counts[c] != 1 for c in instant) or counts[self.wang.id] > 1 or in_mail != 1:
+            raise DemoFailed(f"the new post did not reach each reader once: {dict(counts)}, {in_mail} mails")
         self.out.flush()
 
     # -- the whole run -------------------------------------------------------------------------------
@@ -463,7 +506,7 @@ class Demo:
                 self.names[self.group.id] = "group 机器学习读书会"
                 print(
                     "kexue-notifier demo: the whole system offline on 127.0.0.1; it stops by itself.\n"
-                    f"  blog     {self.blog.url('/feed')}  (tests/fixtures/archive + a feed of its 6 newest posts)\n"
+                    f"  blog     {self.blog.url('/feed')}  (tests/fixtures/archive + a feed of 6 posts)\n"
                     f"  Bot API  {self.api.base_url}  (tests/support/bot_api.py, with simulated readers)\n"
                     f"  SMTP     {self.smtp.host}:{self.smtp.port}  (tests/notifier/smtp_server.py)\n"
                     f"  service  kexue-notifier run  (database and log in {self.workdir})\n",
@@ -492,7 +535,22 @@ class Demo:
 
 
 # Service log lines worth showing in the transcript (the rest is in the log file).
-SERVICE_LINES = re.compile(r"\(baseline\)|^poll \d+: [1-9]\d* new|^crawl backfill: \d+ pages|^digests:|^weekly mail|^stopped$")
+SERVICE_LINES = re.compile(
+    r"\(baseline\)|^poll \d+: [1-9]\d* new|^crawl backfill: \d+ pages|^digests:|^weekly mail|^stopped$"
+)
+
+
+def _readable(text: str) -> str:
+    """A mail's text without the lines that are only links (the browser view, unsubscribe, post URLs)."""
+    kept = [
+        line
+        for line in text.splitlines()
+        if not re.fullmatch(
+            r"\s*(View this email in your browser: |Unsubscribe: |Previous part: )?https?://\S+\s*", line
+        )
+        and not line.startswith(("-- ", "在浏览器中查看", "退订"))
+    ]
+    return "\n".join(kept)
 
 
 def _csrf(page: str) -> str:
@@ -504,9 +562,11 @@ def _csrf(page: str) -> str:
 
 def _page_text(page: str) -> str:
     """The main message of a page of the web app, as a reader sees it."""
-    found = re.search(r"<p[^>]*>(.*?)</p>", page, re.S)
+    found = re.search(r'<p id="message">(.*?)</p>', page, re.S) or re.search(
+        r"<h1[^>]*>(.*?)</h1>", page, re.S
+    )
     text = re.sub(r"<[^>]+>", "", found.group(1) if found else page)
-    return " ".join(text.split())[:100]
+    return " ".join(text.split())
 
 
 async def main(argv: list[str] | None = None) -> int:
