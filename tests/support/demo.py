@@ -148,7 +148,7 @@ def shorten(text: str, *, lines: int = 4, width: int = WIDTH) -> list[str]:
     """The first `lines` non-empty lines of `text`, each cut to `width` columns; ' …' marks dropped lines."""
     rows = [line.strip() for line in text.strip().splitlines() if line.strip()]
     shown = [cut(row, width) for row in rows[:lines]]
-    if len(rows) > lines and shown:
+    if len(rows) > lines and shown and not shown[-1].endswith("…"):
         shown[-1] += " …"
     return shown
 
@@ -190,9 +190,9 @@ class Demo:
     def say(self, text: str, *more: str) -> None:
         """One line of the transcript, stamped with the time since the demo began, and its continuations."""
         elapsed = int(time.monotonic() - self.began)
-        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.out)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {cut(text)}", file=self.out)
         for line in more:
-            print(f"        {line}", file=self.out)
+            print(f"        {cut(line)}", file=self.out)
         self.out.flush()
 
     def _show_new(self) -> None:
@@ -201,7 +201,8 @@ class Demo:
         while self._shown_sent < len(self.api.sent):
             message = self.api.sent[self._shown_sent]
             self._shown_sent += 1
-            head, *rest = shorten(message.plain, lines=5) or [""]
+            # A message carrying the new post is shown at more length: it is what the demo is about.
+            head, *rest = shorten(message.plain, lines=9 if NEW_TITLE_MARK in message.plain else 5) or [""]
             self.say(f"📱 {self.names.get(message.chat_id, message.chat_id)} ← {head}", *rest)
         while self._shown_edits < len(self.api.edits):
             edit = self.api.edits[self._shown_edits]
@@ -327,10 +328,10 @@ class Demo:
         self.service_began = time.monotonic()
         await self.service.start()
         self.say(
-            f"⚙ kexue-notifier run started (pid {self.service.pid}); its clock starts at "
-            f"{CLOCK_START:%Y-%m-%d %H:%M:%S} (a Monday); it polls the feed every "
-            f"{self.timing.poll_interval} s"
+            f"⚙ kexue-notifier run started (pid {self.service.pid}), clock from "
+            f"{CLOCK_START:%Y-%m-%d %H:%M:%S} (Mon), polling every {self.timing.poll_interval} s"
         )
+        self.say("… waiting for its first poll and for it to read the archive (/content.html, categories)")
         await self.service.wait_for_log("(baseline)", timeout=TIMEOUT)
         await self.api.wait_for_poll(timeout=TIMEOUT)
         await self.service.wait_for_log("web app listening on", timeout=TIMEOUT)
