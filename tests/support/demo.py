@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -579,15 +581,22 @@ async def main(argv: list[str] | None = None) -> int:
     fast = args.fast or os.environ.get("DEMO_SPEED", "").lower() == "fast"
     workdir = Path(tempfile.mkdtemp(prefix="kexue-demo-"))
     demo = Demo(workdir, FAST if fast else FULL, sys.stdout)
+    # SIGTERM cancels the run like Ctrl-C does, so the service it started is stopped too, never orphaned.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     try:
         await demo.run()
     except (DemoFailed, TimeoutError, AssertionError) as error:
         print(f"\ndemo failed: {error}", file=sys.stderr)
+        if args.keep:
+            print(f"the service's log: {workdir / 'run.log'}", file=sys.stderr)
+        return 1
+    except asyncio.CancelledError:
+        print("\ndemo stopped before its end; every process it started is stopped", file=sys.stderr)
         return 1
     finally:
         if not args.keep:
-            import shutil
-
             shutil.rmtree(workdir, ignore_errors=True)
     took = time.monotonic() - demo.began
     print(f"\nDone in {took:.0f} s: every process stopped, nothing left running.", file=sys.stdout)
@@ -595,4 +604,7 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    try:
+        sys.exit(asyncio.run(main()))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -23,8 +23,13 @@ async def test_the_demo_runs_offline_and_shows_what_every_reader_received() -> N
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    # Generous: the machine may be loaded; the demo itself takes about 15 s in fast mode.
-    out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), timeout=180)
+    try:
+        # Generous: the machine may be loaded; the demo itself takes about 15 s in fast mode.
+        out_bytes, err_bytes = await asyncio.wait_for(proc.communicate(), timeout=180)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()  # the demo stops the service it started, then exits
+            await proc.wait()
     out, err = out_bytes.decode(), err_bytes.decode()
     assert proc.returncode == 0, f"demo failed:\n{out[-3000:]}\n{err[-3000:]}"
     assert "Traceback" not in out + err
@@ -56,6 +61,6 @@ async def test_the_demo_runs_offline_and_shows_what_every_reader_received() -> N
         r"\s+· subject “Scientific Spaces: new posts, 2025-12-15 to 2025-12-22”",
         summary,
     )
-    assert "the page answers 200: Thank you: the weekly email will come to this address." in out
+    assert "presses Confirm; the page answers 200: Thank you: the weekly email will come" in out
     assert "week 2025-W52: 1 sent" in out
     assert "kexue-notifier run stopped with SIGTERM: exit status 0" in out
