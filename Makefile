@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck run bench catalogs clean
+.PHONY: install test lint typecheck run demo bench catalogs clean
 
 install: $(STAMP)
 
@@ -26,6 +26,12 @@ test: install lint typecheck
 run: install
 	mkdir -p var
 	$(BIN)/kexue-notifier run
+
+# The whole system offline for about a minute (tests/support/demo.py): a local blog, Telegram and SMTP server,
+# simulated readers and the real service between them; it prints what each reader receives and stops by itself.
+# DEMO_SPEED=fast shortens the waits (about 15 s, without the daily digest).
+demo: install
+	$(BIN)/python -m tests.support.demo
 
 bench: install
 	$(BIN)/python -m bench
