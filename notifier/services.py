@@ -48,6 +48,8 @@ CONFIRMATION_MAILS_PER_DAY = 3
 SIGNUPS_PER_DAY = 5
 MAX_OFFSET = 10_000
 BACKFILL_WANTED = "backfill_wanted"
+# The longest span a browser digest page shows: a weekly email covers about a week, a late one a few.
+PAGE_SPAN_DAYS = 31
 
 
 class NotifierError(Exception):
@@ -663,3 +665,14 @@ class Services:
             return None
         end = min(now, start + timedelta(days=7) - timedelta(microseconds=1))
         return await self.digest_for_period(monday, end)
+
+    async def span_digest(self, first: date, last: date) -> Digest | None:
+        """The digest of the posts dated `first` to `last` (both included, up to now): the period one weekly
+        email covered; None for an empty, inverted, future or longer than PAGE_SPAN_DAYS span."""
+        tz = self.config.tz
+        now = self.clock()
+        start = datetime.combine(first, time.min, tzinfo=tz)
+        if last < first or (last - first).days > PAGE_SPAN_DAYS or start > now:
+            return None
+        end = min(now, datetime.combine(last, time.max, tzinfo=tz))
+        return await self.digest_for_period(first, end)

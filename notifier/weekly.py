@@ -215,7 +215,8 @@ class WeeklyMail:
         token = signer.make("unsubscribe", email.id, email.address_hash, now)
         lang = self._lang(email.lang)
         links = WeeklyLinks(
-            f"{base}/unsubscribe/{token}?lang={lang}", f"{base}/digest/{previous_week(week)}?lang={lang}"
+            f"{base}/unsubscribe/{token}?lang={lang}",
+            f"{base}/digest/{digest.start.isoformat()}..{digest.end.isoformat()}?lang={lang}",
         )
         return weekly_message(
             self.renderer,

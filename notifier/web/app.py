@@ -4,7 +4,8 @@ Routes: `GET /` (the sign-up form), `POST /subscribe`, `GET /confirm/{token}` (a
 scanners follow GET links and must not confirm) and `POST /confirm/{token}`, `GET /unsubscribe/{token}` (a
 page with a button) and `POST /unsubscribe/{token}` (RFC 8058 one-click: a mail client posts
 `List-Unsubscribe=One-Click` with no cookie, so the signed token in the path is the whole authority),
-`GET /digest/{year}-W{week}` and `GET /healthz`. A bad, forged or expired token gets a plain 404 page.
+`GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered) and
+`GET /healthz`. A bad, forged or expired token gets a plain 404 page.
 
 Forms carry a CSRF token: a random cookie and, in the form, an HMAC of it under SECRET_KEY (double submit);
 pages in zh and en from the gettext catalogs (`?lang=`, then a cookie, then Accept-Language). Every answer
@@ -19,6 +20,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -274,6 +276,21 @@ async def digest_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+async def span_page(request: web.Request) -> web.Response:
+    """The posts of one weekly email's period in the browser, `/digest/2025-12-15..2025-12-22`."""
+    pages = _pages(request)
+    try:
+        first = date.fromisoformat(request.match_info["first"])
+        last = date.fromisoformat(request.match_info["last"])
+    except ValueError:
+        return pages.not_found(request)
+    digest = await _services(request).span_digest(first, last)
+    if digest is None:
+        return pages.not_found(request)
+    html = pages.renderer.email_html(digest, pages.lang(request))
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
 async def healthz(request: web.Request) -> web.Response:
     """`{"status": "ok", "posts": N}` while the database answers."""
     try:
@@ -310,6 +327,7 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_get("/unsubscribe/{token}", unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
     app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
+    app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services))
     return app

@@ -232,6 +232,16 @@ async def test_the_digest_in_the_browser_and_health(browser: Browser, world: Mai
     assert status == 200 and "New posts" in page
     assert (await browser.get("/digest/2030-W01"))[0] == 404
     assert (await browser.get("/digest/2025-W99"))[0] == 404
+    # The period a weekly email covered, as its "view in the browser" link names it.
+    status, page = await browser.get("/digest/2025-05-05..2025-05-12")
+    assert status == 200 and "MoE环游记：5、均匀分布的反思" in page
+    for bad in (
+        "2025-05-12..2025-05-05",
+        "2025-01-01..2025-05-12",
+        "2025-02-30..2025-03-01",
+        "2030-01-01..2030-01-02",
+    ):
+        assert (await browser.get(f"/digest/{bad}"))[0] == 404, bad
     async with browser.session.get(browser.server.url + "/healthz") as response:
         assert response.status == 200 and await response.json() == {"status": "ok", "posts": 2}
 

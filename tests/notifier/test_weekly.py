@@ -87,10 +87,10 @@ async def test_each_reader_gets_one_multipart_message_with_list_headers_and_esca
     # A visible unsubscribe link and a "view in the browser" link, in both parts.
     link = unsubscribe[1:-1]
     assert f'href="{link}"' in html and link in text
-    assert (
-        f'href="{BASE_URL}/digest/2025-W19?lang=zh"' in html and f"{BASE_URL}/digest/2025-W19?lang=zh" in text
-    )
-    assert html.index("/digest/2025-W19") < html.index("MoE环游记") < html.index(link)
+    # The browser view covers exactly the mail's period (Monday to Monday: the send day's posts included).
+    view = f"{BASE_URL}/digest/2025-05-05..2025-05-12?lang=zh"
+    assert f'href="{view}"' in html and view in text
+    assert html.index("/digest/2025-05-05..2025-05-12") < html.index("MoE环游记") < html.index(link)
     # The English reader's mail is in English.
     (english,) = smtp.to("Other.Reader@Example.org")
     assert english["Subject"].startswith("Scientific Spaces")
