@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import signal
 import sqlite3
 import sys
 from collections import Counter
@@ -71,9 +72,9 @@ class PipedService(Service):
                 log.write(chunk)
                 log.flush()
 
-    async def stop(self, *args: object, **kwargs: object) -> int:
+    async def stop(self, sig: signal.Signals = signal.SIGTERM, *, timeout: float = 20) -> int:
         """Stop as `Service.stop` does, then wait for the rest of the output."""
-        status = await super().stop(*args, **kwargs)  # type: ignore[arg-type]
+        status = await super().stop(sig, timeout=timeout)
         if self._copying is not None:
             await asyncio.wait_for(self._copying, 20)
         return status
