@@ -64,6 +64,8 @@ class LeaseKeeper:
         self.lost = asyncio.Event()
         # Set once the first attempt to take the lease is over, held or not.
         self.tried = asyncio.Event()
+        # When the lease ends at the latest unless renewed (wall clock): from the start of the last renewal.
+        self._expires = 0.0
 
     async def _renew(self) -> bool:
         async with unit_of_work(self.db) as uow:
@@ -81,11 +83,27 @@ class LeaseKeeper:
     async def run(self) -> None:
         """Renew until cancelled, setting `held` or `lost` as the lease comes and goes."""
         while True:
+            attempt = self.wall()
+            pause = self.ttl / 3
             try:
                 held = await self._renew()
             except Exception as exc:
-                log.error("lease %s: renewal failed: %s: %s", self.name, type(exc).__name__, exc)
-                held = False
+                # Not renewed is not lost: no other process may take the lease before it expires, and giving
+                # it up now would send this process's own messages in flight again once it is back.
+                left = self._expires - self.wall()
+                held = self.held.is_set() and left > 0
+                if held:
+                    pause = min(pause, left)
+                log.error(
+                    "lease %s: renewal failed: %s: %s%s",
+                    self.name,
+                    type(exc).__name__,
+                    exc,
+                    f"; held for {left:.0f} s more" if held else "",
+                )
+            else:
+                if held:
+                    self._expires = attempt + self.ttl
             if held and not self.held.is_set():
                 log.info("lease %s: taken by %s", self.name, self.holder)
                 self.lost.clear()
@@ -95,7 +113,7 @@ class LeaseKeeper:
                 self.held.clear()
                 self.lost.set()
             self.tried.set()
-            await asyncio.sleep(self.ttl / 3)
+            await asyncio.sleep(pause)
 
     async def release(self) -> None:
         """Give the lease up, so another process may take it at once."""

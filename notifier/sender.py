@@ -22,8 +22,9 @@ import random
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
@@ -46,7 +47,7 @@ from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.leasing import LeaseKeeper, holder_id
 from storage import StorageError
-from storage.db import Database
+from storage.db import Database, WriteFailed
 from storage.deliveries import Delivery
 from storage.recipients import Recipient
 from storage.uow import Stores, read_stores, unit_of_work
@@ -66,6 +67,8 @@ REQUEST_TIMEOUT = 20
 CONGESTION_CHATS = 3
 CONGESTION_WINDOW = 10.0
 MIN_RATE = 1.0
+# The longest pause between attempts to record an outcome the database refused (locked, disk full).
+RECORD_PAUSE_CAP = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,40 +411,68 @@ class Sender:
 
     async def _attempt(self, delivery: Delivery) -> None:
         chat = delivery.recipient
+        outcome: Callable[[], Awaitable[None]]
         try:
             composed = await self.compose(delivery)
             message_id = await self._deliver(delivery, composed)
         except TelegramRetryAfter as exc:
-            await self._too_many(delivery, exc.retry_after)
-            return
+            outcome = partial(self._too_many, delivery, exc.retry_after)
         except TelegramMigrateToChat as exc:
-            await self._migrated(delivery, exc.migrate_to_chat_id)
-            return
+            outcome = partial(self._migrated, delivery, exc.migrate_to_chat_id)
         except TelegramForbiddenError as exc:
-            await self._unreachable(delivery, f"blocked: {exc.message}")
-            return
+            outcome = partial(self._unreachable, delivery, f"blocked: {exc.message}")
         except TelegramBadRequest as exc:
             if "chat not found" in exc.message.lower():
-                await self._unreachable(delivery, f"chat not found: {exc.message}")
+                outcome = partial(self._unreachable, delivery, f"chat not found: {exc.message}")
             else:
-                await self._dead(delivery, f"bad request: {exc.message}")
-            return
+                outcome = partial(self._dead, delivery, f"bad request: {exc.message}")
         except (TelegramAPIError, OSError, TimeoutError) as exc:
             # 5xx, network errors, timeouts, an undecodable answer: they may pass.
-            await self._retry(delivery, f"{type(exc).__name__}: {redact(str(exc), self._token)}")
-            return
+            outcome = partial(self._retry, delivery, f"{type(exc).__name__}: {redact(str(exc), self._token)}")
         except DigestError as exc:
-            await self._dead(delivery, f"render: {exc}")
+            outcome = partial(self._dead, delivery, f"render: {exc}")
+        else:
+            await self._recorded(delivery, partial(self._mark_sent, delivery.id, message_id, composed))
+            if message_id is not None:
+                self.sent += 1
+            log.debug("sender: delivery %d (%s) to %s done", delivery.id, delivery.item, chat)
             return
+        await self._recorded(delivery, outcome)
+
+    async def _recorded(self, delivery: Delivery, record: Callable[[], Awaitable[None]]) -> None:
+        """Run `record` (one unit of work) until the database takes it, keeping the row's slot meanwhile.
+
+        A locked or full database must not turn a sent message into a repeat: the outcome is kept here and
+        written once the file takes writes again, and with every slot waiting nothing new is sent meanwhile.
+        A stop in between leaves the row `sending`, repeated at the next start (the delivery bound).
+        """
+        pause = self.poll_every
+        failures = 0
+        while True:
+            try:
+                await record()
+            except WriteFailed as exc:
+                if not failures:
+                    log.error(
+                        "sender: delivery %d: the outcome is not recorded yet (%s); retrying until it is",
+                        delivery.id,
+                        exc,
+                    )
+                failures += 1
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, RECORD_PAUSE_CAP)
+                continue
+            if failures:
+                log.info("sender: delivery %d: outcome recorded after %d retries", delivery.id, failures)
+            return
+
+    async def _mark_sent(self, delivery_id: int, message_id: int | None, composed: Composed) -> None:
         if composed.digest_for is not None:
             async with unit_of_work(self.db) as uow:
-                await uow.deliveries.mark_sent(delivery.id, message_id, self.clock(), composed.note)
+                await uow.deliveries.mark_sent(delivery_id, message_id, self.clock(), composed.note)
                 await uow.subscribers.mark_digest_sent(composed.digest_for, self.clock())
         else:
-            await self._commit_sent(delivery.id, message_id, composed.note)
-        if message_id is not None:
-            self.sent += 1
-        log.debug("sender: delivery %d (%s) to %s done", delivery.id, delivery.item, chat)
+            await self._commit_sent(delivery_id, message_id, composed.note)
 
     async def _commit_sent(self, delivery_id: int, message_id: int | None, note: str | None) -> None:
         """Record a sent row in the next group commit, and return once it is committed.
@@ -620,8 +651,12 @@ class Sender:
                     raise
                 log.info("sender: chat %s refused a rich message (%s); HTML from now on", chat, exc.message)
                 if isinstance(chat, int):
-                    async with unit_of_work(self.db) as uow:
-                        await uow.deliveries.remember_rich_refused(chat)
+                    try:
+                        async with unit_of_work(self.db) as uow:
+                            await uow.deliveries.remember_rich_refused(chat)
+                    except WriteFailed as exc:
+                        # Only a memo: the next message to this chat is tried rich again and falls back.
+                        log.warning("sender: cannot note that chat %s refused rich messages: %s", chat, exc)
         message = await self.bot.send_message(
             chat_id=chat,
             text=out.html,

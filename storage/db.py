@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 
 
+class WriteFailed(StorageError):
+    """The file refused a write (locked by another process, disk full, I/O error); nothing was written."""
+
+
 def _split_statements(script: str) -> list[str]:
     """Cut a migration into statements; `complete_statement` knows that a trigger body holds `;`."""
     statements: list[str] = []
@@ -64,17 +68,55 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time in this process; BEGIN IMMEDIATE serializes processes."""
+        """One write transaction at a time in this process; BEGIN IMMEDIATE serializes processes.
+
+        A file locked by another process beyond the busy timeout, a full disk or a failing one raise
+        `WriteFailed`, with nothing of the transaction stored and the connection ready for the next one.
+        """
         async with self._write_lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                self._raise_write_failed(exc)
+                raise
             try:
                 yield self._writer
-            except BaseException:
+            except BaseException as exc:
                 # Shielded: a cancelled caller must still leave the connection outside a transaction.
-                await asyncio.shield(self._writer.execute("ROLLBACK"))
+                await asyncio.shield(self._abandon())
+                if isinstance(exc, sqlite3.OperationalError):
+                    self._raise_write_failed(exc)
                 raise
             else:
-                await asyncio.shield(self._writer.execute("COMMIT"))
+                try:
+                    await asyncio.shield(self._writer.execute("COMMIT"))
+                except sqlite3.Error as exc:
+                    await asyncio.shield(self._abandon())
+                    self._raise_write_failed(exc)
+                    raise
+
+    async def _abandon(self) -> None:
+        """Roll back, unless SQLite already has: it does after an I/O error or a full disk."""
+        if not self._writer.in_transaction:
+            # A ROLLBACK now would fail and hide the error that brought us here.
+            return
+        try:
+            await self._writer.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.error("db %s: rollback failed: %s", self.path, exc)
+
+    def _raise_write_failed(self, exc: sqlite3.Error) -> None:
+        """`WriteFailed` when the file, not the statement, refused the write; else return."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            raise WriteFailed(
+                f"database {self.path} is locked by another process "
+                f"(no write lock within {BUSY_TIMEOUT_MS / 1000:g} s); nothing was written"
+            ) from exc
+        if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY):
+            raise WriteFailed(
+                f"cannot write database {self.path}: {exc} (is the disk full?); nothing was written"
+            ) from exc
 
     @property
     def total_changes(self) -> int:
