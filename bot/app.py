@@ -259,9 +259,16 @@ class BotRunner:
                 name="bot-long-poll",
             )
             lost = asyncio.create_task(keeper.lost.wait(), name="bot-lease-lost")
-            done, _ = await asyncio.wait({polling, lost}, return_when=asyncio.FIRST_COMPLETED)
-            if polling in done:
+            try:
+                done, _ = await asyncio.wait({polling, lost}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Stopped while waiting (a cancel): neither task may outlive this one.
                 lost.cancel()
+                if not polling.done() and not lost.done():
+                    polling.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await polling
+            if polling in done:
                 await polling
                 return
             log.warning("bot: updates lease lost; long polling stops until it is taken again")
