@@ -198,8 +198,8 @@ def known_items(index: int) -> list[Item]:
             NOW - timedelta(days=k),
             f"站点{index}第{k}篇的摘要。",
         )
-        for k in range(5, 0, -1)
-    ][::-1]
+        for k in range(1, 6)
+    ]
 
 
 def new_item(index: int) -> Item:
