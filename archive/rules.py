@@ -7,14 +7,26 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from archive.identity import title_key
 from archive.model import Post
 
-__all__ = ["NewnessRule", "Outcome", "announce_cutoff", "is_announceable", "is_poorer_excerpt", "merge"]
+__all__ = [
+    "NewnessRule",
+    "Outcome",
+    "announce_cutoff",
+    "is_announceable",
+    "is_poorer_excerpt",
+    "merge",
+    "misread_original",
+    "sighting_anomaly",
+    "sighting_lookup",
+]
 
 
 class Outcome(Enum):
@@ -125,3 +137,108 @@ def is_announceable(post: Post, cutoff: date) -> bool:
         return date(post.date.year, post.date.month, post.date.day) >= cutoff
     except ValueError:
         return False
+
+
+# What a UTF-8 page is misread as before the result is served again as UTF-8: Windows-1252 (the bytes it
+# leaves undefined pass through as Latin-1, as browsers and most tools do) and GBK.
+_MISREAD_AS = ("sloppy-cp1252", "gbk")
+
+
+def _misread_bytes(text: str, codec: str) -> bytes | None:
+    """The bytes `text` was decoded from under `codec`, or None when it cannot have been."""
+    if codec != "sloppy-cp1252":
+        try:
+            return text.encode(codec)
+        except UnicodeEncodeError:
+            return None
+    out = bytearray()
+    for char in text:
+        try:
+            out += char.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(char) > 0xFF:
+                return None
+            out.append(ord(char))
+    return bytes(out)
+
+
+def misread_original(text: str) -> str | None:
+    """The text a mis-decoded UTF-8 string stood for (`æµ‹è¯•` → `测试`), or None when it is not one.
+
+    Only a string whose characters re-encode under a misreading codec into valid UTF-8 different from it
+    qualifies; pure ASCII never does.
+    """
+    if text.isascii():
+        return None
+    for codec in _MISREAD_AS:
+        raw = _misread_bytes(text, codec)
+        if raw is None:
+            continue
+        try:
+            original = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if original != text:
+            return original
+    return None
+
+
+def sighting_lookup(seen: Iterable[Post]) -> tuple[set[int], set[str]]:
+    """The archive ids and title keys whose stored posts `sighting_anomaly` needs to judge `seen`.
+
+    The keys include those of the titles a misread page would have garbled, so a garbled title finds the
+    stored post it garbles.
+    """
+    ids: set[int] = set()
+    keys: set[str] = set()
+    for post in seen:
+        if post.id is not None:
+            ids.add(post.id)
+        keys.add(title_key(post.title))
+        original = misread_original(post.title)
+        if original is not None:
+            keys.add(title_key(original))
+    return ids, keys
+
+
+def sighting_anomaly(seen: Sequence[Post], known: Iterable[Post], *, store_empty: bool) -> str | None:
+    """Why one source's posts must not be stored (the read counts as a failure of the source), or None.
+
+    `known` holds the stored posts sharing an archive id or a title key with `sighting_lookup(seen)`.
+    - No posts while the store holds some: the blog always lists posts, so an empty feed or a 200 with an
+      error page is a failure, never "nothing new" (on an empty store it is merely nothing yet).
+    - A title that is a misread-encoding version of a stored title (`æµ‹è¯•` for `测试`): the page was
+      decoded wrongly somewhere, and storing it would garble good titles or invent "new" posts.
+    - Most posts carry ids never stored while their titles are stored under other ids: the ids changed
+      (a migration, a broken mirror), and taking them would announce every old post again.
+    """
+    if not seen:
+        return None if store_empty else "the page lists no posts"
+    known = list(known)
+    known_keys = {title_key(post.title): post for post in known}
+    for post in seen:
+        original = misread_original(post.title)
+        if original is None:
+            continue
+        match = known_keys.get(title_key(original))
+        if match is not None and title_key(match.title) != title_key(post.title):
+            return (
+                f"garbled text, a page in the wrong encoding: {post.title!r} is the stored title "
+                f"{match.title!r} misread"
+            )
+    known_ids = {post.id for post in known if post.id is not None}
+    with_ids = [post for post in seen if post.id is not None]
+    moved = [
+        (match.id, post.id)
+        for post in with_ids
+        if post.id not in known_ids
+        and (match := known_keys.get(title_key(post.title))) is not None
+        and match.id is not None
+    ]
+    if with_ids and 2 * len(moved) > len(with_ids):
+        old, new = moved[0]
+        return (
+            f"the posts' ids changed: {len(moved)} of {len(with_ids)} stored titles come with new ids "
+            f"(#{old} is now #{new})"
+        )
+    return None

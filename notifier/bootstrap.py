@@ -68,7 +68,7 @@ class App:
         return read_stores(self.db)
 
     def _fetcher(self, min_interval: float = 0.0) -> Fetcher:
-        fetcher = Fetcher(min_interval=min_interval)
+        fetcher = Fetcher(timeout=self.config.fetch_timeout, min_interval=min_interval)
         self._stack.push_async_callback(fetcher.aclose)
         return fetcher
 

@@ -82,6 +82,7 @@ class Config:
     readers_refresh_days: int
     crawl_delay: float
     excerpt_chars: int
+    fetch_timeout: float = 20.0
     telegram_token: SecretStr | None = None
     telegram_api_base: str = "https://api.telegram.org"
     channel_id: str | None = None
@@ -114,6 +115,7 @@ class Config:
             readers_refresh_days=settings.readers_refresh_days,
             crawl_delay=settings.crawl_delay,
             excerpt_chars=settings.excerpt_chars,
+            fetch_timeout=settings.fetch_timeout,
             telegram_token=settings.telegram_bot_token,
             telegram_api_base=settings.telegram_api_base,
             channel_id=settings.channel_id,

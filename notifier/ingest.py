@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from archive.identity import series_key
 from archive.model import Post
-from archive.rules import NewnessRule, Outcome, announce_cutoff, merge
+from archive.rules import NewnessRule, Outcome, announce_cutoff, merge, sighting_anomaly, sighting_lookup
 from storage.deliveries import FanOut
 from storage.posts import StoredPost
 from storage.uow import Stores
@@ -42,6 +42,15 @@ class IngestResult:
     unchanged: int
     poll_id: int
     fan_out: FanOut = field(default_factory=FanOut)
+
+
+async def untrusted_reason(stores: Stores, posts: Sequence[Post]) -> str | None:
+    """Why one source's posts must not be stored (an empty page, garbled text, changed ids), or None."""
+    if not posts:
+        return sighting_anomaly(posts, [], store_empty=await stores.posts.is_empty())
+    ids, keys = sighting_lookup(posts)
+    known = [stored.post for stored in await stores.posts.sharing(ids, keys)]
+    return sighting_anomaly(posts, known, store_empty=False)
 
 
 async def store_one(uow: Stores, seen: Post, now: datetime) -> tuple[StoredPost, Outcome]:

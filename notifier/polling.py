@@ -15,7 +15,7 @@ from archive.formats.listing import parse_listing_page
 from archive.model import Post
 from archive.site import feed_has_gap, site_root
 from notifier.alerts import AlertPolicy, on_failure, on_success
-from notifier.ingest import ingest_poll
+from notifier.ingest import ingest_poll, untrusted_reason
 from storage.db import Database
 from storage.posts import StoredPost
 from storage.uow import Stores, read_stores, unit_of_work
@@ -144,6 +144,11 @@ class Poller:
             posts = parse(result.content, tz=self.tz)
         except ArchiveError as exc:
             return await self._fail(source, f"unparseable page: {exc}", now)
+        # A page that parses but cannot be right (no posts, garbled titles, every id changed) is a failing
+        # source too: storing it would make posts poorer or announce old ones again.
+        reason = await untrusted_reason(read_stores(self.db), posts)
+        if reason is not None:
+            return await self._fail(source, f"implausible page: {reason}", now)
         fetched.append((source, result.validators))
         return _Read(SourceOutcome(source, posts=len(posts)), posts, kind)
 

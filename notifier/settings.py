@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     kexue_now: datetime | None = Field(default=None, alias="KEXUE_NOW")
     readers_refresh_days: int = Field(default=7, ge=0, le=MAX_DAYS, alias="READERS_REFRESH_DAYS")
     crawl_delay: float = Field(default=1.0, ge=0, le=3600, allow_inf_nan=False, alias="CRAWL_DELAY")
+    # A blog slower than this is a failed poll (its backoff and alerts follow), not a poll that hangs.
+    fetch_timeout: float = Field(default=20.0, gt=0, le=600, allow_inf_nan=False, alias="FETCH_TIMEOUT")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # text: one readable line per event; json: one JSON object per line (for a log collector).
     log_format: LogFormat = Field(default="text", alias="LOG_FORMAT")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +20,9 @@ POST_COLUMNS = (
     "pk, archive_id, title, title_is_live, year, month, day, readers, excerpt, content, "
     "series_name, series_part, first_seen_at, updated_at"
 )
+
+# Values bound in one `IN (...)` list.
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +222,20 @@ class PostStore:
         ) as c:
             row = await c.fetchone()
         return None if row is None else _row_to_post(row)
+
+    async def sharing(self, archive_ids: Collection[int], title_keys: Collection[str]) -> list[StoredPost]:
+        """The stored posts that have one of these archive ids or title keys (each post once)."""
+        found: dict[int, StoredPost] = {}
+        for column, values in (("archive_id", sorted(archive_ids)), ("title_key", sorted(title_keys))):
+            # Chunks stay far below SQLite's limit on bound parameters, however long the page.
+            for start in range(0, len(values), _IN_CHUNK):
+                chunk = values[start : start + _IN_CHUNK]
+                sql = f"SELECT {POST_COLUMNS} FROM posts WHERE {column} IN ({', '.join('?' * len(chunk))})"
+                async with self.conn.execute(sql, chunk) as c:
+                    for row in await c.fetchall():
+                        stored = _row_to_post(row)
+                        found[stored.pk] = stored
+        return list(found.values())
 
     async def series_summaries(self) -> list[SeriesSummary]:
         """Every series with its part count and newest date, newest series first."""

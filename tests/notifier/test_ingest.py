@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate, Series
+from notifier.ingest import untrusted_reason
 from storage import StorageError
 from storage.db import Database, database, migrations, open_database
 from tests.support.store import ingest, reads, seed
@@ -276,3 +277,21 @@ async def test_a_poorer_source_never_makes_a_post_unfindable(db: Database) -> No
     stored = await reads(db).posts.by_archive_id(10366)
     assert stored is not None and stored.post.excerpt == "伪逆的定义。"
     assert [h.post.id for h in await search(db, "等价定义")] == [10366]
+
+
+async def test_the_store_finds_what_judging_a_page_needs_and_an_implausible_page_is_refused(
+    db: Database,
+) -> None:
+    stored = [post(10366 + n, f"低秩近似之路（{'一二三'[n]}）：第{n}篇", f"2024-09-1{n}") for n in range(3)]
+    assert await untrusted_reason(reads(db), []) is None  # an empty store: nothing yet, not a failure
+    await seed(db, stored, now=NOW)
+    assert await untrusted_reason(reads(db), []) == "the page lists no posts"
+    fresh = post(10400, "低秩近似之路（四）：新", "2024-10-01")
+    assert await untrusted_reason(reads(db), [fresh, *stored]) is None
+    renumbered = [post(p.id + 1000 if p.id else None, p.title, p.date.iso()) for p in stored]
+    reason = await untrusted_reason(reads(db), renumbered)
+    assert reason is not None and "ids changed" in reason and "#10366 is now #11366" in reason
+    garbled = [post(p.id, p.title.encode("utf-8").decode("latin-1"), p.date.iso()) for p in stored]
+    reason = await untrusted_reason(reads(db), garbled)
+    assert reason is not None and "wrong encoding" in reason
+    assert (await reads(db).posts.count()) == 3  # judging writes nothing

@@ -76,14 +76,14 @@ class BlogServer:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind to a free port on 127.0.0.1 and start serving."""
+        """Bind to a free port on 127.0.0.1 (after `stop()`, the same one: a blog back up) and serve."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # handler_cancellation: a client that timed out and left must not keep a slow handler (and
         # thereby stop()) waiting; a short shutdown_timeout bounds stop() for the same reason.
         runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", self._port or 0)
         await site.start()
         self._port = int(runner.addresses[0][1])
         self._runner = runner
