@@ -45,7 +45,28 @@ class TemporaryFailure(MailError):
 
 
 class PermanentFailure(MailError):
-    """A 5xx reply for this message or recipient: trying again will not help."""
+    """A 5xx reply for this message or recipient: trying again will not help.
+
+    `blames_address` says whether the reply is about the mailbox (a refused RCPT, an unknown or full mailbox),
+    which counts toward a bounce, or about the message (a policy or content refusal, `554 5.7.1`), which
+    would refuse every reader alike and must never bounce them.
+    """
+
+    def __init__(self, detail: str, *, blames_address: bool = True) -> None:
+        super().__init__(detail)
+        self.blames_address = blames_address
+
+
+# RFC 5321 replies about the mailbox itself (unavailable, not local, full, name not allowed).
+_MAILBOX_REPLIES = frozenset({550, 551, 552, 553})
+
+
+def blames_address(code: int, message: str) -> bool:
+    """Whether a 5xx reply to DATA is about the recipient's mailbox (RFC 3463 5.1.x, 5.2.x) or the message."""
+    enhanced = re.match(r"5\.(\d{1,3})\.\d{1,3}\b", message)
+    if enhanced is not None:
+        return enhanced.group(1) in {"1", "2"}
+    return code in _MAILBOX_REPLIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +196,11 @@ class Mailer:
             raise TemporaryFailure(_reply(exc)) from None
         except aiosmtplib.SMTPResponseException as exc:
             await self._reset()
-            raise (PermanentFailure if exc.code >= 500 else TemporaryFailure)(_reply(exc)) from None
+            if exc.code >= 500:
+                raise PermanentFailure(
+                    _reply(exc), blames_address=blames_address(exc.code, exc.message)
+                ) from None
+            raise TemporaryFailure(_reply(exc)) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
             self._drop()
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}") from None

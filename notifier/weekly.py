@@ -369,8 +369,18 @@ class WeeklyMail:
         except PermanentFailure as exc:
             async with unit_of_work(self.db) as uow:
                 await uow.mail_ledger.mark_permanent_failure(claim, str(exc))
-                after = await uow.emails.record_permanent_failure(email.id, week, self.clock())
-            log.warning("weekly mail %s: address %d refused: %s", week, email.id, exc)
+                after = (
+                    await uow.emails.record_permanent_failure(email.id, week, self.clock())
+                    if exc.blames_address
+                    else None
+                )
+            log.warning(
+                "weekly mail %s: address %d refused: %s%s",
+                week,
+                email.id,
+                exc,
+                "" if exc.blames_address else " (the message, not the address: no bounce counted)",
+            )
             report.permanent += 1
             if after is not None and after.bounced_at is not None:
                 report.bounced += 1

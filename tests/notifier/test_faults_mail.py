@@ -142,21 +142,23 @@ async def test_a_4xx_is_retried_later_never_counted_as_a_bounce_and_delivered_on
 async def test_a_5xx_for_one_recipient_counts_toward_its_bounce_and_the_others_get_one_copy_in_the_run(
     world: MailWorld, tmp_path: Path
 ) -> None:
-    names = ("a", "gone", "b", "rejected", "c")
+    names = ("a", "gone", "b", "full", "rejected", "c")
     ids = dict(zip(names, [await world.confirmed(f"{name}@example.com") for name in names], strict=True))
     world.smtp.refuse["gone@example.com"] = (550, "5.1.1 no such user")
+    world.smtp.reject_data["full@example.com"] = (552, "5.2.2 mailbox full")
+    # A refusal of the message (policy, content) is not the address's fault: no bounce is counted for it.
     world.smtp.reject_data["rejected@example.com"] = (554, "5.7.1 message refused")
 
     run = await send_weekly(world, tmp_path, MONDAY, SEND_EMPTY_WEEKS="true")
-    assert run.code == 0 and "3 sent" in run.out and "2 refused (0 bounced)" in run.out
+    assert run.code == 0 and "3 sent" in run.out and "3 refused (0 bounced)" in run.out
     assert copies(world.smtp) == {"a@example.com": 1, "b@example.com": 1, "c@example.com": 1}
-    for name in ("gone", "rejected"):
-        assert (await stored(world, ids[name])).failed_weeks == 1
+    for name, counted in (("gone", 1), ("full", 1), ("rejected", 0)):
+        assert (await stored(world, ids[name])).failed_weeks == counted, name
         assert (await ledger_error(world, ids[name])).startswith("failed: permanent: 55")
 
     # The same week again: nobody is mailed twice, and a refusal is neither retried nor counted twice.
     again = await send_weekly(world, tmp_path, MONDAY + timedelta(hours=1), SEND_EMPTY_WEEKS="true")
-    assert "0 sent" in again.out and "5 already sent" in again.out
+    assert "0 sent" in again.out and "6 already sent" in again.out
     assert len(world.smtp.messages) == 3 and (await stored(world, ids["gone"])).failed_weeks == 1
     # (The third such week in a row marks it bounced: test_weekly.py runs the weeks in-process.)
 
