@@ -11,12 +11,15 @@ CREATE TABLE counters (
 -- What the outbox already shows as done counts from the start, so the counters begin at the history.
 INSERT INTO counters (name, label, value)
 SELECT 'messages_sent', '', count(*) FROM deliveries
-WHERE channel = 'telegram' AND status = 'sent' AND message_id IS NOT NULL;
+WHERE channel = 'telegram' AND status = 'sent' AND message_id IS NOT NULL
+HAVING count(*) > 0;
 
 INSERT INTO counters (name, label, value)
 SELECT 'emails_sent', '', count(*) FROM deliveries
-WHERE channel = 'email' AND status = 'sent' AND coalesce(last_error, '') NOT LIKE 'skipped: %';
+WHERE channel = 'email' AND status = 'sent' AND coalesce(last_error, '') NOT LIKE 'skipped: %'
+HAVING count(*) > 0;
 
 INSERT INTO counters (name, label, value)
 SELECT 'emails_bounced', '', count(*) FROM deliveries
-WHERE channel = 'email' AND status = 'failed' AND last_error LIKE 'permanent: %';
+WHERE channel = 'email' AND status = 'failed' AND last_error LIKE 'permanent: %'
+HAVING count(*) > 0;
