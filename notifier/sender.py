@@ -492,7 +492,9 @@ class Sender:
                 async with unit_of_work(self.db) as uow:
                     await uow.deliveries.mark_sent_many(batch.entries, self.clock())
                     # Rows with nothing to send (a note instead of a message id) are done, not sent.
-                    await uow.counters.add(MESSAGES_SENT, by=sum(1 for _, mid, _ in batch.entries if mid))
+                    await uow.counters.add(
+                        MESSAGES_SENT, by=sum(1 for _, mid, _ in batch.entries if mid is not None)
+                    )
             except BaseException as exc:
                 batch.done.set_exception(exc)
                 # Read by every waiter; mark it retrieved so an unawaited one is not reported.
