@@ -164,6 +164,8 @@ class App:
             rate=self.config.send_rate,
             concurrency=self.config.send_concurrency,
             rich=self.config.telegram_rich,
+            backoff_base=self.config.send_retry_base,
+            give_up_after=self.config.send_give_up_after,
         )
 
 

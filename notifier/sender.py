@@ -11,6 +11,11 @@ Replies to commands never wait behind a broadcast: the bot answers its handlers 
 shares no lock or queue with the sender, and `SEND_RATE` (25) stays below Telegram's 30 a second, leaving the
 rest of the bot's budget to replies. The bucket lowers itself when Telegram answers 429 across several chats
 (halving, then growing back slowly, like a congestion window).
+
+A 5xx, a network error or a timeout is retried with exponential backoff (`backoff_base` doubling, capped at
+300 times it) for as long as the row is younger than `give_up_after` (hours): an outage of minutes, or of an
+afternoon, loses nothing, and only a message that could not go out for that long is given up on. Every
+outcome is counted for /metrics (storage/counters.py) in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage, LinkPreviewOptions
 
@@ -47,6 +55,7 @@ from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.leasing import LeaseKeeper, holder_id
 from storage import StorageError
+from storage.counters import MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
 from storage.db import Database, WriteFailed
 from storage.deliveries import Delivery
 from storage.recipients import Recipient
@@ -59,9 +68,13 @@ log = logging.getLogger(__name__)
 SENDER_LEASE = "sender"
 LEASE_TTL = 15.0
 POLL_EVERY = 1.0
-MAX_ATTEMPTS = 6
 BACKOFF_BASE = 2.0
-BACKOFF_CAP = 600.0
+# The longest wait between two retries, as a multiple of the base: 10 minutes at the default base.
+BACKOFF_CAP_FACTOR = 300.0
+BACKOFF_CAP = BACKOFF_BASE * BACKOFF_CAP_FACTOR
+# A row failing with 5xx or network errors is retried until it is this old (seconds): Telegram's outages
+# last minutes, rarely hours; a post announced a quarter of a day late is still worth sending.
+GIVE_UP_AFTER = 6 * 3600.0
 REQUEST_TIMEOUT = 20
 # 429s from this many chats within CONGESTION_WINDOW seconds mean the bot as a whole sends too fast.
 CONGESTION_CHATS = 3
@@ -90,6 +103,15 @@ def backoff(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CA
     """Seconds before retry `attempt` (1, 2, …): exponential with full jitter, at most `cap`."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The /metrics label of an attempt that failed in a way that may pass (retried)."""
+    if isinstance(exc, TelegramServerError | ClientDecodeError):
+        return "server_error"
+    if isinstance(exc, TelegramNetworkError | OSError | TimeoutError):
+        return "network"
+    return "api_error"
 
 
 def chat_id_of(recipient: str) -> int | str:
@@ -252,8 +274,8 @@ class Sender:
         holder: str | None = None,
         lease_ttl: float = LEASE_TTL,
         poll_every: float = POLL_EVERY,
-        max_attempts: int = MAX_ATTEMPTS,
         backoff_base: float = BACKOFF_BASE,
+        give_up_after: float = GIVE_UP_AFTER,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
@@ -272,8 +294,9 @@ class Sender:
         self.holder = holder or holder_id()
         self.lease_ttl = lease_ttl
         self.poll_every = poll_every
-        self.max_attempts = max_attempts
         self.backoff_base = backoff_base
+        self.backoff_cap = backoff_base * BACKOFF_CAP_FACTOR
+        self.give_up_after = give_up_after
         self.wall = wall
         self.batch = max(32, 4 * concurrency)
         self.sent = 0
@@ -405,7 +428,7 @@ class Sender:
         except Exception:
             log.exception("sender: delivery %d failed unexpectedly", delivery.id)
             with contextlib.suppress(Exception):
-                await self._retry(delivery, "internal error")
+                await self._retry(delivery, "internal", "internal error")
         finally:
             self._slots.release()
 
@@ -420,17 +443,24 @@ class Sender:
         except TelegramMigrateToChat as exc:
             outcome = partial(self._migrated, delivery, exc.migrate_to_chat_id)
         except TelegramForbiddenError as exc:
-            outcome = partial(self._unreachable, delivery, f"blocked: {exc.message}")
+            outcome = partial(self._unreachable, delivery, "blocked", f"blocked: {exc.message}")
         except TelegramBadRequest as exc:
             if "chat not found" in exc.message.lower():
-                outcome = partial(self._unreachable, delivery, f"chat not found: {exc.message}")
+                outcome = partial(
+                    self._unreachable, delivery, "chat_not_found", f"chat not found: {exc.message}"
+                )
             else:
-                outcome = partial(self._dead, delivery, f"bad request: {exc.message}")
-        except (TelegramAPIError, OSError, TimeoutError) as exc:
-            # 5xx, network errors, timeouts, an undecodable answer: they may pass.
-            outcome = partial(self._retry, delivery, f"{type(exc).__name__}: {redact(str(exc), self._token)}")
+                outcome = partial(self._dead, delivery, "bad_request", f"bad request: {exc.message}")
+        except (TelegramAPIError, ClientDecodeError, OSError, TimeoutError) as exc:
+            # 5xx, network errors, timeouts, an undecodable answer (a proxy's error page): they may pass.
+            outcome = partial(
+                self._retry,
+                delivery,
+                failure_reason(exc),
+                f"{type(exc).__name__}: {redact(str(exc), self._token)}",
+            )
         except DigestError as exc:
-            outcome = partial(self._dead, delivery, f"render: {exc}")
+            outcome = partial(self._dead, delivery, "render", f"render: {exc}")
         else:
             await self._recorded(delivery, partial(self._mark_sent, delivery.id, message_id, composed))
             if message_id is not None:
@@ -471,6 +501,8 @@ class Sender:
             async with unit_of_work(self.db) as uow:
                 await uow.deliveries.mark_sent(delivery_id, message_id, self.clock(), composed.note)
                 await uow.subscribers.mark_digest_sent(composed.digest_for, self.clock())
+                if message_id is not None:
+                    await uow.counters.add(MESSAGES_SENT)
         else:
             await self._commit_sent(delivery_id, message_id, composed.note)
 
@@ -495,6 +527,10 @@ class Sender:
             try:
                 async with unit_of_work(self.db) as uow:
                     await uow.deliveries.mark_sent_many(batch.entries, self.clock())
+                    # Rows with nothing to send (a note instead of a message id) are done, not sent.
+                    await uow.counters.add(
+                        MESSAGES_SENT, by=sum(1 for _, mid, _ in batch.entries if mid is not None)
+                    )
             except BaseException as exc:
                 batch.done.set_exception(exc)
                 # Read by every waiter; mark it retrieved so an unawaited one is not reported.
@@ -509,6 +545,8 @@ class Sender:
         self.pacer.hold(delivery.recipient, now + retry_after)
         async with unit_of_work(self.db) as uow:
             await uow.deliveries.defer(delivery.id, now + retry_after)
+            await uow.counters.add(TELEGRAM_429)
+            await uow.counters.add(MESSAGES_FAILED, "429")
         self._recent_429.append((now, delivery.recipient))
         while self._recent_429 and self._recent_429[0][0] < now - CONGESTION_WINDOW:
             self._recent_429.popleft()
@@ -525,31 +563,40 @@ class Sender:
             moved = await uow.deliveries.move(delivery.id, str(new_chat_id))
             if not moved:
                 await uow.deliveries.mark_dead(delivery.id, f"migrated: chat {new_chat_id} has it already")
+            await uow.counters.add(MESSAGES_FAILED, "migrated")
         log.info("sender: chat %s moved to %d; the message follows it", delivery.recipient, new_chat_id)
         self.wake()
 
-    async def _unreachable(self, delivery: Delivery, reason: str) -> None:
+    async def _unreachable(self, delivery: Delivery, label: str, reason: str) -> None:
         old = chat_id_of(delivery.recipient)
         async with unit_of_work(self.db) as uow:
             await uow.deliveries.mark_dead(delivery.id, reason)
+            await uow.counters.add(MESSAGES_FAILED, label)
             if isinstance(old, int):
                 await uow.subscribers.block(old, self.clock())
             dropped = await uow.deliveries.drop_recipient(delivery.recipient, reason)
         log.info("sender: chat %s unreachable (%s); %d queued message(s) dropped", old, reason, dropped)
 
-    async def _dead(self, delivery: Delivery, reason: str) -> None:
+    async def _dead(self, delivery: Delivery, label: str, reason: str) -> None:
         async with unit_of_work(self.db) as uow:
             await uow.deliveries.mark_dead(delivery.id, reason)
+            await uow.counters.add(MESSAGES_FAILED, label)
         log.warning("sender: delivery %d to %s dead: %s", delivery.id, delivery.recipient, reason)
 
-    async def _retry(self, delivery: Delivery, error: str) -> None:
+    async def _retry(self, delivery: Delivery, label: str, error: str) -> None:
+        # `attempts` counts this one (claim() added it); the row's age, not the count, decides giving up.
         attempts = delivery.attempts + 1
-        if attempts >= self.max_attempts:
-            await self._dead(delivery, f"gave up after {attempts} attempts: {error}")
+        age = (self.clock() - delivery.created_at).total_seconds()
+        if age >= self.give_up_after:
+            await self._dead(
+                delivery, label, f"{label}: gave up after {attempts} attempts in {age:.0f} s: {error}"
+            )
             return
-        delay = backoff(attempts, base=self.backoff_base)
+        # The last retry falls at the deadline at the latest, so giving up never waits a whole backoff longer.
+        delay = min(backoff(attempts, base=self.backoff_base, cap=self.backoff_cap), self.give_up_after - age)
         async with unit_of_work(self.db) as uow:
             await uow.deliveries.mark_failed(delivery.id, error, self.wall() + delay)
+            await uow.counters.add(MESSAGES_FAILED, label)
         log.info("sender: delivery %d failed (%s); retry %d in %.1f s", delivery.id, error, attempts, delay)
 
     # --- what is sent -------------------------------------------------------------------------------

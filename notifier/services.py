@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from typing import Literal
@@ -126,6 +126,8 @@ class MetricsSnapshot:
     deliveries: Mapping[tuple[str, str], int]
     dead_by_reason: Mapping[str, int]
     emails: Mapping[str, int]
+    # The persisted event counters, (name, label) → value: messages sent and failed, 429s, emails.
+    counters: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +327,7 @@ class Services:
             deliveries=await reads.stats.deliveries_by_channel(),
             dead_by_reason=await reads.deliveries.errors(),
             emails=await reads.stats.emails_by_state(),
+            counters=await reads.counters.all(),
         )
 
     async def stats(self) -> Stats:

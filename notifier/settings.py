@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
     send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
     telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
+    # A 5xx or network failure is retried with backoff (SEND_RETRY_BASE doubling, capped at 300 times it)
+    # until the message is SEND_GIVE_UP_AFTER seconds old: an outage of hours loses nothing.
+    send_retry_base: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False, alias="SEND_RETRY_BASE")
+    send_give_up_after: float = Field(
+        default=6 * 3600.0, gt=0, le=30 * 86_400, allow_inf_nan=False, alias="SEND_GIVE_UP_AFTER"
+    )
     # The weekly email (issue 11). Without SMTP_HOST no mail is sent; the web app still serves its pages.
     smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
     smtp_port: int | None = Field(default=None, ge=1, le=65_535, alias="SMTP_PORT")

@@ -52,6 +52,7 @@ class Delivery:
     lang: str
     rich_ok: bool
     chat_type: str | None
+    created_at: datetime  # when the row was queued: the sender gives up by age, not by attempts
 
     @property
     def post_pks(self) -> list[int]:
@@ -186,7 +187,7 @@ class DeliveryStore:
         """Telegram rows to send now (pending, or failed and due again), most urgent first, then oldest."""
         sql = """
             SELECT d.id, d.recipient, d.item, d.kind, d.attempts, d.payload,
-                   coalesce(s.lang, 'zh'), coalesce(s.rich_ok, 1), s.chat_type
+                   coalesce(s.lang, 'zh'), coalesce(s.rich_ok, 1), s.chat_type, d.created_at
             FROM deliveries d LEFT JOIN subscribers s ON s.chat_id = CAST(d.recipient AS INTEGER)
             WHERE d.channel = 'telegram' AND d.status IN ('pending', 'failed') AND d.next_attempt_at <= ?
             ORDER BY d.priority DESC, d.id LIMIT ?
@@ -204,6 +205,7 @@ class DeliveryStore:
                 str(r[6]),
                 bool(r[7]),
                 None if r[8] is None else str(r[8]),
+                datetime.fromisoformat(str(r[9])),
             )
             for r in rows
         ]

@@ -24,6 +24,7 @@ from typing import Literal
 
 import aiosqlite
 
+from storage.counters import EMAILS_BOUNCED, EMAILS_SENT, CounterStore
 from storage.posts import iso
 
 log = logging.getLogger(__name__)
@@ -156,8 +157,9 @@ class MailLedger:
         )
 
     async def mark_sent(self, claim: Claim, now: datetime) -> None:
-        """The server accepted the mail."""
+        """The server accepted the mail (counted for /metrics in the same transaction)."""
         await self._finish(claim, "sent", None, iso(now))
+        await CounterStore(self.conn).add(EMAILS_SENT)
 
     async def mark_skipped(self, claim: Claim, reason: str, now: datetime) -> None:
         """Nothing to send this week (nothing new): done for the week all the same."""
@@ -175,8 +177,9 @@ class MailLedger:
             )
 
     async def mark_permanent_failure(self, claim: Claim, error: str) -> None:
-        """A 5xx for this address: not tried again this week."""
+        """A 5xx for this address: not tried again this week (a bounce, counted for /metrics)."""
         await self._finish(claim, "failed", PERMANENT + error, None)
+        await CounterStore(self.conn).add(EMAILS_BOUNCED)
 
     async def week_counts(self, week: str) -> dict[str, int]:
         """How many rows of the week are in each state ('sent', 'skipped', 'pending', 'failed')."""

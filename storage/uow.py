@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from storage.counters import CounterStore
 from storage.db import Database
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore
@@ -42,6 +43,7 @@ class Stores:
         self.leases = LeaseStore(conn)
         self.stats = StatsStore(conn)
         self.mail_ledger = MailLedger(conn)
+        self.counters = CounterStore(conn)
 
 
 @asynccontextmanager

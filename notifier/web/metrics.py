@@ -7,11 +7,26 @@ from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from archive.fetch import redact_url
 from notifier.services import MetricsSnapshot, Services
+from storage.counters import EMAILS_BOUNCED, EMAILS_SENT, MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
+
+# Reasons a Telegram attempt fails, shown at zero until they happen (a rate() over a missing series is empty).
+FAILURE_REASONS = (
+    "429",
+    "blocked",
+    "chat_not_found",
+    "migrated",
+    "bad_request",
+    "server_error",
+    "network",
+    "api_error",
+    "render",
+    "internal",
+)
 
 
 class _Snapshot(Collector):
@@ -67,7 +82,36 @@ def families(snapshot: MetricsSnapshot) -> list[Metric]:
     )
     for state, count in sorted(snapshot.emails.items()):
         emails.add_metric([state], count)
-    return [posts, last, failures, readers, outbox, dead, emails]
+    return [posts, last, failures, readers, outbox, dead, emails, *counter_families(snapshot)]
+
+
+def counter_families(snapshot: MetricsSnapshot) -> list[Metric]:
+    """The event counters persisted in the database, as Prometheus counters (exposed with `_total`)."""
+    counts = snapshot.counters
+
+    def plain(name: str, key: str, help_text: str) -> CounterMetricFamily:
+        family = CounterMetricFamily(name, help_text)
+        family.add_metric([], counts.get((key, ""), 0))
+        return family
+
+    failed = CounterMetricFamily(
+        "kexue_messages_failed",
+        "Unsuccessful Telegram send attempts by reason (a retried message counts each failed attempt)",
+        labels=["reason"],
+    )
+    reasons = dict.fromkeys(FAILURE_REASONS, 0)
+    reasons.update({label: n for (name, label), n in counts.items() if name == MESSAGES_FAILED})
+    for reason, count in reasons.items():
+        failed.add_metric([reason or "unknown"], count)
+    return [
+        plain("kexue_messages_sent", MESSAGES_SENT, "Telegram messages delivered by the sender"),
+        failed,
+        plain("kexue_telegram_429", TELEGRAM_429, "429 Too Many Requests answers to the sender"),
+        plain("kexue_emails_sent", EMAILS_SENT, "Weekly emails accepted by the SMTP server"),
+        plain(
+            "kexue_emails_bounced", EMAILS_BOUNCED, "Weekly emails refused for good (5xx) by the SMTP server"
+        ),
+    ]
 
 
 def metrics_handler(services: Services) -> Callable[[web.Request], Awaitable[web.Response]]:

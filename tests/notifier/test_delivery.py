@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -313,7 +314,7 @@ async def test_a_migrated_group_moves_and_gets_the_message_at_its_new_id(
     assert await rows(db, "SELECT recipient, status FROM deliveries") == [(str(new_id), "sent")]
 
 
-async def test_server_errors_are_retried_with_backoff_then_given_up_with_the_reason(
+async def test_server_errors_are_retried_until_the_message_is_too_old_then_given_up_with_the_reason(
     db: Database, bot_api: BotApiServer
 ) -> None:
     await baseline(db)
@@ -322,20 +323,31 @@ async def test_server_errors_are_retried_with_backoff_then_given_up_with_the_rea
     bot_api.fail(Fault.server_error(502, "Bad Gateway"), chat_id=601, times=2)
     bot_api.fail(Fault.server_error(500), chat_id=602)
     await ingest(db, [post(10735, MOE_2, "2025-05-10")], now=NOW, tz=TZ, max_age_days=14)
-    async with sending(db, bot_api, max_attempts=4):
+    started = time.monotonic()
+
+    def clock() -> datetime:
+        # The rows were queued at NOW; the sender's clock runs on from there, so they age.
+        return NOW + timedelta(seconds=time.monotonic() - started)
+
+    async with sending(db, bot_api, clock=clock, backoff_base=0.01, give_up_after=1.0):
         await eventually(lambda: settled(db))
+    assert time.monotonic() - started >= 1.0
     assert len(bot_api.messages(601)) == 1
     assert bot_api.messages(602) == []
-    assert len([c for c in bot_api.calls if c.chat_id == 602]) == 4
+    # Retried for as long as the row was young enough, however many attempts that took (the old rule: 6).
+    attempts = len([c for c in bot_api.calls if c.chat_id == 602])
+    assert attempts >= 6
     found = dict(
         await rows(db, "SELECT recipient, status || ' ' || coalesce(last_error, '') FROM deliveries")
     )
     assert found["601"].startswith("sent")
-    assert (
-        found["602"].startswith("dead gave up after 4 attempts") and "Internal Server Error" in found["602"]
-    )
+    assert found["602"].startswith(f"dead server_error: gave up after {attempts} attempts in ")
+    assert "Internal Server Error" in found["602"]
     subscriber = await read_stores(db).subscribers.get(602)
     assert subscriber is not None and subscriber.reachable
+    counters = await read_stores(db).counters.all()
+    assert counters[("messages_failed", "server_error")] == 2 + attempts
+    assert counters[("messages_sent", "")] == 1
 
 
 async def test_two_senders_on_one_database_send_each_message_once(

@@ -257,6 +257,12 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
             "https://reader:s3cret@kexue.fm/feed", error="x", now=now, retry_at=now
         )
         assert await uow.deliveries.enqueue("42", "post:1", "post", now)
+    # The weekly email: one accepted, one refused for good (a bounce), each counted once.
+    await world.confirmed("fine@example.com")
+    await world.confirmed("gone@example.com")
+    world.smtp.refuse["gone@example.com"] = (550, "5.1.1 no such user")
+    await world.weekly().run()
+    await world.weekly().run()
     async with browser.session.get(browser.server.url + "/metrics") as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
         text = await response.text()
@@ -272,3 +278,7 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
     failing = [key for key in samples if key[0] == "kexue_source_consecutive_failures"]
     assert failing and all("s3cret" not in str(key) for key in failing)
     assert samples[failing[0]] == 1
+    assert samples[("kexue_emails_sent_total", ())] == 1
+    assert samples[("kexue_emails_bounced_total", ())] == 1
+    assert samples[("kexue_messages_sent_total", ())] == samples[("kexue_telegram_429_total", ())] == 0
+    assert samples[("kexue_messages_failed_total", (("reason", "server_error"),))] == 0

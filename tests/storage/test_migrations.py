@@ -12,6 +12,7 @@ import aiosqlite
 from archive.identity import series_key
 from archive.model import Post, PostDate
 from archive.series import detect_series
+from storage.counters import CounterStore
 from storage.db import database, migrations
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore, address_hash
@@ -212,3 +213,35 @@ async def test_version_7_admits_alert_rows_and_keeps_every_delivery(tmp_path: Pa
         async with db.transaction() as conn:
             await DeliveryStore(conn).enqueue("42", "alert:down:x@never", "alert", NOW, payload="{}")
         assert len(await rows(db.conn, "SELECT id FROM deliveries WHERE kind = 'alert'")) == 1
+
+
+async def test_version_8_adds_counters_that_start_from_what_the_outbox_shows_done(tmp_path: Path) -> None:
+    path = tmp_path / "v7.sqlite3"
+    async with database_at(path, 7) as old:
+        await old.conn.execute(
+            "INSERT INTO deliveries (channel, recipient, item, kind, status, message_id, last_error, "
+            "created_at) VALUES "
+            "('telegram', '1', 'post:1', 'post', 'sent', 11, NULL, ?), "
+            "('telegram', '2', 'post:1', 'post', 'sent', 12, NULL, ?), "
+            "('telegram', '3', 'digest:2025-05-09', 'digest', 'sent', NULL, 'nothing new', ?), "
+            "('telegram', '4', 'post:1', 'post', 'dead', NULL, 'blocked: Forbidden', ?), "
+            "('email', '1', 'weekly:2025-W18', 'post', 'sent', NULL, NULL, ?), "
+            "('email', '2', 'weekly:2025-W18', 'post', 'sent', NULL, 'skipped: nothing new', ?), "
+            "('email', '3', 'weekly:2025-W18', 'post', 'failed', NULL, 'permanent: 550 no such user', ?), "
+            "('email', '4', 'weekly:2025-W18', 'post', 'failed', NULL, 'temporary: 451 later', ?)",
+            (STAMP,) * 8,
+        )
+    async with database(path) as db:
+        assert await db.schema_version() >= 8
+        counters = CounterStore(db.conn)
+        assert await counters.all() == {
+            ("messages_sent", ""): 2,
+            ("emails_sent", ""): 1,
+            ("emails_bounced", ""): 1,
+        }
+        async with db.transaction() as conn:
+            await CounterStore(conn).add("messages_sent", by=3)
+            await CounterStore(conn).add("messages_failed", "429")
+        assert (await counters.all())[("messages_sent", "")] == 5
+        assert (await counters.all())[("messages_failed", "429")] == 1
+        assert len(await rows(db.conn, "SELECT * FROM deliveries")) == 8
