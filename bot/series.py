@@ -13,7 +13,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views
-from notifier.services import SeriesDetail, SeriesLookup, SeriesMatch, Services
+from notifier.services import InvalidRequest, SeriesDetail, SeriesLookup, SeriesMatch, Services
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,12 @@ async def series(
         text, markup = await index_page(services, views, lang, 0)
         await message.answer(text, reply_markup=markup)
         return
-    await answer_lookup(message, name, await services.find_series(name), services, views, lang)
+    try:
+        lookup = await services.find_series(name)
+    except InvalidRequest:
+        # A name of punctuation or invisible characters only (`/series -`) names no series.
+        lookup = SeriesLookup(SeriesMatch.NOT_FOUND)
+    await answer_lookup(message, name, lookup, services, views, lang)
 
 
 async def turn_page(
