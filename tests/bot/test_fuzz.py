@@ -17,10 +17,10 @@ from aiogram import Bot, Dispatcher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from archive.model import Post, PostDate
 from bot.app import build_dispatcher, make_bot
 from bot.config import BotConfig
 from notifier.bootstrap import App
-from archive.model import Post, PostDate
 from tests.bot.conftest import ADMIN_ID, NOW
 from tests.support.bot_api import NOT_MODIFIED, BotApiServer, Call, Chat, SentMessage, User
 from tests.support.store import seed
@@ -151,7 +151,7 @@ SERIES_POSTS = [
 
 @dataclass
 class Fuzzed:
-    """The dispatcher fed directly (no long poll), its Bot talking to the local Bot API, and what it logged."""
+    """The dispatcher fed directly (no long poll), its Bot talking to the local Bot API, what it logged."""
 
     api: BotApiServer
     app: App
