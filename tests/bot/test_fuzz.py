@@ -164,9 +164,9 @@ class Fuzzed:
     pressable: list[SentMessage] = field(default_factory=list)
     real_data: list[str] = field(default_factory=list)
 
-    def __repr__(self) -> str:
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         # Hypothesis prints every argument of a failing case; the world behind it is the same every time.
-        return "Fuzzed(...)"
+        printer.text("Fuzzed(...)")
 
     async def feed(self, update: dict[str, Any]) -> list[Call]:
         """Handle one update as polling would; assert it failed nowhere, fast, and every reply was valid."""
