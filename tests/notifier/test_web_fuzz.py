@@ -352,8 +352,8 @@ def _edit(token: str, edit: tuple[str, Any]) -> str:
     if kind == "char":
         at, char = value
         at %= len(token) + 1
-        return token[:at] + char + token[at + 1 :]
-    return token + value
+        return token[:at] + str(char) + token[at + 1 :]
+    return token + str(value)
 
 
 @FUZZ
