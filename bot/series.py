@@ -11,7 +11,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
-from bot.common import edit_in_place, keyboard, pressed_in
+from bot.common import ECHO_CHARS, edit_in_place, keyboard, label, pressed_in
 from bot.views import Views
 from notifier.services import InvalidRequest, SeriesDetail, SeriesLookup, SeriesMatch, Services
 
@@ -80,6 +80,7 @@ async def answer_lookup(
     message: Message, name: str, lookup: SeriesLookup, services: Services, views: Views, lang: str
 ) -> None:
     """Answer a typed series name: its parts, the candidates to choose from, or that none matches."""
+    name = label(name, ECHO_CHARS)
     if lookup.match is SeriesMatch.FOUND and lookup.detail is not None:
         await send_detail(message, lookup.detail, services, views, lang)
     elif lookup.match is SeriesMatch.AMBIGUOUS:

@@ -396,3 +396,13 @@ async def test_a_series_name_of_brackets_only_matches_no_series(fuzzed: Fuzzed, 
     answer = fuzzed.api.messages(reader.id)[-1].plain
     name = text.split(maxsplit=1)[1]
     assert answer.startswith(f"没有系列匹配「{name}」"), answer
+
+
+@pytest.mark.parametrize("command", ["series", "subscribe", "unsubscribe"])
+async def test_a_series_name_of_4000_characters_is_quoted_back_cut(fuzzed: Fuzzed, command: str) -> None:
+    # Found by test_commands_in_private: "no series matches <the name>" quoted all 4000 characters, and
+    # Telegram refused the message as too long (the reader got the apology of an internal error).
+    reader = fuzzed.readers[0]
+    await fuzzed.feed(fuzzed.api.send_text(reader, None, f"/{command} " + "0" * 4000))
+    answer = fuzzed.api.messages(reader.id)[-1].plain
+    assert answer.startswith("没有系列匹配「" + "0" * 199 + "…」"), answer[:300]
