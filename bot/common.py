@@ -11,6 +11,8 @@ from digest.i18n import Translations
 
 # A button's label is cut here: Telegram shows about this much on a phone, and a series name can be long.
 LABEL_CHARS = 48
+# A reader's words quoted back in an answer are cut here: a 4096-character name in a template would not fit.
+ECHO_CHARS = 200
 
 
 def label(text: str, limit: int = LABEL_CHARS) -> str:

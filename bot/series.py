@@ -11,9 +11,9 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
-from bot.common import edit_in_place, keyboard, pressed_in
+from bot.common import ECHO_CHARS, edit_in_place, keyboard, label, pressed_in
 from bot.views import Views
-from notifier.services import SeriesDetail, SeriesLookup, SeriesMatch, Services
+from notifier.services import InvalidRequest, SeriesDetail, SeriesLookup, SeriesMatch, Services
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ async def answer_lookup(
     message: Message, name: str, lookup: SeriesLookup, services: Services, views: Views, lang: str
 ) -> None:
     """Answer a typed series name: its parts, the candidates to choose from, or that none matches."""
+    name = label(name, ECHO_CHARS)
     if lookup.match is SeriesMatch.FOUND and lookup.detail is not None:
         await send_detail(message, lookup.detail, services, views, lang)
     elif lookup.match is SeriesMatch.AMBIGUOUS:
@@ -100,7 +101,12 @@ async def series(
         text, markup = await index_page(services, views, lang, 0)
         await message.answer(text, reply_markup=markup)
         return
-    await answer_lookup(message, name, await services.find_series(name), services, views, lang)
+    try:
+        lookup = await services.find_series(name)
+    except InvalidRequest:
+        # A name of punctuation or invisible characters only (`/series -`) names no series.
+        lookup = SeriesLookup(SeriesMatch.NOT_FOUND)
+    await answer_lookup(message, name, lookup, services, views, lang)
 
 
 async def turn_page(

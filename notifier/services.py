@@ -417,6 +417,9 @@ class Services:
         return StartResult(started, series, change)
 
     async def _series_for(self, name: str) -> tuple[SeriesSummary | None, SeriesLookup | None]:
+        if not lookup_key(name):
+            # Punctuation or invisible characters only (`/subscribe -`): a name that matches no series.
+            return None, SeriesLookup(SeriesMatch.NOT_FOUND)
         lookup = await self.find_series(name)
         if lookup.detail is None:
             return None, lookup

@@ -19,6 +19,26 @@ settings.register_profile("ci", deadline=None, derandomize=True, suppress_health
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+# The fuzz suites (tests/*/test_fuzz.py, test_web_fuzz.py) decorate their tests with `FUZZ`: random seeds (a
+# failure prints the one to reproduce it with), FUZZ_EXAMPLES cases per test (the default keeps the whole fuzz
+# suite near 40 s on 2 cores; FUZZ_EXAMPLES=5000 for a long run), and their own per-case time bound instead of
+# a deadline. One fixture serves every case of a test, hence function_scoped_fixture.
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 400)
+settings.register_profile(
+    "fuzz",
+    parent=settings.get_profile("ci" if os.environ.get("CI") else "dev"),
+    max_examples=FUZZ_EXAMPLES,
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:

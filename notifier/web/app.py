@@ -24,6 +24,8 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 
 from digest.render import Renderer
 from notifier.config import MailConfig
@@ -125,10 +127,11 @@ class Pages:
         sent = form.get("csrf")
         if not session or not isinstance(sent, str):
             return False
-        return hmac.compare_digest(sent, self.signer.csrf(session))
+        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError), and a form can send any.
+        return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), self.signer.csrf(session).encode())
 
-    def csrf_refused(self, request: web.Request) -> web.Response:
-        """The answer to a form post without a valid CSRF token."""
+    def csrf_refused(self, request: web.Request, *, status: int = 403) -> web.Response:
+        """The answer to a form post without a valid CSRF token (400: a body that was no form at all)."""
         lang = self.lang(request)
         return self.message(
             request,
@@ -136,8 +139,22 @@ class Pages:
             self.gettext(
                 lang, "The form had expired or came from another site. Reload the page and try again."
             ),
-            status=403,
+            status=status,
         )
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | None:
+    """The posted form, or None when the body cannot be read as one (malformed multipart, unknown charset).
+
+    aiohttp raises plain exceptions for those (ValueError, LookupError, its HttpProcessingError), which
+    would otherwise be a 500 and a traceback for what is the client's mistake. A body over MAX_BODY stays
+    aiohttp's 413.
+    """
+    try:
+        return await request.post()
+    except (ValueError, LookupError, HttpProcessingError) as exc:
+        log.info("web: unreadable form body on %s: %s", request.path, type(exc).__name__)
+        return None
 
 
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
@@ -162,7 +179,9 @@ async def index(request: web.Request) -> web.Response:
 async def subscribe(request: web.Request) -> web.Response:
     """A sign-up from the form; the answer never tells whether the address was known."""
     pages = _pages(request)
-    form = await request.post()
+    form = await read_form(request)
+    if form is None:
+        return pages.csrf_refused(request, status=400)
     if not await pages.csrf_ok(request, form):
         return pages.csrf_refused(request)
     lang = pages.lang(request)
@@ -220,7 +239,9 @@ async def confirm_page(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     """The confirm button: the address gets the weekly email from now on."""
     pages = _pages(request)
-    form = await request.post()
+    form = await read_form(request)
+    if form is None:
+        return pages.csrf_refused(request, status=400)
     if not await pages.csrf_ok(request, form):
         return pages.csrf_refused(request)
     lang = pages.lang(request)
@@ -333,6 +354,24 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     return app
 
 
+class _MalformedRequests(logging.Filter):
+    """aiohttp logs a request it cannot parse (a request line over 8 KiB, a broken header) at ERROR with a
+    traceback and answers 400: that is the client's mistake, so one INFO line without the trace instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 500:
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            log.info("web: malformed request from %s refused (%d): %.200s", remote, exc.code, exc.message)
+            return False
+        return True
+
+
+# The server's own log (aiohttp's "aiohttp.server" is shared with any other aiohttp server in the process).
+_server_log = logging.getLogger("notifier.web.server")
+_server_log.addFilter(_MalformedRequests())
+
+
 class WebServer:
     """The web app listening on a host and port; `url` is where it really listens."""
 
@@ -348,7 +387,7 @@ class WebServer:
 async def start_web(services: Services, renderer: Renderer, *, host: str, port: int) -> WebServer:
     """Serve the web app on `host`:`port` (0: any free port); OSError when the port cannot be had."""
     signer = await services.signer()
-    runner = web.AppRunner(create_web_app(services, renderer, signer), access_log=None)
+    runner = web.AppRunner(create_web_app(services, renderer, signer), access_log=None, logger=_server_log)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

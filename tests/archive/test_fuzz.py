@@ -1,25 +1,32 @@
-"""Property tests: parsers return posts or raise ParseError, never anything else, and never invent ids."""
+"""Property tests: parsers return posts or raise ParseError, never anything else, never invent ids, and never
+take long (a bound per case, not a benchmark). Cases per test: the "fuzz" profile of tests/conftest.py."""
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive import ParseError
-from archive.detect import parse
+from archive.detect import FORMATS, detect, parse
 from archive.formats.capture import parse_capture
 from archive.formats.content import parse_content
 from archive.formats.feed import parse_feed
-from archive.formats.listing import parse_listing
+from archive.formats.listing import parse_listing, parse_listing_page
 from archive.model import Post
 from tests.support.fixtures import read_fixture
 
 TZ = ZoneInfo("Asia/Shanghai")
+FUZZ = settings.get_profile("fuzz")
+# The fixture tests run once per fixture: a share of the cases each keeps their total near one test's.
+FUZZ_PER_FIXTURE = settings(FUZZ, max_examples=max(10, FUZZ.max_examples // 4))
+# A page of the blog parses in milliseconds; a case near this bound is a runaway regex or loop.
+CASE_BOUND = 2.0
 FIXTURES = [
     "feed.xml",
     "atom.xml",
@@ -30,13 +37,31 @@ FIXTURES = [
     "capture-category.txt",
     "capture-homepage.txt",
 ]
+
+
+def _detect_only(data: bytes) -> list[Post]:
+    """The detector alone: one of the formats (or ParseError); no posts."""
+    assert detect(data) in FORMATS
+    return []
+
+
+def _listing_page(data: bytes) -> list[Post]:
+    """A listing page with its next-page link, which is a string when present."""
+    page = parse_listing_page(data)
+    assert page.next_url is None or isinstance(page.next_url, str)
+    return page.posts
+
+
 PARSERS: list[Callable[[bytes], list[Post]]] = [
+    _detect_only,
     lambda data: parse(data, tz=TZ),
     lambda data: parse_feed(data, tz=TZ),
     parse_listing,
+    _listing_page,
     parse_content,
     parse_capture,
 ]
+PARSER_IDS = ["detect", "parse", "feed", "listing", "listing_page", "content", "capture"]
 # Pieces of every format, so generated inputs reach past the first checks of each parser.
 TOKENS = [
     "<!DOCTYPE html>",
@@ -87,11 +112,15 @@ TOKENS = [
 
 
 def _call(parser: Callable[[bytes], list[Post]], data: bytes) -> list[Post] | None:
-    """Run a parser; None when it raised ParseError (the only exception allowed)."""
+    """Run a parser; None when it raised ParseError (the only exception allowed). Within CASE_BOUND."""
+    started = time.monotonic()
     try:
         posts = parser(data)
     except ParseError:
         return None
+    finally:
+        elapsed = time.monotonic() - started
+        assert elapsed < CASE_BOUND, f"{len(data)} bytes took {elapsed:.2f} s"
     assert isinstance(posts, list)
     assert all(isinstance(post, Post) for post in posts)
     return posts
@@ -102,19 +131,22 @@ def _ids_in(data: bytes) -> set[int]:
     return {int(m) for m in re.findall(rb"/archives/([0-9]+)", data)}
 
 
-@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("parser", PARSERS, ids=PARSER_IDS)
+@FUZZ
 @given(data=st.binary(max_size=4096))
 def test_arbitrary_bytes(parser: Callable[[bytes], list[Post]], data: bytes) -> None:
     _call(parser, data)
 
 
-@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("parser", PARSERS, ids=PARSER_IDS)
+@FUZZ
 @given(text=st.text(max_size=2048))
 def test_arbitrary_text(parser: Callable[[bytes], list[Post]], text: str) -> None:
     _call(parser, text.encode("utf-8", "surrogatepass"))
 
 
-@pytest.mark.parametrize("parser", PARSERS)
+@pytest.mark.parametrize("parser", PARSERS, ids=PARSER_IDS)
+@FUZZ
 @given(pieces=st.lists(st.sampled_from(TOKENS), max_size=80))
 def test_format_shaped_text(parser: Callable[[bytes], list[Post]], pieces: list[str]) -> None:
     data = "".join(pieces).encode("utf-8")
@@ -124,6 +156,7 @@ def test_format_shaped_text(parser: Callable[[bytes], list[Post]], pieces: list[
 
 
 @pytest.mark.parametrize("name", FIXTURES)
+@FUZZ_PER_FIXTURE
 @given(cut=st.floats(min_value=0.0, max_value=1.0))
 def test_truncated_fixtures_never_invent_ids(name: str, cut: float) -> None:
     whole = read_fixture(name)
@@ -134,6 +167,7 @@ def test_truncated_fixtures_never_invent_ids(name: str, cut: float) -> None:
 
 
 @pytest.mark.parametrize("name", FIXTURES)
+@FUZZ_PER_FIXTURE
 @given(
     edits=st.lists(
         st.tuples(st.floats(min_value=0.0, max_value=1.0), st.binary(max_size=8), st.integers(0, 16)),
