@@ -175,6 +175,10 @@ class Poller:
             except ArchiveError as exc:
                 log.warning("gap fill %s: %s", redact_url(url), exc)
                 break
+            reason = await untrusted_reason(read_stores(self.db), page.posts)
+            if reason is not None:
+                log.warning("gap fill %s: implausible page: %s", redact_url(url), reason)
+                break
             found.extend(page.posts)
             url = page.next_url
         return found

@@ -169,6 +169,28 @@ async def test_a_gap_longer_than_the_feed_is_filled_from_the_archive_page(
     assert blog_server.requests_for("/content.html")
 
 
+async def test_a_gap_fill_listing_in_the_wrong_encoding_never_garbles_stored_titles(
+    db: Database, fetcher: Fetcher, blog_server: BlogServer
+) -> None:
+    feed = blog_server.url("/feed")
+    poller = make_poller(db, fetcher)
+    blog_server.set("/feed", make_feed_xml(BASE), content_type=RSS)
+    await poller.poll([feed], now=NOW)
+    rows = await reads(db).posts.latest(10)
+    stored = {row.post.id: row.post.title for row in rows}
+    missed = [(11000 + i, f"错过的文章{i}", f"2025-05-{11 + i:02d}") for i in range(12)]
+    blog_server.set("/feed", make_feed_xml(items(*reversed(missed))[:10]), content_type=RSS)
+    archive_rows = [(ident, title, PostDate.from_iso(day)) for ident, title, day in missed]
+    blog_server.set("/content.html", _content_page(archive_rows))
+    # The homepage listing arrives as UTF-8 read as Windows-1252: every stored title in mojibake.
+    known = [Post(r.post.id, r.post.title.encode().decode("cp1252", "replace"), r.post.date) for r in rows]
+    blog_server.set("/", make_homepage_html(known))
+    await poller.poll([feed], now=NOW + timedelta(days=21))
+    assert {
+        r.post.id: r.post.title for r in await reads(db).posts.latest(30) if r.post.id in stored
+    } == stored
+
+
 def _content_page(rows: list[tuple[int, str, PostDate]]) -> bytes:
     """A `/content.html` with exactly these posts."""
     lines = ['<html><body><div id="PostBody"><h2>文章归档</h2>']
