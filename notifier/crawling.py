@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from archive import ArchiveError, FetchError
+from archive import ArchiveError, FetchError, ParseError
 from archive.fetch import Fetcher, failure_line, redact_url
 from archive.formats.content import parse_content
 from archive.formats.listing import parse_listing_page
 from archive.site import CATEGORY_SLUGS, MAX_PAGES_PER_CATEGORY, category_page_url
-from notifier.ingest import store_silently
+from notifier.ingest import store_silently, untrusted_reason
 from storage.db import Database
 from storage.uow import read_stores, unit_of_work
 
@@ -76,6 +76,11 @@ class Crawler:
             found, next_url = page.posts, page.next_url
         else:
             found, next_url = parse_content(data), None
+        # An empty listing is a category with no posts; posts that cannot be right (garbled titles, every id
+        # changed) stop the crawl at this page, to resume later, rather than overwrite what is stored.
+        reason = await untrusted_reason(read_stores(self.db), found) if found else None
+        if reason is not None:
+            raise ParseError(f"implausible page: {reason}")
         now = self.clock()
         async with unit_of_work(self.db) as uow:
             counts = await store_silently(uow, found, now)

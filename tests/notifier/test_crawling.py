@@ -128,3 +128,27 @@ async def test_reader_counts_are_kept_over_time(db: Database, blog_server: BlogS
     stored = await store.by_archive_id(9001)
     assert stored is not None
     assert [r for _, r in await store.reader_history(stored.pk)] == [101, 181]
+
+
+async def test_a_listing_in_the_wrong_encoding_stops_the_crawl_and_keeps_the_stored_titles(
+    db: Database, blog_server: BlogServer
+) -> None:
+    posts = site_posts(10, readers=100)
+    serve_site(blog_server, posts)
+    # The second listing page: UTF-8 read as Windows-1252, every title in mojibake.
+    garbled = [
+        Post(p.id, p.title.encode().decode("cp1252", "replace"), p.date, p.readers, excerpt=p.excerpt)
+        for p in sorted(posts, key=lambda p: p.date, reverse=True)[4:8]
+    ]
+    root = blog_server.url("").rstrip("/")
+    blog_server.set(
+        category_page_url("", "Everything", 2),
+        make_listing_html(garbled, next_url=category_page_url(root, "Everything", 3)),
+    )
+    async with Fetcher() as fetcher:
+        report = await make_crawler(db, fetcher, blog_server).run("backfill")
+    assert not report.complete and "implausible page" in report.errors[0]
+    stored = {p.id: (await reads(db).posts.by_archive_id(p.id or 0)) for p in posts}
+    assert {ident: row.post.title for ident, row in stored.items() if row is not None} == {
+        p.id: p.title for p in posts
+    }
