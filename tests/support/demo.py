@@ -581,10 +581,12 @@ async def main(argv: list[str] | None = None) -> int:
     fast = args.fast or os.environ.get("DEMO_SPEED", "").lower() == "fast"
     workdir = Path(tempfile.mkdtemp(prefix="kexue-demo-"))
     demo = Demo(workdir, FAST if fast else FULL, sys.stdout)
-    # SIGTERM cancels the run like Ctrl-C does, so the service it started is stopped too, never orphaned.
+    # SIGTERM and SIGINT (even where a shell started the demo with SIGINT ignored) cancel the run, so the
+    # service it started is stopped too, never orphaned.
     task = asyncio.current_task()
     if task is not None:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(stop, task.cancel)
     try:
         await demo.run()
     except (DemoFailed, TimeoutError, AssertionError) as error:
