@@ -29,6 +29,10 @@ FAILURE_REASONS = (
 )
 
 
+CHANNELS = ("telegram", "email")
+DELIVERY_STATES = ("pending", "sending", "sent", "failed", "dead")
+
+
 class _Snapshot(Collector):
     """Hands prometheus_client the families built from one snapshot (collection itself is synchronous)."""
 
@@ -70,7 +74,10 @@ def families(snapshot: MetricsSnapshot) -> list[Metric]:
         "Delivery rows by channel and state (sent and failed count messages)",
         labels=["channel", "state"],
     )
-    for (channel, state), count in sorted(snapshot.deliveries.items()):
+    # Every channel and state, 0 included, so a dashboard's series exist before the first message.
+    depth = {(channel, state): 0 for channel in CHANNELS for state in DELIVERY_STATES}
+    depth.update(snapshot.deliveries)
+    for (channel, state), count in sorted(depth.items()):
         outbox.add_metric([channel, state], count)
     dead = GaugeMetricFamily(
         "kexue_deliveries_dead", "Telegram messages given up on, by reason", labels=["reason"]

@@ -275,6 +275,8 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
     assert samples[("kexue_subscribers", (("mode", "instant"),))] == 1
     assert samples[("kexue_email_addresses", (("state", "pending"),))] == 1
     assert samples[("kexue_deliveries", (("channel", "telegram"), ("state", "pending")))] == 1
+    # Every channel and state is there from the start, at 0 until it happens.
+    assert samples[("kexue_deliveries", (("channel", "telegram"), ("state", "dead")))] == 0
     failing = [key for key in samples if key[0] == "kexue_source_consecutive_failures"]
     assert failing and all("s3cret" not in str(key) for key in failing)
     assert samples[failing[0]] == 1
