@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import sqlite3
 import time
@@ -82,6 +83,8 @@ CONGESTION_WINDOW = 10.0
 MIN_RATE = 1.0
 # The longest pause between attempts to record an outcome the database refused (locked, disk full).
 RECORD_PAUSE_CAP = 5.0
+# While the database refuses the sender's reads, it says so at most once this many seconds.
+OUTAGE_LOG_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,12 +349,32 @@ class Sender:
         )
 
     async def _dispatch(self) -> None:
+        failures = 0
+        last_failure = last_said = -math.inf
         while True:
             try:
                 await self._dispatch_rows()
-            except (StorageError, sqlite3.Error, OSError) as exc:
-                # A locked or full database: one line, a pause, and the loop goes on.
-                log.error("sender: %s: %s; trying again shortly", type(exc).__name__, exc)
+            except Exception as exc:
+                # A locked or full database (or anything unforeseen): a pause and the loop goes on, for a
+                # sender that stopped would stop every delivery; the log says so once a minute, not once a
+                # pause, however long the outage lasts.
+                now = time.monotonic()
+                if now - last_failure > OUTAGE_LOG_EVERY:
+                    failures, last_said = 0, -math.inf  # a new outage
+                failures += 1
+                last_failure = now
+                if now - last_said >= OUTAGE_LOG_EVERY:
+                    log.error(
+                        "sender: %s: %s; trying again every %g s (%d failed attempt%s so far)",
+                        type(exc).__name__,
+                        exc,
+                        self.poll_every,
+                        failures,
+                        "" if failures == 1 else "s",
+                        # A database error is expected and one line says it all; anything else needs its trace.
+                        exc_info=not isinstance(exc, StorageError | sqlite3.Error | OSError),
+                    )
+                    last_said = now
                 await asyncio.sleep(self.poll_every)
 
     async def _dispatch_rows(self) -> None:

@@ -128,7 +128,7 @@ async def sending(db: Database, server: BotApiServer, **options: Any) -> AsyncIt
     }
     settings.update(options)
     sender = Sender(**settings)
-    task = asyncio.create_task(sender.run())
+    task = asyncio.create_task(sender.run(), name="test-sender")
     try:
         yield sender
     finally:
@@ -492,3 +492,19 @@ async def test_an_api_server_without_rich_messages_gets_html(tmp_path: Path) -> 
             await eventually(lambda: settled(db))
         [message] = server.messages(921)
         assert message.method == "sendMessage" and "√d" in message.plain
+
+
+async def test_a_database_that_fails_every_read_never_stops_the_sender_and_is_logged_once_a_minute(
+    db: Database, bot_api: BotApiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with sending(db, bot_api, poll_every=0.01) as sender:
+        await eventually(lambda: sender._leased.is_set())
+        # The reader connection goes away for real: every look for due rows fails from now on.
+        await db.conn.close()
+        sender.wake()
+        caplog.clear()
+        await asyncio.sleep(0.5)
+        outages = [r for r in caplog.records if r.name == "notifier.sender" and "trying again" in r.message]
+        assert len(outages) == 1 and "1 failed attempt so far" in outages[0].getMessage()
+        (task,) = [t for t in asyncio.all_tasks() if t.get_name() == "test-sender"]
+        assert not task.done()
