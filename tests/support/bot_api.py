@@ -14,6 +14,10 @@ A test plays the users: ``reader = server.user()``, ``server.send_text(reader, N
 the bot's answer with ``await server.wait_for_message(reader.id)``. Faults: ``server.fail(Fault.blocked(),
 chat_id=reader.id)``; rules are tried in the order they were added, each `times` times or until recover().
 Counters (``server.counters``): calls, ok, error:<status>, fault:<kind>, cooldown, rate_limit:<scope>.
+Groups have people, as getChatMember answers: ``server.group(creator=owner, admins=[admin])`` (given neither,
+the first user who acts there is its creator), everyone else who writes there a member, and
+``set_member_status(group, user, status)`` for the rest; ``send_text(admin, group, text, anonymous=True)``
+posts as the group, the way an anonymous administrator does.
 
 Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))`` and
 ``Bot(server.token, ...)``; point the service at it with ``TELEGRAM_API_BASE=server.base_url``.
