@@ -43,7 +43,7 @@ from bot import (
 from bot.callbacks import SearchMemory
 from bot.common import commands
 from bot.config import BotConfig
-from bot.middlewares import FloodControl, LanguageMiddleware
+from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
 from bot.rich import RichSender
 from bot.views import Views
 from digest import DigestError
@@ -92,9 +92,13 @@ def build_dispatcher(
     *,
     flood_limit: int = 20,
     flood_span: float = 10.0,
+    admin_ttl: float = 60.0,
     views: Views | None = None,
 ) -> Dispatcher:
-    """The dispatcher: every router, the language and flood middlewares, the error handler, the data."""
+    """The dispatcher: every router, its middlewares (language, flood, group admins), errors, the data.
+
+    `admin_ttl`: how long a group member's getChatMember answer is remembered.
+    """
     views = views or Views(app.renderer)
     dp = Dispatcher(
         disable_fsm=True,
@@ -110,6 +114,10 @@ def build_dispatcher(
     )
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
+    # Inner: it needs the handler's flags, and runs for every router's handlers below the dispatcher.
+    admin_only = AdminOnly(views, GroupAdmins(ttl=admin_ttl))
+    dp.message.middleware(admin_only)
+    dp.callback_query.middleware(admin_only)
     dp.errors.register(on_error)
     dp.include_routers(
         start.make_router(),

@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import Button, ForgetAnswer
 from bot.common import keyboard, pressed_in
+from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from notifier.services import Services
 
@@ -40,6 +41,6 @@ async def answered(
 def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="forget")
-    router.message.register(forget, Command("forget"))
-    router.callback_query.register(answered, Button(ForgetAnswer))
+    router.message.register(forget, Command("forget"), flags=CHANGES_CHAT)
+    router.callback_query.register(answered, Button(ForgetAnswer), flags=CHANGES_CHAT)
     return router

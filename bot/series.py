@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
 from bot.common import ECHO_CHARS, edit_in_place, keyboard, label, pressed_in
+from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from notifier.services import InvalidRequest, SeriesDetail, SeriesLookup, SeriesMatch, Services
 
@@ -156,5 +157,5 @@ def make_router() -> Router:
     router.message.register(series, Command("series"))
     router.callback_query.register(turn_page, Button(SeriesIndexPage))
     router.callback_query.register(show, Button(SeriesShow))
-    router.callback_query.register(follow, Button(SeriesFollow))
+    router.callback_query.register(follow, Button(SeriesFollow), flags=CHANGES_CHAT)
     return router

@@ -10,6 +10,7 @@ from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SettingChange
 from bot.common import edit_in_place, keyboard, pressed_in
+from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from notifier.services import Services
 from storage.subscribers import Subscriber
@@ -128,5 +129,5 @@ def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="settings")
     router.message.register(settings, Command("settings"))
-    router.callback_query.register(change, Button(SettingChange))
+    router.callback_query.register(change, Button(SettingChange), flags=CHANGES_CHAT)
     return router

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import Button, FollowAll
 from bot.common import display_name, keyboard, pressed_in
+from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from notifier.services import Services
 
@@ -71,6 +72,7 @@ async def follow_all(query: CallbackQuery, services: Services, views: Views, lan
 def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="start")
-    router.message.register(start, CommandStart())
-    router.callback_query.register(follow_all, Button(FollowAll))
+    # /start creates or reactivates the chat's reader, sets its language and may follow a series.
+    router.message.register(start, CommandStart(), flags=CHANGES_CHAT)
+    router.callback_query.register(follow_all, Button(FollowAll), flags=CHANGES_CHAT)
     return router

@@ -6,6 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.middlewares import CHANGES_CHAT
 from bot.series import answer_lookup
 from bot.views import Views
 from notifier.services import Services, SubscriptionChange
@@ -50,6 +51,6 @@ async def unsubscribe(
 def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="subscribe")
-    router.message.register(subscribe, Command("subscribe"))
-    router.message.register(unsubscribe, Command("unsubscribe"))
+    router.message.register(subscribe, Command("subscribe"), flags=CHANGES_CHAT)
+    router.message.register(unsubscribe, Command("unsubscribe"), flags=CHANGES_CHAT)
     return router

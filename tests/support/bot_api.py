@@ -14,6 +14,10 @@ A test plays the users: ``reader = server.user()``, ``server.send_text(reader, N
 the bot's answer with ``await server.wait_for_message(reader.id)``. Faults: ``server.fail(Fault.blocked(),
 chat_id=reader.id)``; rules are tried in the order they were added, each `times` times or until recover().
 Counters (``server.counters``): calls, ok, error:<status>, fault:<kind>, cooldown, rate_limit:<scope>.
+Groups have people, as getChatMember answers: ``server.group(creator=owner, admins=[admin])`` (given neither,
+the first user who acts there is its creator), everyone else who writes there a member, and
+``set_member_status(group, user, status)`` for the rest; ``send_text(admin, group, text, anonymous=True)``
+posts as the group, the way an anonymous administrator does.
 
 Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))`` and
 ``Bot(server.token, ...)``; point the service at it with ``TELEGRAM_API_BASE=server.base_url``.
@@ -40,7 +44,9 @@ import pytest
 from aiohttp import web
 
 __all__ = [
+    "ANONYMOUS_ADMIN",
     "DEFAULT_TOKEN",
+    "MEMBER_STATUSES",
     "BotApiServer",
     "BotInfo",
     "Call",
@@ -121,6 +127,10 @@ class User:
             if value is not None:
                 out[key] = value
         return out
+
+
+# The sender Telegram shows for a message an administrator posts anonymously, as the group itself.
+ANONYMOUS_ADMIN = User(1087968824, "Group", username="GroupAnonymousBot", is_bot=True)
 
 
 @dataclass(frozen=True)
@@ -766,7 +776,37 @@ _ADMIN_RIGHTS: JSON = {
             "can_post_stories",
             "can_edit_stories",
             "can_delete_stories",
+            "can_send_welcome_messages",
         ),
+        False,
+    ),
+}
+
+# Who a chat member can be, as getChatMember names them.
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+
+# A restricted member as ChatMemberRestricted requires it: still in the group, allowed to write.
+_RESTRICTED: JSON = {
+    "is_member": True,
+    "until_date": 0,
+    **dict.fromkeys(
+        (
+            "can_send_messages",
+            "can_send_audios",
+            "can_send_documents",
+            "can_send_photos",
+            "can_send_videos",
+            "can_send_video_notes",
+            "can_send_voice_notes",
+            "can_send_polls",
+            "can_send_other_messages",
+            "can_add_web_page_previews",
+            "can_react_to_messages",
+        ),
+        True,
+    ),
+    **dict.fromkeys(
+        ("can_edit_tag", "can_change_info", "can_invite_users", "can_pin_messages", "can_manage_topics"),
         False,
     ),
 }
@@ -832,6 +872,10 @@ class BotApiServer:
         self._next_message_id: dict[int, int] = {}
         self._consumed: set[tuple[int, int]] = set()  # bot messages wait_for_message already returned
         self._bot_status: dict[int, str] = {}  # chat id -> the bot's membership when not "member"
+        self._users: dict[int, User] = {}  # every user a helper made or an update carried
+        # group id -> user id -> (status, is_anonymous): the people getChatMember knows in each group.
+        self._members: dict[int, dict[int, tuple[str, bool]]] = {}
+        self._creator_unset: set[int] = set()  # groups whose first active user becomes their creator
         self._open_callbacks: set[str] = set()
         self._open_inline: set[str] = set()
 
@@ -915,6 +959,7 @@ class BotApiServer:
             username=username,
             language_code=language_code,
         )
+        self._users[user.id] = user
         self._chats[user.id] = Chat(user.id, "private", username=username, first_name=first_name)
         return user
 
@@ -923,9 +968,20 @@ class BotApiServer:
         return self._chats.get(user.id) or Chat(user.id, "private", username=user.username)
 
     def group(
-        self, title: str = "Reading group", *, supergroup: bool = False, username: str | None = None
+        self,
+        title: str = "Reading group",
+        *,
+        supergroup: bool = False,
+        username: str | None = None,
+        creator: User | None = None,
+        admins: Collection[User] = (),
     ) -> Chat:
-        """A new group (ids like -4000001) or supergroup (ids like -1004000001) the bot is a member of."""
+        """A new group (ids like -4000001) or supergroup (ids like -1004000001) the bot is a member of.
+
+        Its people, as getChatMember answers: `creator`, `admins` (administrators), and everyone else who
+        writes or presses a button there a member. Given neither, the first user who acts in the group is
+        its creator (the one who made it and added the bot). `set_member_status` changes anyone's status.
+        """
         number = next(self._group_ids)
         chat = (
             Chat(-(1_000_000_000_000 + number), "supergroup", title=title, username=username)
@@ -933,7 +989,40 @@ class BotApiServer:
             else Chat(-number, "group", title=title, username=username)
         )
         self._chats[chat.id] = chat
+        self._members[chat.id] = {}
+        if creator is None and not admins:
+            self._creator_unset.add(chat.id)
+        if creator is not None:
+            self.set_member_status(chat, creator, "creator")
+        for admin in admins:
+            self.set_member_status(chat, admin, "administrator")
         return chat
+
+    def set_member_status(
+        self, chat: Chat | int, user: User, status: str, *, anonymous: bool = False
+    ) -> None:
+        """`user`'s status in a group: creator, administrator, member, restricted, left or kicked.
+
+        `anonymous`: an administrator (or the creator) who posts as the group (`send_text(anonymous=True)`).
+        A new creator leaves the old one an administrator, as a transfer of ownership does.
+        """
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown member status {status!r}; one of {sorted(MEMBER_STATUSES)}")
+        chat_id = chat if isinstance(chat, int) else chat.id
+        members = self._members.setdefault(chat_id, {})
+        if status == "creator":
+            for other, (held, hidden) in list(members.items()):
+                if held == "creator" and other != user.id:
+                    members[other] = ("administrator", hidden)
+        self._users.setdefault(user.id, user)
+        members[user.id] = (status, anonymous and status in ("creator", "administrator"))
+        self._creator_unset.discard(chat_id)
+
+    def member_status(self, chat: Chat | int, user: User | int) -> str:
+        """`user`'s status in a group as getChatMember reports it ("left" for someone never there)."""
+        chat_id = chat if isinstance(chat, int) else chat.id
+        user_id = user if isinstance(user, int) else user.id
+        return self._members.get(chat_id, {}).get(user_id, ("left", False))[0]
 
     def channel(self, title: str = "Kexue channel", *, username: str | None = None) -> Chat:
         """A new channel the bot is an administrator of."""
@@ -954,13 +1043,24 @@ class BotApiServer:
 
     # -- updates: what users do ----------------------------------------------------------------------
 
-    def send_text(self, user: User, chat: Chat | int | None, text: str) -> JSON:
+    def send_text(self, user: User, chat: Chat | int | None, text: str, *, anonymous: bool = False) -> JSON:
         """A user writes `text` in `chat` (None: their private chat); returns the queued Update.
 
-        A leading /command gets its bot_command entity, as Telegram sends it.
+        A leading /command gets its bot_command entity, as Telegram sends it. `anonymous`: an administrator
+        of a group posts as the group, so the message comes from GroupAnonymousBot with the group as
+        `sender_chat` (ValueError for anyone Telegram would not let do that).
         """
         target = self._target(user, chat)
-        message = self._user_message(user, target, text=text)
+        if anonymous:
+            if target.type not in ("group", "supergroup") or self.member_status(target, user) not in (
+                "creator",
+                "administrator",
+            ):
+                raise ValueError(f"only an administrator of a group posts anonymously, not user {user.id}")
+            message = self._user_message(ANONYMOUS_ADMIN, target, text=text)
+            message["sender_chat"] = target.to_json()
+        else:
+            message = self._user_message(user, target, text=text)
         command = re.match(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?", text)
         if command is not None:
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16(command.group(0))}]
@@ -981,6 +1081,7 @@ class BotApiServer:
             raise ValueError(
                 f"no button with callback_data {data!r} under that message: {current.callback_data}"
             )
+        self._acts(user, self.chat(message.chat_id))
         query_id = str(next(self._query_ids))
         self._open_callbacks.add(query_id)
         query = {
@@ -1309,6 +1410,7 @@ class BotApiServer:
             "setWebhook": self._set_webhook,
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
+            "getChatMember": self._get_chat_member,
             "sendMessage": self._send_message,
             "sendRichMessage": self._send_rich_message,
             "sendDocument": self._send_document,
@@ -1669,6 +1771,24 @@ class BotApiServer:
             raise _bad("action is empty")
         return True
 
+    async def _get_chat_member(self, params: JSON, chat_id: int | str | None) -> JSON:
+        chat = self._destination(chat_id)
+        user_id = _opt_int(params, "user_id")
+        if user_id is None:
+            raise _bad("user_id is empty")
+        if user_id == self.bot.id:
+            default = "administrator" if chat.type == "channel" else "member"
+            status = self._bot_status.get(chat.id) or default
+            return self._member(status)
+        user = self._users.get(user_id)
+        if user is None:
+            raise _bad("user not found")
+        if chat.type == "private":
+            status, anonymous = ("member" if user_id == chat.id else "left"), False
+        else:
+            status, anonymous = self._members.get(chat.id, {}).get(user_id, ("left", False))
+        return _chat_member(user.to_json(), status, anonymous=anonymous)
+
     async def _leave_chat(self, params: JSON, chat_id: int | str | None) -> bool:
         chat = self._destination(chat_id)
         self._bot_status[chat.id] = "left"
@@ -1803,8 +1923,23 @@ class BotApiServer:
                 self._chats[user.id] = Chat(
                     user.id, "private", username=user.username, first_name=user.first_name
                 )
-            return self._chats[user.id]
-        return self.chat(chat) if isinstance(chat, int) else chat
+            target = self._chats[user.id]
+        else:
+            target = self.chat(chat) if isinstance(chat, int) else chat
+        self._acts(user, target)
+        return target
+
+    def _acts(self, user: User, chat: Chat) -> None:
+        """`user` does something in `chat`: known from now on, and in a group its creator or a member."""
+        self._users.setdefault(user.id, user)
+        if chat.type not in ("group", "supergroup"):
+            return
+        members = self._members.setdefault(chat.id, {})
+        if chat.id in self._creator_unset:
+            self._creator_unset.discard(chat.id)
+            members[user.id] = ("creator", False)
+        elif members.get(user.id, ("left", False))[0] == "left":
+            members[user.id] = ("member", False)
 
     def _user_message(self, user: User, chat: Chat, **content: Any) -> JSON:
         message_id = self._new_message_id(chat.id)
@@ -1823,12 +1958,23 @@ class BotApiServer:
         return number
 
     def _member(self, status: str) -> JSON:
-        member: JSON = {"status": status, "user": self.bot.user().to_json()}
-        if status == "kicked":
-            member["until_date"] = 0
-        if status == "administrator":
-            member.update(_ADMIN_RIGHTS)
-        return member
+        """The bot itself as a ChatMember of `status`."""
+        return _chat_member(self.bot.user().to_json(), status)
+
+
+def _chat_member(user: JSON, status: str, *, anonymous: bool = False) -> JSON:
+    """A ChatMember object of `status` for `user`, with the fields Telegram sends for that status."""
+    member: JSON = {"status": status, "user": user}
+    if status == "creator":
+        member["is_anonymous"] = anonymous
+    elif status == "administrator":
+        member.update(_ADMIN_RIGHTS)
+        member["is_anonymous"] = anonymous
+    elif status == "restricted":
+        member.update(_RESTRICTED)
+    elif status == "kicked":
+        member["until_date"] = 0
+    return member
 
 
 # -- reading requests -----------------------------------------------------------------------------------

@@ -28,6 +28,12 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeAllGroupChats,
     BufferedInputFile,
+    ChatMemberAdministrator,
+    ChatMemberBanned,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberOwner,
+    ChatMemberRestricted,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
@@ -39,6 +45,7 @@ from aiogram.types import (
 )
 
 from tests.support.bot_api import (
+    ANONYMOUS_ADMIN,
     BotApiServer,
     Fault,
     HtmlParseError,
@@ -358,6 +365,69 @@ async def test_group_and_channel_updates(bot: Bot, bot_api: BotApiServer) -> Non
         await bot.send_message(group.id, "hello?")
     await bot.send_message("@kexue_news", "to the channel by username")
     assert server_texts(bot_api, channel.id) == ["to the channel by username"]
+
+
+async def test_get_chat_member_answers_each_status_in_the_shape_aiogram_validates(
+    bot: Bot, bot_api: BotApiServer
+) -> None:
+    owner, admin, member, muted, gone, banned = (bot_api.user(name) for name in "ABCDEF")
+    group = bot_api.group("Readers", supergroup=True, creator=owner, admins=[admin])
+    bot_api.send_text(member, group, "hello")
+    bot_api.set_member_status(group, muted, "restricted")
+    bot_api.set_member_status(group, banned, "kicked")
+    shapes = {
+        owner: ChatMemberOwner,
+        admin: ChatMemberAdministrator,
+        member: ChatMemberMember,
+        muted: ChatMemberRestricted,
+        gone: ChatMemberLeft,
+        banned: ChatMemberBanned,
+    }
+    for user, shape in shapes.items():
+        answer = await bot.get_chat_member(group.id, user.id)
+        assert isinstance(answer, shape) and answer.user.id == user.id
+    # The bot itself, and the bot as a group admin in a my_chat_member update (all fields present).
+    assert (await bot.get_chat_member(group.id, bot_api.bot.id)).status == "member"
+    bot_api.my_chat_member(owner, group, "member", "administrator")
+    (promoted,) = await bot.get_updates(allowed_updates=["my_chat_member"])
+    assert promoted.my_chat_member is not None
+    assert isinstance(promoted.my_chat_member.new_chat_member, ChatMemberAdministrator)
+    with pytest.raises(TelegramBadRequest, match="user not found"):
+        await bot.get_chat_member(group.id, 424242)
+    bot_api.fail(Fault.server_error(), methods=["getChatMember"], times=1)
+    with pytest.raises(TelegramServerError):
+        await bot.get_chat_member(group.id, owner.id)
+
+
+async def test_a_group_made_without_people_has_its_first_actor_as_creator(
+    bot: Bot, bot_api: BotApiServer
+) -> None:
+    first, second, heir = bot_api.user("First"), bot_api.user("Second"), bot_api.user("Heir")
+    group = bot_api.group()
+    bot_api.send_text(first, group, "/start")
+    bot_api.send_text(second, group, "/start")
+    assert isinstance(await bot.get_chat_member(group.id, first.id), ChatMemberOwner)
+    assert bot_api.member_status(group, second) == "member"
+    # Ownership passes on: the old creator stays an administrator.
+    bot_api.set_member_status(group, heir, "creator", anonymous=True)
+    new_owner = await bot.get_chat_member(group.id, heir.id)
+    assert isinstance(new_owner, ChatMemberOwner) and new_owner.is_anonymous
+    assert bot_api.member_status(group, first) == "administrator"
+    with pytest.raises(ValueError, match="unknown member status"):
+        bot_api.set_member_status(group, second, "moderator")
+
+
+async def test_an_admin_posts_anonymously_as_the_group(bot: Bot, bot_api: BotApiServer) -> None:
+    admin, member = bot_api.user("Admin"), bot_api.user("Member")
+    group = bot_api.group(admins=[admin])
+    bot_api.send_text(member, group, "hi")
+    with pytest.raises(ValueError, match="only an administrator"):
+        bot_api.send_text(member, group, "/unsubscribe", anonymous=True)
+    bot_api.send_text(admin, group, "/unsubscribe", anonymous=True)
+    _, update = await bot.get_updates(allowed_updates=["message"])
+    message = update.message
+    assert message is not None and message.sender_chat is not None and message.from_user is not None
+    assert message.sender_chat.id == group.id and message.from_user.id == ANONYMOUS_ADMIN.id
 
 
 def server_texts(server: BotApiServer, chat_id: int) -> list[str]:
