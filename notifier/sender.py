@@ -371,7 +371,7 @@ class Sender:
                         self.poll_every,
                         failures,
                         "" if failures == 1 else "s",
-                        # A database error is expected and one line says it all; anything else needs its trace.
+                        # A database error is expected and one line says it; anything else needs its trace.
                         exc_info=not isinstance(exc, StorageError | sqlite3.Error | OSError),
                     )
                     last_said = now
