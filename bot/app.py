@@ -20,7 +20,6 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from archive import ArchiveError
@@ -46,6 +45,7 @@ from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
 from bot.rich import RichSender
 from bot.views import Views
+from bot.webhook import WebhookHandler, server_log
 from digest import DigestError
 from notifier.bootstrap import App
 from notifier.leasing import LeaseKeeper
@@ -196,6 +196,7 @@ class BotRunner:
         self.dp = dp or build_dispatcher(app, config)
         self._task: asyncio.Task[None] | None = None
         self._web: web.AppRunner | None = None
+        self.webhook: WebhookHandler | None = None  # the webhook's request handler, once it is served
         self._redact = _Redact(config.token)
         for target in _log_targets():
             target.addFilter(self._redact)
@@ -292,10 +293,9 @@ class BotRunner:
             raise BotError("webhook mode needs WEBHOOK_URL")
         secret = self.config.webhook_secret or secrets.token_urlsafe(32)
         application = web.Application()
-        SimpleRequestHandler(dispatcher=self.dp, bot=self.bot, secret_token=secret).register(
-            application, path=self.config.webhook_path
-        )
-        runner = web.AppRunner(application, access_log=None)
+        self.webhook = WebhookHandler(self.dp, self.bot, secret)
+        self.webhook.register(application, path=self.config.webhook_path)
+        runner = web.AppRunner(application, access_log=None, logger=server_log)
         await runner.setup()
         await web.TCPSite(runner, self.config.webhook_host, self.config.webhook_port).start()
         self._web = runner

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import Router
-from aiogram.filters import KICKED, LEFT, ChatMemberUpdatedFilter
+from aiogram.filters import IS_NOT_MEMBER, ChatMemberUpdatedFilter
 from aiogram.types import ChatMemberUpdated
 
 from notifier.services import Services
@@ -23,5 +23,6 @@ async def left_chat(event: ChatMemberUpdated, services: Services) -> None:
 def make_router() -> Router:
     """A fresh router for my_chat_member updates."""
     router = Router(name="membership")
-    router.my_chat_member.register(left_chat, ChatMemberUpdatedFilter(member_status_changed=KICKED | LEFT))
+    # Kicked, left, or restricted and no longer a member: a group can remove the bot while restricting it.
+    router.my_chat_member.register(left_chat, ChatMemberUpdatedFilter(member_status_changed=IS_NOT_MEMBER))
     return router

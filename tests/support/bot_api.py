@@ -1094,6 +1094,42 @@ class BotApiServer:
         }
         return self.enqueue({"callback_query": query})
 
+    def press_inline_button(
+        self, user: User, inline_message_id: str, data: str | None, *, game: str | None = None
+    ) -> JSON:
+        """A user presses a button under a message sent in inline mode: the query carries no `message`,
+        only the `inline_message_id` (and `data`, or a `game_short_name` for a game's button)."""
+        if data is not None and len(data.encode()) > CALLBACK_DATA_LIMIT:
+            raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes never reaches a bot: {data!r}")
+        query_id = str(next(self._query_ids))
+        self._open_callbacks.add(query_id)
+        query: JSON = {
+            "id": query_id,
+            "from": user.to_json(),
+            "inline_message_id": inline_message_id,
+            "chat_instance": f"ci-inline{user.id}",
+        }
+        if data is not None:
+            query["data"] = data
+        if game is not None:
+            query["game_short_name"] = game
+        return self.enqueue({"callback_query": query})
+
+    def press_inaccessible_button(self, user: User, chat: Chat, message_id: int, data: str | None) -> JSON:
+        """A user presses a button under a message the bot can no longer reach (too old, deleted): Telegram
+        sends an InaccessibleMessage (its date 0) in place of the message."""
+        query_id = str(next(self._query_ids))
+        self._open_callbacks.add(query_id)
+        query: JSON = {
+            "id": query_id,
+            "from": user.to_json(),
+            "message": {"chat": chat.to_json(), "message_id": message_id, "date": 0},
+            "chat_instance": f"ci{abs(chat.id)}",
+        }
+        if data is not None:
+            query["data"] = data
+        return self.enqueue({"callback_query": query})
+
     def inline_query(self, user: User, query: str, offset: str = "", *, chat_type: str | None = None) -> JSON:
         """A user types `@bot query` (offset: the next page the bot asked for); returns the Update."""
         query_id = str(next(self._query_ids))
