@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -711,3 +712,110 @@ async def test_buttons_without_a_message(
     # nothing is sent anywhere.
     assert update["callback_query"]["id"] in api.callback_answers, data
     assert not [call for call in calls if call.method.startswith(("send", "edit"))], calls
+
+
+# -- what the fuzzing found, kept as plain cases ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["s3crét".encode(), b"\xe9\xff", SECRET.replace("k", "字").encode()])
+async def test_a_secret_header_with_non_ascii_bytes_is_refused_not_a_500(hook: Hook, value: bytes) -> None:
+    # Found by test_webhook_refuses_every_request_without_the_secret: aiogram compared the header with
+    # secrets.compare_digest on str, which raises TypeError for non-ASCII text: a 500 and a traceback.
+    before = hook.fingerprint()
+    status, _, calls = await hook.request(
+        b"POST", HOOK_PATH.encode(), [(HEADER, value)], json.dumps(hook.genuine(0)).encode()
+    )
+    assert status == 401 and not calls
+    assert hook.fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+        b"[1]",
+    ],
+    ids=["text", "not-utf8", "deep-list", "deep-object", "a-list"],
+)
+async def test_a_body_that_is_not_an_object_is_a_400_without_a_traceback(
+    hook: Hook, body: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by test_webhook_answers_any_body_with_the_secret_without_a_5xx: request.json() raised out of
+    # aiogram's handler (JSONDecodeError, UnicodeDecodeError, RecursionError): a 500 and a traceback at ERROR.
+    status, page, calls = await hook.request(b"POST", HOOK_PATH.encode(), [(HEADER, _SECRET)], body)
+    assert status == 400 and page.startswith(b"Bad Request") and not calls
+    refused = [r for r in caplog.records if r.name == "bot.webhook" and r.levelno == logging.WARNING]
+    assert len(refused) == 1 and not refused[0].exc_info
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"a": 1}, {"update_id": "x"}, {"update_id": 9, "message": {"text": "/start"}}, {"update_id": 9}],
+    ids=["no-id", "id-not-a-number", "message-without-chat", "no-event"],
+)
+async def test_an_object_that_is_no_update_is_dropped_with_one_warning(
+    hook: Hook, update: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by test_webhook_answers_any_body_with_the_secret_without_a_5xx: aiogram answered 200 and fed the
+    # object to the dispatcher in a task that died of a ValidationError, logged at ERROR as "Task exception
+    # was never retrieved" whenever the task was collected (or a RuntimeWarning for an update with no event).
+    before = hook.fingerprint()
+    status, calls = await hook.post(update)
+    assert status == 200 and not calls
+    assert hook.fingerprint() == before
+    dropped = [r for r in caplog.records if r.name == "bot.webhook" and r.levelno == logging.WARNING]
+    assert len(dropped) == 1 and "dropped" in dropped[0].getMessage(), [r.getMessage() for r in dropped]
+
+
+async def test_a_header_the_http_parser_refuses_is_one_info_line_without_the_secret(
+    hook: Hook, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found by test_webhook_refuses_every_request_without_the_secret: aiohttp logs a request it cannot parse
+    # at ERROR with a traceback that quotes the header, the secret token in it.
+    caplog.set_level(logging.INFO, logger="bot.webhook")
+    status, _, calls = await hook.request(
+        b"POST", HOOK_PATH.encode(), [(HEADER, _SECRET + b"\x00")], json.dumps(hook.genuine(0)).encode()
+    )
+    assert status == 400 and not calls
+    lines = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO and not lines[0].exc_info
+    assert not [r for r in caplog.records if SECRET in r.getMessage() or r.exc_info]
+
+
+@pytest.mark.parametrize("supergroup", [False, True])
+async def test_a_bot_removed_while_restricted_stops_sending_there(fuzzed: Fuzzed, supergroup: bool) -> None:
+    # Found by test_membership_changes_of_any_status_in_any_chat: the membership router listened for
+    # "kicked" and "left" only, so a group that removed the bot while restricting it ("restricted",
+    # is_member false) stayed an active reader and every digest to it failed.
+    group = fuzzed.api.group("受限群", supergroup=supergroup)
+    await fuzzed.feed(fuzzed.api.send_text(fuzzed.readers[0], group, "/start"))
+    assert (await fuzzed.app.services.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
+    me = fuzzed.api.bot.user().to_json()
+    update = fuzzed.api.enqueue(
+        {
+            "my_chat_member": {
+                "chat": group.to_json(),
+                "from": fuzzed.readers[0].to_json(),
+                "date": int(time.time()),
+                "old_chat_member": _member("member", me, [True], 0),
+                "new_chat_member": _member("restricted", me, [False], 0),
+            }
+        }
+    )
+    await fuzzed.feed(update)
+    assert not (await fuzzed.app.services.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
+
+
+async def test_the_bot_made_administrator_is_an_update_aiogram_reads(fuzzed: Fuzzed) -> None:
+    # Found while writing test_membership_changes_of_any_status_in_any_chat: the Bot API double's
+    # administrator lacked can_send_welcome_messages, which aiogram 3.31 requires, so the double's
+    # my_chat_member update for a promotion did not parse (a ValidationError before any handler).
+    group = fuzzed.api.group()
+    await fuzzed.feed(fuzzed.api.send_text(fuzzed.readers[0], group, "/start"))
+    await fuzzed.feed(fuzzed.api.my_chat_member(fuzzed.readers[0], group, "member", "administrator"))
+    assert (await fuzzed.app.services.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
+    await fuzzed.feed(fuzzed.api.my_chat_member(fuzzed.readers[0], group, "administrator", "kicked"))
+    assert not (await fuzzed.app.services.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
