@@ -44,7 +44,7 @@ from bot.webhook import WebhookHandler
 from tests.bot import test_fuzz as first_pass
 from tests.bot.test_fuzz import CASE_BOUND, PIECES, Fuzzed, texts
 from tests.bot.test_webhook import free_port
-from tests.support.bot_api import Call
+from tests.support.bot_api import NOT_MODIFIED, Call
 
 # Hypothesis warns when it prints a failing case of several kilobytes; huge inputs are the point here.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -118,7 +118,13 @@ class Hook:
         failures = [record.getMessage() for record in self.world.errors[logged:]]
         assert not failures, failures
         made = self.world.api.calls[calls:]
-        refused = [(call.method, call.status, call.description) for call in made if call.status != 200]
+        refused = [
+            (call.method, call.status, call.description)
+            for call in made
+            if call.status != 200
+            # A button pressed on the page it shows: Telegram says so, the bot ignores it by design.
+            and not (call.method == "editMessageText" and call.description == NOT_MODIFIED)
+        ]
         assert not refused, refused
         return status, page, made
 
@@ -137,11 +143,14 @@ class Hook:
             return api.send_text(api.user("Newcomer"), None, "/start")
         if kind % 3 == 1:
             return api.send_text(api.user("Newcomer", language_code="en"), None, "/subscribe")
-        message = self.world.pressable[kind % len(self.world.pressable)]
+        pressed = self.world.pressable[kind % len(self.world.pressable)]
+        # Its buttons as they are now: an earlier press may have turned the page.
+        message = api.message(pressed.chat_id, pressed.message_id) or pressed
+        if not message.callback_data:
+            return api.send_text(api.user("Newcomer"), None, "/start")
         owners = [user for user in [*self.world.readers, self.world.admin] if user.id == message.chat_id]
-        return api.press_button(
-            owners[0] if owners else self.world.readers[0], message, message.callback_data[0]
-        )
+        data = message.callback_data[kind % len(message.callback_data)]
+        return api.press_button(owners[0] if owners else self.world.readers[0], message, data)
 
 
 @pytest.fixture
