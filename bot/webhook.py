@@ -5,8 +5,9 @@ and logged at INFO only (anyone can send one; a log flooded at WARNING would hid
 with the token but a body that is not an update cannot be Telegram's either: it is answered 400 (not JSON, or
 JSON that is not an object) or dropped with a 200 (an object aiogram cannot read as an update: Telegram
 re-sends a refused update until it expires, holding back every later one), and logged once at WARNING, since
-whoever sent it holds the secret. Nothing a request carries reaches the log at ERROR or as a traceback; a
-failure while handling a genuine update goes through the dispatcher's error handler as in long polling.
+whoever sent it holds the secret. A request the HTTP parser cannot read is aiohttp's 400 and one INFO line.
+Nothing a request carries reaches the log at ERROR or as a traceback; a failure while handling a genuine
+update goes through the dispatcher's error handler as in long polling.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class WebhookHandler(SimpleRequestHandler):
         """Whether the header carries the secret token, compared in constant time."""
         if not self.secret_token:
             return True
-        # As bytes: compare_digest raises TypeError on a str with non-ASCII characters, and aiohttp hands
-        # header bytes over as such (a 500 for one accented letter in the header).
+        # As bytes: compare_digest raises TypeError on a str with non-ASCII characters, and aiohttp decodes
+        # any header bytes into one (aiogram's str comparison made one accented letter a 500).
         given = telegram_secret_token.encode("utf-8", errors="surrogateescape")
         return secrets.compare_digest(given, self.secret_token.encode("utf-8"))
 
