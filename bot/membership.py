@@ -1,5 +1,6 @@
 """The bot's own membership in a chat: a reader who blocks the bot (or removes it from a group) stops getting
-messages at once, instead of after the next send fails; `/start` (or adding the bot back) reactivates."""
+messages at once, instead of after the next send fails. Only `/start` reactivates: adding the bot back to a
+group does not on its own, so a group that removed it is never messaged again until an admin asks."""
 
 from __future__ import annotations
 
