@@ -35,6 +35,7 @@ class MailConfig:
     send_empty_weeks: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     public_base_url: str = "http://127.0.0.1:8080"
     secret_key: str | None = field(default=None, repr=False)
 
@@ -62,6 +63,7 @@ class MailConfig:
             send_empty_weeks=settings.send_empty_weeks,
             web_host=settings.web_host,
             web_port=settings.web_port,
+            trusted_proxies=tuple(settings.web_trusted_proxies),
             public_base_url=settings.public_base_url,
             secret_key=None
             if settings.secret_key is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -79,6 +80,10 @@ class Settings(BaseSettings):
     send_empty_weeks: bool = Field(default=False, alias="SEND_EMPTY_WEEKS")
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
     web_port: int = Field(default=8080, ge=0, le=65_535, alias="WEB_PORT")
+    # Proxies whose X-Forwarded-For names the client (the sign-up limit per IP): addresses or networks.
+    web_trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=["127.0.0.1", "::1"], alias="WEB_TRUSTED_PROXIES"
+    )
     public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")
     secret_key: SecretStr | None = Field(default=None, alias="SECRET_KEY")
     # Operations (issue 12): after how many failures in a row of one source the admins (ADMIN_IDS) hear of it.
@@ -102,6 +107,22 @@ class Settings(BaseSettings):
                 return [int(part) for part in value.replace(" ", "").split(",") if part]
             except ValueError:
                 raise ValueError(f"{value!r} is not a comma-separated list of Telegram user ids") from None
+        return value
+
+    @field_validator("web_trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            # An empty variable means the default (env_ignore_empty), so trusting nobody is spelled `none`.
+            if value.strip().lower() == "none":
+                return []
+            parts = [part for part in value.replace(" ", "").split(",") if part]
+            for part in parts:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an IP address or network (like 10.0.0.0/8)") from None
+            return parts
         return value
 
     @field_validator("telegram_api_base")

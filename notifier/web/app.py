@@ -15,10 +15,11 @@ says `Referrer-Policy: no-referrer`, since paths carry tokens.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -34,6 +35,9 @@ from notifier.tokens import TokenSigner
 from notifier.web.metrics import metrics_handler
 
 log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CSRF_COOKIE = "csrf"
 LANG_COOKIE = "lang"
@@ -58,6 +62,11 @@ class Pages:
     renderer: Renderer
     signer: TokenSigner
     mail: MailConfig
+
+    def client_address(self, request: web.Request) -> str:
+        """The client's IP, through the proxies of WEB_TRUSTED_PROXIES."""
+        trusted = [ipaddress.ip_network(net, strict=False) for net in self.mail.trusted_proxies]
+        return client_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
 
     def lang(self, request: web.Request) -> str:
         """The page language: `?lang=`, then the cookie, then Accept-Language, then zh."""
@@ -190,7 +199,7 @@ async def subscribe(request: web.Request) -> web.Response:
         lang = chosen
     address = form.get("address")
     result = await _services(request).email_sign_up(
-        address if isinstance(address, str) else "", lang, ip=request.remote or "unknown"
+        address if isinstance(address, str) else "", lang, ip=_pages(request).client_address(request)
     )
     title = pages.gettext(lang, "The weekly email")
     outcome = result.status
@@ -334,6 +343,32 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         response.set_status(405)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+def client_address(remote: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]) -> str:
+    """The client's IP: the peer, unless it is a trusted proxy; then the nearest untrusted hop of
+    X-Forwarded-For (read right to left, each proxy appends the address it saw), or the peer when the header
+    is absent or malformed."""
+    peer = _ip(remote)
+    if peer is None:
+        return remote or "unknown"
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
+    current = peer
+    for hop in reversed(hops):
+        if not any(current in network for network in trusted):
+            break
+        previous = _ip(hop)
+        if previous is None:
+            break
+        current = previous
+    return str(current)
+
+
+def _ip(text: str | None) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address((text or "").strip().strip("[]"))
+    except ValueError:
+        return None
 
 
 def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) -> web.Application:

@@ -27,6 +27,7 @@ NAMES = (
     "LOG_FORMAT",
     "ADMIN_IDS",
     "ALERT_AFTER",
+    "WEB_TRUSTED_PROXIES",
 )
 
 
@@ -88,12 +89,20 @@ def test_a_naive_kexue_now_is_read_in_time_zone_and_then_runs_on(monkeypatch: py
         ("FETCH_TIMEOUT", "nan"),
         ("LOG_LEVEL", "LOUD"),
         ("KEXUE_SOURCES", " , "),
+        ("WEB_TRUSTED_PROXIES", "127.0.0.1,proxy.local"),
     ],
 )
 def test_bad_values_are_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_trusted_proxies_are_comma_separated_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB_TRUSTED_PROXIES", " 10.0.0.0/8, ::1 ")
+    assert Settings().web_trusted_proxies == ["10.0.0.0/8", "::1"]
+    monkeypatch.setenv("WEB_TRUSTED_PROXIES", "none")
+    assert Settings().web_trusted_proxies == []
 
 
 def test_every_setting_is_in_env_example_with_a_comment() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 from notifier.services import CONFIRMATION_MAILS_PER_DAY, SIGNUPS_PER_DAY, EmailSignUpStatus, Services
 from notifier.tokens import TokenSigner
 from notifier.web import WebServer, start_web
+from notifier.web.app import client_address
 from tests.notifier.mail_support import BASE_URL, MONDAY, SECRET, MailWorld
 from tests.support.store import reads
 
@@ -32,9 +34,9 @@ class Browser:
         async with self.session.get(self.server.url + path, headers=headers) as response:
             return response.status, await response.text()
 
-    async def post(self, path: str, data: dict[str, str]) -> tuple[int, str]:
+    async def post(self, path: str, data: dict[str, str], **headers: str) -> tuple[int, str]:
         """POST a form to `path`: the status and the page."""
-        async with self.session.post(self.server.url + path, data=data) as response:
+        async with self.session.post(self.server.url + path, data=data, headers=headers) as response:
             return response.status, await response.text()
 
     async def form(self, path: str, **fields: str) -> tuple[int, str]:
@@ -45,12 +47,13 @@ class Browser:
         assert match is not None
         return await self.post(path, {"csrf": match[1], **fields})
 
-    async def sign_up(self, address: str, lang: str = "zh") -> tuple[int, str]:
-        """The sign-up form of `/`, filled in and sent."""
+    async def sign_up(self, address: str, lang: str = "zh", *, via: str | None = None) -> tuple[int, str]:
+        """The sign-up form of `/`, filled in and sent (through a proxy saying `X-Forwarded-For: via`)."""
         status, page = await self.get("/")
         match = CSRF_FIELD.search(page)
         assert status == 200 and match is not None
-        return await self.post("/subscribe", {"csrf": match[1], "address": address, "lang": lang})
+        headers = {} if via is None else {"X-Forwarded-For": via}
+        return await self.post("/subscribe", {"csrf": match[1], "address": address, "lang": lang}, **headers)
 
 
 @pytest.fixture
@@ -284,3 +287,57 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
     assert samples[("kexue_emails_bounced_total", ())] == 1
     assert samples[("kexue_messages_sent_total", ())] == samples[("kexue_telegram_429_total", ())] == 0
     assert samples[("kexue_messages_failed_total", (("reason", "server_error"),))] == 0
+
+
+async def test_behind_a_trusted_proxy_the_limit_counts_each_client_not_the_proxy(
+    browser: Browser, world: MailWorld
+) -> None:
+    # The proxy on loopback (trusted by default) names each client: many readers sign up the same day.
+    for n in range(SIGNUPS_PER_DAY + 2):
+        assert (await browser.sign_up(f"reader{n}@example.com", "en", via=f"203.0.113.{n + 1}"))[0] == 200
+    # One client is still held to the limit, whatever it claims further left in the header.
+    for n in range(SIGNUPS_PER_DAY):
+        assert (await browser.sign_up(f"same{n}@example.com", "en", via=f"10.9.9.{n}, 198.51.100.7"))[
+            0
+        ] == 200
+    assert (await browser.sign_up("one-more@example.com", "en", via="198.51.100.7"))[0] == 429
+
+
+async def test_an_untrusted_peer_cannot_choose_its_address_with_x_forwarded_for(world: MailWorld) -> None:
+    services = world.services(trusted_proxies=())
+    server = await start_web(services, world.app.renderer, host="127.0.0.1", port=0)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            browser = Browser(server, session, services)
+            for n in range(SIGNUPS_PER_DAY):
+                assert (await browser.sign_up(f"r{n}@example.com", "en", via=f"203.0.113.{n + 1}"))[0] == 200
+            assert (await browser.sign_up("r9@example.com", "en", via="203.0.113.99"))[0] == 429
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "trusted", "client"),
+    [
+        ("192.0.2.1", [], ["127.0.0.1"], "192.0.2.1"),
+        ("192.0.2.1", ["203.0.113.5"], ["127.0.0.1"], "192.0.2.1"),  # not a trusted proxy: header ignored
+        ("127.0.0.1", ["203.0.113.5"], ["127.0.0.1"], "203.0.113.5"),
+        (
+            "127.0.0.1",
+            ["6.6.6.6, 203.0.113.5"],
+            ["127.0.0.1"],
+            "203.0.113.5",
+        ),  # the left part is the client's word
+        ("127.0.0.1", ["203.0.113.5, 10.0.0.2"], ["127.0.0.1", "10.0.0.0/8"], "203.0.113.5"),
+        ("127.0.0.1", ["203.0.113.5", "10.0.0.2"], ["127.0.0.1", "10.0.0.0/8"], "203.0.113.5"),  # two headers
+        ("127.0.0.1", ["not-an-ip"], ["127.0.0.1"], "127.0.0.1"),
+        ("127.0.0.1", [""], ["127.0.0.1"], "127.0.0.1"),
+        ("::1", ["2001:db8::7"], ["::1"], "2001:db8::7"),
+        (None, ["203.0.113.5"], ["127.0.0.1"], "unknown"),
+    ],
+)
+def test_the_client_address_through_trusted_proxies(
+    remote: str | None, forwarded: list[str], trusted: list[str], client: str
+) -> None:
+    networks = [ipaddress.ip_network(net) for net in trusted]
+    assert client_address(remote, forwarded, networks) == client
