@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,26 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     """A freshly migrated store in a real SQLite file in `tmp_path`."""
     async with database(tmp_path / "kexue.sqlite3") as opened:
         yield opened
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[logging.LogRecord]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record)
+
+
+@pytest.fixture
+def errors() -> Iterator[list[logging.LogRecord]]:
+    """Every record of ERROR or above while the test runs (the bot's error handler and aiohttp log each
+    failure so): the fuzz suites assert it stays empty."""
+    records: list[logging.LogRecord] = []
+    handler = _Collect(records)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield records
+    finally:
+        root.removeHandler(handler)

@@ -28,6 +28,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from digest.model import Digest
 from digest.render import Renderer
 from notifier.config import MailConfig
 from notifier.services import EmailSignUpStatus, LinkState, Services
@@ -178,6 +179,18 @@ def _pages(request: web.Request) -> Pages:
     return request.app[PAGES_KEY]
 
 
+async def _trusted_form(
+    pages: Pages, request: web.Request
+) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | web.Response:
+    """The posted form with a valid CSRF token, or the page refusing it (400 unreadable, 403 forged)."""
+    form = await read_form(request)
+    if form is None:
+        return pages.csrf_refused(request, status=400)
+    if not await pages.csrf_ok(request, form):
+        return pages.csrf_refused(request)
+    return form
+
+
 async def index(request: web.Request) -> web.Response:
     """The sign-up form."""
     pages = _pages(request)
@@ -188,11 +201,9 @@ async def index(request: web.Request) -> web.Response:
 async def subscribe(request: web.Request) -> web.Response:
     """A sign-up from the form; the answer never tells whether the address was known."""
     pages = _pages(request)
-    form = await read_form(request)
-    if form is None:
-        return pages.csrf_refused(request, status=400)
-    if not await pages.csrf_ok(request, form):
-        return pages.csrf_refused(request)
+    form = await _trusted_form(pages, request)
+    if isinstance(form, web.Response):
+        return form
     lang = pages.lang(request)
     chosen = form.get("lang")
     if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
@@ -248,11 +259,9 @@ async def confirm_page(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     """The confirm button: the address gets the weekly email from now on."""
     pages = _pages(request)
-    form = await read_form(request)
-    if form is None:
-        return pages.csrf_refused(request, status=400)
-    if not await pages.csrf_ok(request, form):
-        return pages.csrf_refused(request)
+    form = await _trusted_form(pages, request)
+    if isinstance(form, web.Response):
+        return form
     lang = pages.lang(request)
     state = await _services(request).email_confirm(request.match_info["token"])
     if state is LinkState.INVALID:
@@ -299,11 +308,7 @@ async def digest_page(request: web.Request) -> web.Response:
     """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
     pages = _pages(request)
     week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    digest = await _services(request).week_digest(week)
-    if digest is None:
-        return pages.not_found(request)
-    html = pages.renderer.email_html(digest, pages.lang(request))
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
+    return _digest_page(pages, request, await _services(request).week_digest(week))
 
 
 async def span_page(request: web.Request) -> web.Response:
@@ -314,7 +319,11 @@ async def span_page(request: web.Request) -> web.Response:
         last = date.fromisoformat(request.match_info["last"])
     except ValueError:
         return pages.not_found(request)
-    digest = await _services(request).span_digest(first, last)
+    return _digest_page(pages, request, await _services(request).span_digest(first, last))
+
+
+def _digest_page(pages: Pages, request: web.Request, digest: Digest | None) -> web.Response:
+    """A digest as the weekly email's HTML, or the 404 page when there is none."""
     if digest is None:
         return pages.not_found(request)
     html = pages.renderer.email_html(digest, pages.lang(request))

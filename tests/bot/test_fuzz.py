@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,28 +189,6 @@ class Fuzzed:
         ]
         assert not refused, refused
         return made
-
-
-class _Collect(logging.Handler):
-    def __init__(self, into: list[logging.LogRecord]) -> None:
-        super().__init__(logging.ERROR)
-        self.into = into
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.into.append(record)
-
-
-@pytest.fixture
-def errors() -> Iterator[list[logging.LogRecord]]:
-    """Every record of ERROR or above while the test runs (the error handler logs each failure so)."""
-    records: list[logging.LogRecord] = []
-    handler = _Collect(records)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield records
-    finally:
-        root.removeHandler(handler)
 
 
 @pytest.fixture

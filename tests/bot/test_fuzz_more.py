@@ -48,8 +48,8 @@ from tests.support.bot_api import NOT_MODIFIED, Call
 
 # Hypothesis warns when it prints a failing case of several kilobytes; huge inputs are the point here.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
-# The first pass's world (its seeded archive, readers, groups and pressable buttons) serves here too.
-errors = first_pass.errors
+# The first pass's world (its seeded archive, readers, groups and pressable buttons) serves here too;
+# `errors` comes from tests/conftest.py.
 fuzzed = first_pass.fuzzed
 # A case costs a few milliseconds: half the profile's cases per test (1200 in all at the default) keeps the
 # whole file, its plain cases included, near 15 s on 2 cores.

@@ -10,7 +10,7 @@ import binascii
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,28 +86,6 @@ class Site:
         assert not failures, failures
         assert "Traceback" not in text
         return status, text
-
-
-class _Collect(logging.Handler):
-    def __init__(self, into: list[logging.LogRecord]) -> None:
-        super().__init__(logging.ERROR)
-        self.into = into
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.into.append(record)
-
-
-@pytest.fixture
-def errors() -> Iterator[list[logging.LogRecord]]:
-    """Every record of ERROR or above while the test runs (aiohttp logs a handler's exception so)."""
-    records: list[logging.LogRecord] = []
-    handler = _Collect(records)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield records
-    finally:
-        root.removeHandler(handler)
 
 
 @pytest.fixture
