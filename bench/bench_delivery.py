@@ -85,7 +85,7 @@ async def run_service(workdir: Path, server: BotApiServer, stop_after: int) -> t
         "LOG_LEVEL": "WARNING",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "notifier.cli", "run", cwd=workdir, env=env, stderr=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", "cli.main", "run", cwd=workdir, env=env, stderr=asyncio.subprocess.DEVNULL
     )
     peak = 0.0
     try:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from storage.db import Database, database
 
 # The local blog server fixtures (`blog_server`, `make_blog_server`) and the local Bot API (`bot_api`).
-pytest_plugins = ["tests.support.blog_server", "tests.support.bot_api"]
+pytest_plugins = ["tests.support.blog_server", "tests.support.bot_api", "tests.support.mail"]
 
 # No deadline anywhere: shared CI runners stall at random, and a slow example is not a failing one.
 settings.register_profile("ci", deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])

@@ -10,9 +10,9 @@ import pytest
 from aiogram import Dispatcher
 
 from bot.email import make_router
-from tests.notifier.mail_support import MailWorld, mail_world
-from tests.notifier.smtp_server import SmtpServer
 from tests.support.bot_api import BotApiServer
+from tests.support.mail import MailWorld, mail_world
+from tests.support.smtp_server import SmtpServer
 from tests.support.store import reads
 from tests.support.test_bot_api import connected
 

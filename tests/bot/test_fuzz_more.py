@@ -80,7 +80,7 @@ class Hook:
         printer.text("Hook(...)")
 
     def fingerprint(self) -> int:
-        """SQLite's count of commits by other connections (see tests/notifier/test_web_fuzz.py)."""
+        """SQLite's count of commits by other connections (see tests/web/test_fuzz.py)."""
         (version,) = self.watch.execute("PRAGMA data_version").fetchone()
         return int(version)
 

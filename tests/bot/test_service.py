@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tests.notifier.test_scheduler import read_until, start_service, stop
+from tests.cli.test_run import read_until, start_service, stop
 from tests.support.blog_server import BlogServer
 from tests.support.bot_api import BotApiServer
 from tests.support.fixtures import make_feed_xml

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate
-from notifier.cli import main
+from cli.main import main
 from storage.db import database
 from tests.digest.tg_validator import check_telegram_html
 from tests.support.store import seed

@@ -76,7 +76,7 @@ async def start(workdir: Path, server: BotApiServer, run: int) -> asyncio.subpro
     log = (workdir / f"run-{run}.log").open("wb")
     try:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "notifier.cli", "run", cwd=workdir, env=env, stdout=log, stderr=log
+            sys.executable, "-m", "cli.main", "run", cwd=workdir, env=env, stdout=log, stderr=log
         )
     finally:
         log.close()

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from notifier.config import Config, MailConfig
 from notifier.ops import SmtpLogin, check_bot, check_smtp, check_source, doctor, smtp_of
 from storage.db import database
-from tests.notifier.test_cli import Cli
+from tests.cli.test_main import Cli
 from tests.support.blog_server import BlogServer
 from tests.support.bot_api import BotApiServer
 from tests.support.fixtures import make_feed_xml

@@ -54,7 +54,7 @@ class PipedService(Service):
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "notifier.cli",
+            "cli.main",
             *self.command,
             cwd=self.workdir,
             env=clean_environment(**self.env),
@@ -289,7 +289,7 @@ async def test_a_locked_or_full_database_fails_a_poll_cleanly_and_every_post_is_
             assert await svc.stop() == 0
     assert (tmp_path / "k.sqlite3-wal").stat().st_size > 0
     log = svc.log()
-    assert "Traceback" not in log and "notifier.scheduler: stopped" in log
+    assert "Traceback" not in log and "cli.run: stopped" in log
     assert query(tmp_path, "PRAGMA integrity_check") == [("ok",)]
     assert count(tmp_path, "posts") == 3 + BURST
     assert deliveries(tmp_path) == {"sent": 3 * READERS}

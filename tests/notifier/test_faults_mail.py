@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from storage.emails import EmailAddress
-from tests.notifier.mail_support import BASE_URL, MONDAY, MailWorld
-from tests.notifier.smtp_server import SmtpServer
+from tests.support.mail import BASE_URL, MONDAY, MailWorld
 from tests.support.service import Service, clean_environment
+from tests.support.smtp_server import SmtpServer
 from tests.support.store import reads
 
 WEEK = "2025-W20"
@@ -53,7 +53,7 @@ async def send_weekly(world: MailWorld, workdir: Path, now: datetime, **more: st
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "notifier.cli",
+        "cli.main",
         "send-weekly",
         cwd=workdir,
         env=clean_environment(**mail_env(workdir, world.smtp, now, **more)),

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from notifier.logs import Scrubber, formatter
 from notifier.settings import Settings
-from tests.notifier.test_cli import Cli
+from tests.cli.test_main import Cli
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_feed_xml
 

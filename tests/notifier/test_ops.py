@@ -10,8 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from notifier.settings import DEFAULT_DB
-from tests.notifier.test_cli import Cli, cli, feed_file
-from tests.notifier.test_scheduler import read_until, start_service, stop
+from tests.cli.test_main import Cli, cli, feed_file
+from tests.cli.test_run import read_until, start_service, stop
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_feed_xml
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.notifier.smtp_server import SmtpServer
-from tests.notifier.test_scheduler import read_until, start_service, stop
+from tests.cli.test_run import read_until, start_service, stop
+from tests.support.smtp_server import SmtpServer
 
 
 async def test_run_serves_the_web_app_and_says_email_is_off_without_smtp_host(tmp_path: Path) -> None:

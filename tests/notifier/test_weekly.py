@@ -16,7 +16,7 @@ import pytest
 
 from notifier.mailer import MailUnavailable
 from notifier.weekly import iso_week, previous_week, scheduled_moment, week_monday
-from tests.notifier.mail_support import BASE_URL, MONDAY, TZ, MailWorld, clean_environment
+from tests.support.mail import BASE_URL, MONDAY, TZ, MailWorld, clean_environment
 from tests.support.store import reads
 
 
@@ -298,7 +298,7 @@ async def test_two_send_weekly_processes_at_once_mail_each_address_once(
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "notifier.cli",
+            "cli.main",
             "send-weekly",
             cwd=tmp_path,
             env=env,

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from archive.identity import series_key, title_key
 from archive.model import Post, PostDate
 from bench.bench_search import evaluate, fixture_database, index_search, load_posts, load_queries
-from notifier.cli import main
+from cli.main import main
 from storage.db import Database, database, migrations
 from storage.posts import PostStore
 from storage.search import (

@@ -35,11 +35,11 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from tests.notifier.smtp_server import SmtpServer
 from tests.support.blog_server import BlogServer
 from tests.support.bot_api import BotApiServer, Chat, SentMessage, User
 from tests.support.fixtures import make_feed_xml, read_fixture
 from tests.support.service import Service
+from tests.support.smtp_server import SmtpServer
 
 TZ = ZoneInfo("Asia/Shanghai")
 # The service's clock starts here (KEXUE_NOW): a Monday just before 08:00, a week after the newest post of

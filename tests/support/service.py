@@ -65,7 +65,7 @@ class Service:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "notifier.cli",
+                "cli.main",
                 *self.command,
                 cwd=self.workdir,
                 env=clean_environment(**self.env),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cli.context import CommandWords, add_common, print_json, whole_number
 from notifier.bootstrap import App
-from notifier.context import CommandWords, add_common, print_json, whole_number
 from notifier.services import MAX_OFFSET
 from storage.search import MAX_LIMIT, SearchHit
 

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from notifier.tokens import TokenSigner
-from notifier.web import WebServer, start_web
-from notifier.web.app import CSRF_COOKIE
-from tests.notifier.mail_support import MONDAY, SECRET, MailWorld
+from tests.support.mail import MONDAY, SECRET, MailWorld
+from web import WebServer, start_web
+from web.app import CSRF_COOKIE
 
 # Hypothesis warns when it prints a failing case of several kilobytes; huge inputs are the point here.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
@@ -400,7 +400,7 @@ async def test_a_request_line_over_8_kib_is_refused_without_an_error_in_the_log(
 ) -> None:
     # Found by test_any_path_and_method: aiohttp answers 400 and logs the parse failure at ERROR with a
     # traceback; the web app's server log turns it into one INFO line.
-    caplog.set_level(logging.INFO, logger="notifier.web")
+    caplog.set_level(logging.INFO, logger="web")
     status, _ = await site.request("GET", "/" + "%E5%AD%97" * 1000)  # asserts nothing at ERROR
     assert status == 400
     assert any("malformed request" in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)

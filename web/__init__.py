@@ -1,5 +1,5 @@
 """The web app of the weekly email (sign-up, confirm, unsubscribe, the digest in a browser)."""
 
-from notifier.web.app import WebServer, create_web_app, start_web
+from web.app import WebServer, create_web_app, start_web
 
 __all__ = ["WebServer", "create_web_app", "start_web"]

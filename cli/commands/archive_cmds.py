@@ -13,8 +13,8 @@ from archive import ArchiveError
 from archive.detect import parse
 from archive.fetch import failure_line, redact_url
 from archive.model import Post
+from cli.context import CommandWords, UsageError, add_common, print_json, whole_number
 from notifier.bootstrap import App
-from notifier.context import CommandWords, UsageError, add_common, print_json, whole_number
 from notifier.services import MAX_LATEST, SeriesMatch
 
 EMPTY_STORE = "no posts stored yet (run `kexue-notifier poll` or `kexue-notifier backfill` first)"
@@ -166,7 +166,7 @@ async def cmd_series(args: argparse.Namespace, app: App) -> int:
 
 async def cmd_run(args: argparse.Namespace, app: App) -> int:
     """The service: the scheduler and everything it drives, until SIGINT or SIGTERM."""
-    from notifier.scheduler import serve
+    from cli.run import serve
 
     await serve(app)
     return 0

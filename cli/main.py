@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr, ValidationError
 
 from archive import ArchiveError
+from cli.commands import archive_cmds, digest, email, ops, search
+from cli.context import Handler, UsageError, options_first
 from digest import DigestError
 from notifier.bootstrap import config_from, open_app
-from notifier.commands import archive_cmds, digest, email, ops, search
-from notifier.context import Handler, UsageError, options_first
 from notifier.logs import LogFormat, formatter
 from notifier.services import NotifierError
 from notifier.settings import Settings

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cli.run import Jobs
 from notifier.bootstrap import open_app
-from notifier.scheduler import Jobs
 from notifier.settings import Settings
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_feed_xml
@@ -29,7 +29,7 @@ async def start_service(workdir: Path, **env: str) -> asyncio.subprocess.Process
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "notifier.cli",
+        "cli.main",
         "run",
         cwd=workdir,
         env={**clean, "KEXUE_DB": str(workdir / "k.sqlite3"), "CRAWL_DELAY": "0", **env},

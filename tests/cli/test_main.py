@@ -36,7 +36,7 @@ class Run:
 
 
 class Cli:
-    """Runs `python -m notifier.cli` in a scratch directory with a clean environment."""
+    """Runs `python -m cli.main` in a scratch directory with a clean environment."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -52,7 +52,7 @@ class Cli:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "notifier.cli",
+            "cli.main",
             *args,
             cwd=self.workdir,
             env={**self.env, **env},
@@ -413,7 +413,7 @@ async def test_a_closed_pipe_ends_quietly(cli: Cli) -> None:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "notifier.cli",
+            "cli.main",
             *args,
             cwd=cli.workdir,
             env=cli.env,

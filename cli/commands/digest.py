@@ -7,12 +7,12 @@ import sys
 from datetime import date, timedelta
 from typing import Any
 
+from cli.context import CommandWords, UsageError, add_common
 from digest import DigestError
 from digest.model import LANGS, check_lang
 from digest.render import FORMATS, Format
 from digest.selection import FIRST_DIGEST_DAYS
 from notifier.bootstrap import App
-from notifier.context import CommandWords, UsageError, add_common
 
 # The blog began in 2009; a day outside these keeps the date arithmetic of a digest inside the calendar.
 EARLIEST, LATEST = date(2000, 1, 1), date(9000, 12, 31)

@@ -18,9 +18,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from archive import ArchiveError
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
-from notifier.web import WebServer, start_web
 from notifier.weekly import WeeklyMail
 from storage import StorageError
+from web import WebServer, start_web
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import pytest
 
 from notifier.services import CONFIRMATION_MAILS_PER_DAY, SIGNUPS_PER_DAY, EmailSignUpStatus, Services
 from notifier.tokens import TokenSigner
-from notifier.web import WebServer, start_web
-from notifier.web.app import client_address
-from tests.notifier.mail_support import BASE_URL, MONDAY, SECRET, MailWorld
+from tests.support.mail import BASE_URL, MONDAY, SECRET, MailWorld
 from tests.support.store import reads
+from web import WebServer, start_web
+from web.app import client_address
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from cli.context import CommandWords, UsageError, add_common
 from notifier.bootstrap import App
-from notifier.context import CommandWords, UsageError, add_common
 from notifier.mailer import MailUnavailable
 from notifier.weekly import WeeklyMail
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cli.context import CommandWords, UsageError, add_common, print_json
 from notifier import ops
 from notifier.bootstrap import App
-from notifier.context import CommandWords, UsageError, add_common, print_json
 
 
 def _size(size: int) -> str:

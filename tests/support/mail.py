@@ -20,7 +20,7 @@ from notifier.config import Config
 from notifier.services import Services
 from notifier.settings import Settings
 from notifier.weekly import WeeklyMail
-from tests.notifier.smtp_server import SmtpServer
+from tests.support.smtp_server import SmtpServer
 from tests.support.store import seed
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -123,3 +123,23 @@ async def mail_world(
         )
         await seed(app.db, POSTS, now=MONDAY - timedelta(days=2))
         yield MailWorld(app, clock, config, smtp)
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[SmtpServer]:
+    """A running SMTP server on loopback (a pytest fixture)."""
+    server = SmtpServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def world(
+    tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[MailWorld]:
+    """The weekly-email world over a fresh database and the loopback SMTP server."""
+    async with mail_world(tmp_path, smtp, monkeypatch) as opened:
+        yield opened

@@ -19,9 +19,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from notifier.web import start_web
-from tests.notifier.mail_support import BASE_URL, MailWorld
+from tests.support.mail import BASE_URL, MailWorld
 from tests.support.store import reads
+from web import start_web
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts"

@@ -33,7 +33,7 @@ from digest.render import Renderer
 from notifier.config import MailConfig
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
-from notifier.web.metrics import metrics_handler
+from web.metrics import metrics_handler
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class _MalformedRequests(logging.Filter):
 
 
 # The server's own log (aiohttp's "aiohttp.server" is shared with any other aiohttp server in the process).
-_server_log = logging.getLogger("notifier.web.server")
+_server_log = logging.getLogger("web.server")
 _server_log.addFilter(_MalformedRequests())
 
 
