@@ -138,6 +138,10 @@ class Choices:
             log.info("chat %d: resumed", chat_id)
         return resumed
 
+    async def reader(self, chat_id: int) -> Subscriber | None:
+        """The chat's reader, if it ever started."""
+        return await read_stores(self.db).subscribers.get(chat_id)
+
     async def set_time_zone(self, chat_id: int, zone: str) -> Subscriber:
         """The zone the chat's digest hour is read in; ChoiceRefused for a zone not offered."""
         if not is_known(zone):
