@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -18,13 +18,34 @@ from multidict import MultiDictProxy
 from notifier.choices import ChoiceRefused, Choices, PreferencePage
 from notifier.mailer import mask_address
 
-if TYPE_CHECKING:
-    from web.app import Pages
-
 log = logging.getLogger(__name__)
 
 Form = MultiDictProxy[str | bytes | bytearray | web.FileField]
-TrustedForm = Callable[["Pages", web.Request], Awaitable[Form | web.Response]]
+
+
+class Pages(Protocol):
+    """What the page needs of the web app's shared helper (web/app.py `Pages`)."""
+
+    def lang(self, request: web.Request) -> str:
+        """The page language."""
+        ...
+
+    def gettext(self, lang: str, msgid: str, **values: Any) -> str:
+        """A message of the catalogs."""
+        ...
+
+    def render(
+        self, request: web.Request, template: str, *, title: str, status: int = 200, **values: Any
+    ) -> web.Response:
+        """A page of templates/web/ with its CSRF cookie."""
+        ...
+
+    def not_found(self, request: web.Request) -> web.Response:
+        """The plain 404 page."""
+        ...
+
+
+TrustedForm = Callable[[Any, web.Request], Awaitable[Form | web.Response]]
 
 CHOICES_KEY: web.AppKey[Choices] = web.AppKey("choices", Choices)
 
