@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate
+from digest.selection import DigestBuilder
 from storage.db import Database
 from storage.preferences import EmailPreference, split_words
+from storage.recipients import Recipient
 from storage.uow import read_stores, unit_of_work
 from storage.watches import MAX_WATCHES, WatchRefused, compile_words
 from tests.support.store import ingest
@@ -205,3 +207,30 @@ async def test_email_preferences_round_trip_and_match_words(db: Database) -> Non
     assert await read_stores(db).preferences.matching(stored.words, pks) == {pks[1]}
     with pytest.raises(WatchRefused):
         split_words("梯" * 70)
+
+
+async def test_a_digest_reader_finds_watched_posts_in_their_digest_and_forget_removes_watches(
+    db: Database,
+) -> None:
+    await ingest(db, OLD, now=NOW - timedelta(hours=2), tz=TZ, max_age_days=14)
+    rid = await reader(db, WATCHER, watch=GD)
+    async with unit_of_work(db) as uow:
+        await uow.subscribers.set_mode(WATCHER, "daily", hour=8)
+    result = await ingest(
+        db,
+        [post(10800, "梯度下降", "梯度下降"), post(10801, "别的", "无关")],
+        now=NOW,
+        tz=TZ,
+        max_age_days=14,
+    )
+    # A digest reader gets no instant row, and is due for digests with a watch alone.
+    assert await rows(db, "SELECT * FROM deliveries") == []
+    assert [r.chat_id for r in await read_stores(db).subscribers.digest_readers(0, 10)] == [WATCHER]
+    recipient = Recipient("telegram", rid, str(WATCHER), "zh", NOW - timedelta(days=1), False, frozenset())
+    digest = await DigestBuilder(db, link_host="kexue.fm", tz=TZ).for_recipient(
+        recipient, NOW + timedelta(hours=1)
+    )
+    assert digest is not None and [item.title for item in digest.posts] == [result.new[0].post.title]
+    async with unit_of_work(db) as uow:
+        assert await uow.subscribers.forget(WATCHER)
+    assert await rows(db, "SELECT * FROM watches") == [] and await rows(db, "SELECT * FROM watch_hits") == []
