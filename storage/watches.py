@@ -25,7 +25,7 @@ import aiosqlite
 from storage import StorageError
 from storage.posts import iso
 from storage.search import MAX_TERMS, fts_expression
-from storage.textnorm import query_terms
+from storage.textnorm import index_text, is_cjk, query_terms
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,25 @@ class Compiled:
     query: str
     terms: str
     match: str
+    token: str
+
+
+def _token(terms: Sequence[tuple[str, ...]]) -> str:
+    """An index token every matching post holds: the first token of the longest term (the rarest, likely)."""
+    longest = max(terms, key=len)
+    return longest[0] + longest[1] if len(longest) >= 2 and is_cjk(longest[0]) else longest[0]
+
+
+def post_tokens(texts: Sequence[str]) -> list[str]:
+    """Every token a post's text holds as the index writes it, and each CJK character alone (a one-character
+    term matches as a prefix)."""
+    found: set[str] = set()
+    for text in texts:
+        for token in index_text(text).split():
+            found.add(token)
+            if is_cjk(token[0]):
+                found.add(token[0])
+    return sorted(found)
 
 
 def compile_words(words: str, *, max_chars: int = MAX_WATCH_CHARS) -> Compiled:
@@ -77,7 +96,8 @@ def compile_words(words: str, *, max_chars: int = MAX_WATCH_CHARS) -> Compiled:
     terms = query_terms(query)[:MAX_TERMS]
     if not terms:
         raise WatchRefused("empty", "a watch needs at least one word")
-    return Compiled(query, " ".join("".join(term) for term in terms), fts_expression(terms, " AND "))
+    joined = " ".join("".join(term) for term in terms)
+    return Compiled(query, joined, fts_expression(terms, " AND "), _token(terms))
 
 
 def _row(row: Sequence[Any]) -> Watch:
@@ -123,9 +143,9 @@ class WatchStore:
         if len(await self.of(subscriber_id)) >= limit:
             raise WatchRefused("too_many", f"at most {limit} watches per reader")
         async with self.conn.execute(
-            f"INSERT INTO watches (subscriber_id, query, terms, match, created_at) VALUES (?, ?, ?, ?, ?) "
-            f"RETURNING {_COLUMNS}",
-            (subscriber_id, compiled.query, compiled.terms, compiled.match, iso(now)),
+            "INSERT INTO watches (subscriber_id, query, terms, match, token, created_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+            (subscriber_id, compiled.query, compiled.terms, compiled.match, compiled.token, iso(now)),
         ) as c:
             inserted = await c.fetchone()
         if inserted is None:
@@ -142,30 +162,39 @@ class WatchStore:
     async def match_new(self, pks: Sequence[int], now: datetime) -> int:
         """Record which reachable readers' watches each of these new posts matches; how many (reader, post).
 
-        One statement: every watch is tried against the index row of each post (`rowid = pk`), and the
-        words of all the watches a post matched for one reader are kept together, in the order saved. A
-        post counts only once announced (in the outbox) no earlier than the watch was saved.
+        Per post, one statement: the watches whose token the post's indexed text holds are tried against
+        its row of the index (`rowid = pk`), and the words of all the watches it matched for one reader are
+        kept together, in the order saved. A post counts only once announced (in the outbox) no earlier
+        than the watch was saved.
         """
-        if not pks:
-            return 0
-        sql = """
-            INSERT INTO watch_hits (subscriber_id, post_pk, words, created_at)
-            SELECT h.subscriber_id, h.pk, json_group_array(h.query), :now FROM (
-                SELECT w.subscriber_id, n.value AS pk, w.query FROM watches w
-                JOIN subscribers r ON r.id = w.subscriber_id
-                JOIN json_each(:pks) n
-                -- Only a post announced once the watch existed: a watch never fires for older posts.
-                JOIN outbox o ON o.post_pk = n.value AND o.queued_at >= w.created_at
-                WHERE r.active = 1 AND r.blocked_at IS NULL AND EXISTS (
-                    SELECT 1 FROM search_fts WHERE search_fts MATCH w.match AND search_fts.rowid = n.value)
-                ORDER BY w.subscriber_id, n.value, w.id) AS h
-            GROUP BY h.subscriber_id, h.pk
-            ON CONFLICT (subscriber_id, post_pk) DO NOTHING
-        """
-        await (await self.conn.execute(sql, {"pks": json.dumps(list(pks)), "now": iso(now)})).close()
-        async with self.conn.execute("SELECT changes()") as c:
-            row = await c.fetchone()
-        hits = 0 if row is None else int(row[0])
+        hits = 0
+        for pk in pks:
+            async with self.conn.execute(
+                "SELECT title, excerpt, content FROM search_readable WHERE pk = ?", (pk,)
+            ) as c:
+                row = await c.fetchone()
+            if row is None:
+                continue
+            tokens = post_tokens([str(part) for part in row])
+            sql = """
+                INSERT INTO watch_hits (subscriber_id, post_pk, words, created_at)
+                SELECT h.subscriber_id, :pk, json_group_array(h.query), :now FROM (
+                    SELECT w.subscriber_id, w.query FROM watches w
+                    JOIN subscribers r ON r.id = w.subscriber_id
+                    -- Only a post announced once the watch existed: a watch never fires for older posts.
+                    JOIN outbox o ON o.post_pk = :pk AND o.queued_at >= w.created_at
+                    WHERE w.token IN (SELECT value FROM json_each(:tokens))
+                    AND r.active = 1 AND r.blocked_at IS NULL AND EXISTS (
+                        SELECT 1 FROM search_fts WHERE search_fts MATCH w.match AND search_fts.rowid = :pk)
+                    ORDER BY w.subscriber_id, w.id) AS h
+                GROUP BY h.subscriber_id
+                ON CONFLICT (subscriber_id, post_pk) DO NOTHING
+            """
+            args = {"pk": pk, "tokens": json.dumps(tokens, ensure_ascii=False), "now": iso(now)}
+            await (await self.conn.execute(sql, args)).close()
+            async with self.conn.execute("SELECT changes()") as c:
+                changed = await c.fetchone()
+            hits += 0 if changed is None else int(changed[0])
         if hits:
             log.info("watches: %d reader-post matches among %d new posts", hits, len(pks))
         return hits

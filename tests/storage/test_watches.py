@@ -234,3 +234,30 @@ async def test_a_digest_reader_finds_watched_posts_in_their_digest_and_forget_re
     async with unit_of_work(db) as uow:
         assert await uow.subscribers.forget(WATCHER)
     assert await rows(db, "SELECT * FROM watches") == [] and await rows(db, "SELECT * FROM watch_hits") == []
+
+
+async def test_one_character_and_whole_word_watches_match_as_search_does(db: Database) -> None:
+    await ingest(db, OLD, now=NOW - timedelta(hours=2), tz=TZ, max_age_days=14)
+    await reader(db, WATCHER, watch="熵")
+    await reader(db, OTHER, watch="LoRA")
+    entropy = await ingest(db, [post(10800, "最大熵原理", "从最大熵谈起")], now=NOW, tz=TZ, max_age_days=14)
+    explore = await ingest(
+        db,
+        [post(10801, "Exploration", "about exploration")],
+        now=NOW + timedelta(hours=1),
+        tz=TZ,
+        max_age_days=14,
+    )
+    lora = await ingest(
+        db,
+        [post(10802, "ＬｏＲＡ 的低秩", "lora rank")],
+        now=NOW + timedelta(hours=2),
+        tz=TZ,
+        max_age_days=14,
+    )
+    found = await rows(db, "SELECT recipient, item FROM deliveries ORDER BY id")
+    assert found == [
+        (str(WATCHER), f"post:{entropy.new[0].pk}"),
+        (str(OTHER), f"post:{lora.new[0].pk}"),
+    ]
+    assert explore.new
