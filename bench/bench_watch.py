@@ -16,13 +16,14 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from archive.model import Post, PostDate
 from notifier.ingest import ingest_poll
 from storage.db import Database, open_database
 from storage.uow import unit_of_work
 
-TZ = UTC
+TZ = ZoneInfo("UTC")
 NOW = datetime(2025, 5, 10, 12, 0, tzinfo=UTC)
 ARCHIVE = 1_330
 READERS = 10_000
