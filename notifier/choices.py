@@ -103,6 +103,9 @@ class Choices:
 
     async def unwatch(self, chat_id: int, watch_id: int) -> Watch | None:
         """Remove one of the chat's watches; the one removed, or None (gone already, or not the chat's)."""
+        if not 0 < watch_id < 2**63:
+            # Forged button data beyond SQLite's integers names no watch.
+            return None
         async with unit_of_work(self.db) as uow:
             found = await uow.subscribers.get(chat_id)
             removed = None if found is None else await uow.watches.remove(found.id, watch_id)

@@ -353,7 +353,7 @@ class SubscriberStore:
             await self.conn.execute(
                 "UPDATE subscribers SET lang = :lang, lang_chosen = :chosen, mode = :mode, "
                 "digest_hour = :hour, digest_day = :day, created_at = :created, last_digest_at = :last, "
-                "chat_type = 'supergroup' WHERE id = :id",
+                "time_zone = coalesce(:zone, time_zone), chat_type = 'supergroup' WHERE id = :id",
                 {
                     "lang": lang,
                     "chosen": int(old.lang_chosen or new.lang_chosen),
@@ -362,6 +362,7 @@ class SubscriberStore:
                     "day": old.digest_day,
                     "created": iso(min(old.created_at, new.created_at)),
                     "last": None if last is None else iso(last),
+                    "zone": old.time_zone,
                     "id": new.id,
                 },
             )

@@ -128,3 +128,21 @@ async def test_help_lists_the_new_commands_and_explains_the_query_language(harne
     for command in ("/watch", "/pause", "/resume"):
         assert command in text
     assert "/watch 梯度下降" in text and "/watch Transformer 位置编码" in text and "/watch LoRA" in text
+
+
+async def test_forged_watch_buttons_remove_nothing_and_break_nothing(harness: Harness) -> None:
+    user = harness.user()
+    await harness.ask(user, "/watch 梯度下降")
+    shown = await listing(harness, user)
+    for data in (
+        "watch-rm:99999999999999999999999",
+        "watch-rm:-1",
+        "watch-rm:x",
+        "tz-pick:999",
+        "pause:forever",
+    ):
+        press = harness.api.press_button(user, shown, data, forged=True)
+        await harness.api.wait_for_callback_answer(press["callback_query"]["id"], timeout=10)
+    reader = await harness.app.reads.subscribers.get(user.id)
+    assert reader is not None and len(await harness.app.reads.watches.of(reader.id)) == 1
+    assert not reader.paused and reader.time_zone is None
