@@ -13,6 +13,7 @@ from typing import Literal
 
 from notifier.config import Clock, Config
 from notifier.pausing import end_pauses
+from notifier.services import InvalidRequest
 from notifier.tokens import TokenSigner, signer_for
 from notifier.zones import is_known, zone_of
 from storage.db import Database
@@ -33,7 +34,7 @@ PAUSE_LENGTHS: dict[PauseLength, timedelta | None] = {
 }
 
 
-class ChoiceRefused(ValueError):
+class ChoiceRefused(InvalidRequest):
     """A choice the service refuses; `reason` names why for the front end (empty, too_long, too_many …)."""
 
     def __init__(self, reason: str, message: str) -> None:
