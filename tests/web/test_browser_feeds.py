@@ -42,7 +42,7 @@ async def test_formulas_in_the_browser_mathml_page_series_page_and_feed_reader_v
         maths = await run(chromium.find_elements, By.TAG_NAME, "math")
         assert len(maths) == len(FOUR)
         for math in maths:
-            size = await run(lambda m=math: m.size)
+            size = await run(getattr, math, "size")
             assert size["width"] > 10 and size["height"] > 8
         body = await run(lambda: chromium.find_element(By.TAG_NAME, "body").text)
         assert "\\" not in body and "pmatrix" not in body
