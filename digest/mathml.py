@@ -117,6 +117,40 @@ def to_mathml(source: str, *, display: bool = False, alt: str = "") -> str | Non
     return ET.tostring(cleaned, encoding="unicode", short_empty_elements=True)
 
 
+# MathML Core (Chromium) honours only `mathvariant="normal"`: a bold `\\boldsymbol{W}` is written with the
+# Unicode mathematical alphanumerics instead (𝑾), which every engine shows.
+_LATIN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_GREEK = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡϴΣΤΥΦΧΨΩ∇αβγδεζηθικλμνξοπρςστυφχψω∂ϵϑϰϕϱϖ"
+_STYLED = {
+    "bold": (0x1D400, 0x1D6A8, 0x1D7CE),
+    "bold-italic": (0x1D468, 0x1D71C, 0x1D7CE),
+    "italic": (0x1D434, 0x1D6E2, None),
+}
+# Letters that have their own older code point (ℎ is the italic h).
+_HOLES = {"italic": {"h": "ℎ"}}
+
+
+def styled(text: str, variant: str) -> str | None:
+    """`text` in the Unicode mathematical alphabet of `variant`, or None when a character has none there."""
+    starts = _STYLED.get(variant)
+    if starts is None:
+        return None
+    latin, greek, digits = starts
+    out = []
+    for char in text:
+        if char in _HOLES.get(variant, {}):
+            out.append(_HOLES[variant][char])
+        elif char in _LATIN:
+            out.append(chr(latin + _LATIN.index(char)))
+        elif char in _GREEK:
+            out.append(chr(greek + _GREEK.index(char)))
+        elif char.isdigit() and char.isascii() and digits is not None:
+            out.append(chr(digits + int(char)))
+        else:
+            return None
+    return "".join(out)
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -136,6 +170,12 @@ def _clean(element: ET.Element) -> ET.Element | None:
         if _local(attribute) in _ATTRIBUTES:
             copy.set(_local(attribute), value)
     copy.text = element.text
+    variant = element.get("mathvariant")
+    if name in ("mi", "mn") and variant and element.text and len(element) == 0:
+        converted = styled(element.text, variant)
+        if converted is not None:
+            copy.text = converted
+            copy.attrib.pop("mathvariant", None)
     for child in element:
         cleaned = _clean(child)
         if cleaned is None:

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from digest.mathml import MATHML_NS, to_mathml
+from digest.mathml import MATHML_NS, styled, to_mathml
 
 M = f"{{{MATHML_NS}}}"
 
@@ -63,3 +63,11 @@ def test_links_styles_and_markup_never_pass_through() -> None:
 def test_the_blog_operator_macros_convert() -> None:
     markup = to_mathml(r"\tr(\boldsymbol{A}) + \argmax_x f(x)")
     assert markup is not None and "tr" in markup and "argmax" in markup and "\\" not in markup
+
+
+def test_bold_letters_are_written_in_unicode_bold_for_engines_that_ignore_mathvariant() -> None:
+    markup = to_mathml(r"\boldsymbol{W}\boldsymbol{\alpha} + \mathbf{x}_2")
+    assert markup is not None
+    assert "𝑾" in markup and "𝜶" in markup and "𝐱" in markup and "mathvariant" not in markup
+    assert styled("h", "italic") == "ℎ" and styled("Ω9", "bold") == "𝛀𝟗" and styled("?", "bold") is None
+    assert styled("x", "fraktur") is None
