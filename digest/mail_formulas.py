@@ -61,7 +61,8 @@ def img_tag(image: MailImage, alt: str) -> str:
     drawing = image.drawing
     width, height = drawing.css_width, drawing.css_height
     size = f"width:{width:g}px;height:{height:g}px"
-    common = f'src="cid:{image.cid}" alt="{escape(alt, quote=True)}" width="{round(width)}" height="{round(height)}"'
+    alt_text = escape(alt, quote=True)
+    common = f'src="cid:{image.cid}" alt="{alt_text}" width="{round(width)}" height="{round(height)}"'
     if drawing.display:
         return f'<img {common} style="display:block;margin:8px auto;border:0;{size}">'
     return f'<img {common} style="display:inline;border:0;vertical-align:-{drawing.css_depth:g}px;{size}">'
