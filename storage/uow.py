@@ -18,6 +18,7 @@ from storage.counters import CounterStore
 from storage.db import Database
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore
+from storage.formula_prefs import FormulaPrefStore
 from storage.leases import LeaseStore
 from storage.mail_ledger import MailLedger
 from storage.meta import MetaStore
@@ -44,6 +45,7 @@ class Stores:
         self.stats = StatsStore(conn)
         self.mail_ledger = MailLedger(conn)
         self.counters = CounterStore(conn)
+        self.formula_prefs = FormulaPrefStore(conn)
 
 
 @asynccontextmanager
