@@ -48,9 +48,10 @@ def formula_img(drawing: Drawing, url: str, alt: str) -> str:
             f'<div style="text-align:center;margin:0.6em 0"><img src="{url}" alt="{alt_text}" {size} '
             f'style="max-width:100%;height:auto"></div>'
         )
+    # Many feed readers drop `style`: `align="middle"` keeps a tall formula near the line's middle there.
     depth = drawing.css_depth
     return (
-        f'<img src="{url}" alt="{alt_text}" {size} '
+        f'<img src="{url}" alt="{alt_text}" {size} align="middle" '
         f'style="vertical-align:-{depth:.1f}px;display:inline;margin:0 1px">'
     )
 
