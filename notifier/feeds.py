@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from archive.identity import series_lookup_key
 from digest.model import PostItem
 from digest.selection import DigestBuilder
 from storage.db import Database
@@ -93,10 +94,15 @@ class Feeds:
             if summary.key in refs
         ]
 
-    async def series(self, series_id: int) -> SeriesFeed | None:
-        """One series by its stable number, or None."""
+    async def series(self, series_id: int | str) -> SeriesFeed | None:
+        """One series by its stable number or by its name (any spelling the bot's /series takes), or None."""
         reads = read_stores(self.db)
-        ref = await reads.subscribers.series_by_id(series_id)
+        if isinstance(series_id, str):
+            wanted = series_lookup_key(series_id)
+            refs = await reads.subscribers.series_refs()
+            ref = next((r for key, r in refs.items() if wanted and series_lookup_key(key) == wanted), None)
+        else:
+            ref = await reads.subscribers.series_by_id(series_id)
         if ref is None:
             return None
         for summary in await reads.posts.series_summaries():

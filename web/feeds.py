@@ -1,10 +1,10 @@
 """Atom feeds, the series page and the formula images they link, on the web app.
 
 Routes: `GET /feed.atom` (the newest posts), `GET /series` (every series, its parts and its feed),
-`GET /series/{id}/feed.atom` (one series), `GET /formula/{key}.png` (a drawn formula, immutable: the key is
-the hash of its source). Feeds answer `ETag` and 304 to `If-None-Match`; `?lang=en` gives English words
-(default zh). A feed entry shows the excerpt with its formulas as images under PUBLIC_BASE_URL, each with the
-readable Unicode text as `alt`; a formula that cannot be drawn is that text.
+`GET /series/{id}/feed.atom` (one series, by its number or its name), `GET /formula/{key}.png` (a drawn
+formula, immutable: the key is the hash of its source). Feeds answer `ETag` and 304 to `If-None-Match`;
+`?lang=en` gives English words (default zh). A feed entry shows the excerpt with its formulas as images under
+PUBLIC_BASE_URL, each with the readable Unicode text as `alt`; a formula that cannot be drawn is that text.
 
 A formula image is served by its key only: the web app remembers the source of every key its feeds named,
 and after a restart finds an unknown key again by re-reading the feeds (at most once a minute).
@@ -192,7 +192,8 @@ async def feed_series(request: web.Request) -> web.Response:
     """One series' parts as Atom, newest part first; 404 for a series not known."""
     site = _site(request)
     lang = _feed_lang(request)
-    series = await site.feeds.series(int(request.match_info["id"]))
+    ref = request.match_info["ref"]
+    series = await site.feeds.series(int(ref) if ref.isascii() and ref.isdigit() else ref)
     if series is None:
         raise web.HTTPNotFound()
     posts = sorted(series.posts, key=lambda post: post.updated, reverse=True)
@@ -225,5 +226,5 @@ def add_feed_routes(app: web.Application, site: FeedSite) -> None:
     """The feed, series-page and formula-image routes (the series page itself is in web.app)."""
     app[FEED_SITE_KEY] = site
     app.router.add_get("/feed.atom", feed_all)
-    app.router.add_get(r"/series/{id:\d{1,9}}/feed.atom", feed_series)
+    app.router.add_get(r"/series/{ref:[^/]{1,200}}/feed.atom", feed_series)
     app.router.add_get(r"/formula/{key:[0-9a-f]{32}}.png", formula_png)

@@ -128,6 +128,10 @@ async def test_a_series_feed_holds_only_that_series_and_the_series_page_lists_ev
     assert [entry.title for entry in parsed.entries] == ["MoE环游记：5、均匀分布的反思"]
     status, _, _ = await _get(site, "/series/999999/feed.atom")
     assert status == 404
+    # By name too, as the bot's /series takes it.
+    status, by_name, _ = await _get(site, "/series/低秩近似之路/feed.atom")
+    assert status == 200 and by_name == body
+    assert (await _get(site, "/series/没有这个系列/feed.atom"))[0] == 404
     status, page, _ = await _get(site, "/series?lang=en")
     assert status == 200
     assert b"CUR" in page and b"Atom feed" in page and path.encode() in page
