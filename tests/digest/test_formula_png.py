@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -104,3 +106,13 @@ def test_the_blog_spellings_mathtext_lacks_are_rewritten() -> None:
     assert to_mathtext(r"\tr(A)") == r"\operatorname{tr}(A)"
     assert to_mathtext(r"\mathop{\text{softmax}}(x)") == r"\operatorname{softmax}(x)"
     assert to_mathtext(r"\left(x\right)") == r"\left(x\right)"
+
+
+def test_importing_the_application_loads_no_drawing_library() -> None:
+    # matplotlib and numpy cost a large part of a second: only a process that draws pays for them.
+    code = (
+        "import sys, cli.main, web.app, bot.app, digest.formula_png, digest.mathml; "
+        "print(sorted(m for m in ('matplotlib', 'numpy', 'PIL', 'latex2mathml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
