@@ -187,15 +187,18 @@ def _draw(key: str, source: str, display: bool) -> Drawing | None:
 
 
 def _png(coverage: Any) -> bytes:
-    """The coverage mask as a PNG: dark ink on transparency (reads on white and on a tinted background)."""
+    """The coverage mask as a PNG: dark ink on transparency (reads on white and on a tinted background).
+
+    Grey and alpha (PNG colour type 4): a fifth smaller than RGBA and quicker to compress.
+    """
     import numpy as np
     from PIL import Image
 
-    rgba = np.zeros((*coverage.shape, 4), dtype=np.uint8)
-    rgba[..., :3] = 0x22
-    rgba[..., 3] = coverage
+    pixels = np.zeros((*coverage.shape, 2), dtype=np.uint8)
+    pixels[..., 0] = 0x22
+    pixels[..., 1] = coverage
     out = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(out, format="PNG", optimize=True)
+    Image.fromarray(pixels, "LA").save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 

@@ -42,7 +42,7 @@ def test_held_out_formulas_draw_as_real_pngs(source: str, display: bool) -> None
     assert drawing is not None, source
     image = _decode(drawing.png)
     assert image.format == "PNG" and image.size == (drawing.width, drawing.height)
-    assert image.mode == "RGBA"
+    assert image.mode == "LA"
     alpha = image.getchannel("A")
     lo, hi = alpha.getextrema()
     assert lo == 0 and hi == 255, "ink on a transparent ground"
