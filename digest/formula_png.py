@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 SCALE = 2
 # The CSS pixel size of the body text the formula sits in (the mail and the feeds use 15-16 px).
-FONT_PX = 16
-DISPLAY_FONT_PX = 18
+FONT_PX = 18
+DISPLAY_FONT_PX = 22
 # Bounds for a hostile or absurd formula: longer sources and larger drawings are not drawn.
 MAX_SOURCE_CHARS = 600
 MAX_WIDTH_PX = 1800 * SCALE
@@ -206,7 +206,8 @@ _parsers: dict[int, tuple[Any, Any]] = {}
 
 
 def _parser(size: int) -> tuple[Any, Any]:
-    """Mathtext's raster parser and the font properties of `size` pixels (Computer Modern, like LaTeX)."""
+    """Mathtext's raster parser and the font properties of `size` pixels (STIX: LaTeX-like, and its strokes
+    stay legible on a screen of ordinary density, where Computer Modern's thin ones fade)."""
     found = _parsers.get(size)
     if found is None:
         import matplotlib
@@ -215,5 +216,5 @@ def _parser(size: int) -> tuple[Any, Any]:
         from matplotlib.font_manager import FontProperties
         from matplotlib.mathtext import MathTextParser
 
-        found = _parsers[size] = (MathTextParser("agg"), FontProperties(size=size, math_fontfamily="cm"))
+        found = _parsers[size] = (MathTextParser("agg"), FontProperties(size=size, math_fontfamily="stix"))
     return found

@@ -1,12 +1,15 @@
 """Drawn formulas in a real headless Chromium: the digest page's MathML laid out by the browser, the series
-page, and a feed entry as a feed reader shows it (its HTML content with the images the web app serves).
+page, a feed entry as a feed reader shows it (its HTML content with the images the web app serves), and the
+weekly mail as a mail client shows it (each `cid:` resolved to its PNG part).
 
-Screenshots are kept in `var/artifacts/` (gitignored): digest-mathml.png, series-page.png, feed-reader.png.
+Screenshots are kept in `var/artifacts/` (gitignored): digest-mathml.png, series-page.png, feed-reader.png,
+weekly-mail-formulas.png.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import timedelta
 
 import aiohttp
@@ -81,3 +84,40 @@ async def test_formulas_in_the_browser_mathml_page_series_page_and_feed_reader_v
         print(f"\nscreenshots: {ARTIFACTS}/digest-mathml.png series-page.png feed-reader.png")
     finally:
         await server.stop()
+
+
+async def test_the_weekly_mail_as_a_mail_client_shows_it(
+    chromium: webdriver.Chrome, world: MailWorld
+) -> None:
+    await seed(world.app.db, FORMULA_POSTS, now=MONDAY - timedelta(days=1))
+    await world.confirmed("reader@example.com", lang="zh")
+    assert (await world.weekly().run(force=True)).sent == 1
+    (mail,) = world.smtp.to("reader@example.com")
+    html_part = mail.get_body(("html",))
+    assert html_part is not None
+    html = str(html_part.get_content())
+    # A mail client resolves each cid: to the part with that Content-ID.
+    for part in mail.walk():
+        if part.get_content_type() == "image/png":
+            cid = str(part["Content-ID"]).strip("<>")
+            png = base64.b64encode(part.get_content()).decode()
+            html = html.replace(f"cid:{cid}", f"data:image/png;base64,{png}")
+    assert "cid:" not in html
+    page = ARTIFACTS / "weekly-mail-formulas.html"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.write_text(html, encoding="utf-8")
+    run = asyncio.to_thread
+    await run(chromium.get, page.as_uri())
+    images = await run(chromium.find_elements, By.TAG_NAME, "img")
+    assert len(images) >= 2
+    for image in images:
+        natural = await run(chromium.execute_script, "return arguments[0].naturalWidth", image)
+        shown = await run(chromium.execute_script, "return arguments[0].getBoundingClientRect().width", image)
+        assert isinstance(natural, int) and natural > 0
+        # Drawn at twice the size it is shown at.
+        assert abs(natural / 2 - float(shown)) < 1.5
+    text = await run(lambda: chromium.find_element(By.TAG_NAME, "body").text)
+    assert "\\" not in text and "pmatrix" not in text and "低秩近似之路（五）：CUR分解" in text
+    shot = ARTIFACTS / "weekly-mail-formulas.png"
+    assert await run(chromium.save_screenshot, str(shot))
+    print(f"\nscreenshot of the weekly mail with drawn formulas: {shot}")
