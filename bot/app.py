@@ -3,7 +3,7 @@
 Long polling by default (`BotRunner.start_polling`, the seam a lease can wrap so only one process polls);
 webhook mode when WEBHOOK_URL is set: an aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT checks Telegram's
 secret token on every request. Long-lived objects reach handlers as dispatcher keyword data: `db`,
-`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`.
+`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `formulas`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot import (
     email,
     fallback,
     forget,
+    formulas,
     help,
     inline,
     latest,
@@ -48,6 +49,7 @@ from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
 from digest import DigestError
 from notifier.bootstrap import App
+from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.services import NotifierError
 from storage import StorageError
@@ -100,6 +102,7 @@ def build_dispatcher(
     `admin_ttl`: how long a group member's getChatMember answer is remembered.
     """
     views = views or Views(app.renderer)
+    choice = FormulaChoice(app.db, app.clock)
     dp = Dispatcher(
         disable_fsm=True,
         name="kexue",
@@ -110,7 +113,8 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services),
+        rich=RichSender(enabled=config.rich, store=app.services, formulas=choice),
+        formulas=choice,
     )
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
@@ -127,6 +131,7 @@ def build_dispatcher(
         series.make_router(),
         subscribe.make_router(),
         settings.make_router(),
+        formulas.make_router(),
         email.make_router(),
         forget.make_router(),
         inline.make_router(),

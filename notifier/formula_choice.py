@@ -43,9 +43,13 @@ class FormulaChoice:
     async def offer_switch(self, chat_id: int) -> bool:
         """Whether the rich message about to go to this chat is the reader's first (it carries the switch).
 
-        A reader who chose for themselves is never offered it.
+        A reader who chose for themselves is never offered it; a chat that never sent /start is offered it
+        every time (nothing can be kept for it, and a button is better than no way out).
         """
-        if (await self.preference(chat_id)).chosen:
+        preference = await self.preference(chat_id)
+        if preference.chosen:
             return False
+        if not preference.reader:
+            return True
         async with unit_of_work(self.db) as uow:
             return await uow.formula_prefs.claim_hint(chat_id, self.clock())

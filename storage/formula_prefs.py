@@ -28,11 +28,13 @@ def default_display(chat_type: str | None, chat_id: int) -> FormulaDisplay:
 
 @dataclass(frozen=True, slots=True)
 class FormulaPref:
-    """A reader's way of showing formulas, whether they chose it, and whether the switch was offered."""
+    """A reader's way of showing formulas, whether they chose it, whether the switch was offered, and
+    whether the chat is a stored reader at all (one that never sent /start has nowhere to keep anything)."""
 
     display: FormulaDisplay
     chosen: bool
     hint_sent: bool
+    reader: bool = True
 
 
 class FormulaPrefStore:
@@ -50,7 +52,7 @@ class FormulaPrefStore:
         async with self.conn.execute(sql, (chat_id,)) as c:
             row = await c.fetchone()
         if row is None:
-            return FormulaPref(default_display(None, chat_id), False, False)
+            return FormulaPref(default_display(None, chat_id), False, False, reader=False)
         chat_type, display, hint = row
         if display in FORMULA_DISPLAYS:
             return FormulaPref(display, True, hint is not None)

@@ -22,6 +22,8 @@ async def test_a_private_reader_is_offered_the_switch_once_and_a_group_reads_tex
     assert await choice.choose(7, "text")
     assert not await choice.wants_native(7)
     assert not await choice.choose(8, "text")
+    # A chat that never sent /start cannot be remembered: each rich message offers the switch.
+    assert await choice.offer_switch(8) and await choice.offer_switch(8)
 
 
 async def test_a_reader_who_chose_is_never_offered_the_switch(db: Database) -> None:
