@@ -9,12 +9,24 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.i18n import Translations
+from notifier.formula_choice import AGAIN_POST, SWITCH_PREFIX
+
+__all__ = [
+    "AGAIN_LATEST",
+    "AGAIN_POST",
+    "AGAIN_SETTINGS",
+    "FormulaButton",
+    "settings_row",
+    "switch_button",
+    "without_switch",
+]
 
 # What a switch sends again: a /latest page (offset, count).
 AGAIN_LATEST = "l"
 # The /settings buttons: the settings message is drawn again in place.
 AGAIN_SETTINGS = "s"
-PREFIX = "fx"
+# The prefix the sender of notifications writes too (notifier.formula_choice.switch_data).
+PREFIX = SWITCH_PREFIX
 
 
 class FormulaButton(CallbackData, prefix=PREFIX):

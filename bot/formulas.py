@@ -16,11 +16,12 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery
 
 from bot.common import edit_in_place, pressed_in
-from bot.formula_buttons import AGAIN_LATEST, AGAIN_SETTINGS, FormulaButton, without_switch
+from bot.formula_buttons import AGAIN_LATEST, AGAIN_POST, AGAIN_SETTINGS, FormulaButton, without_switch
 from bot.latest import latest_page
 from bot.middlewares import CHANGES_CHAT
 from bot.settings import reader_of, settings_message
 from bot.views import Views
+from digest.render import Renderer
 from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
 from storage.formula_prefs import FORMULA_DISPLAYS
@@ -35,6 +36,7 @@ async def choose(
     services: Services,
     views: Views,
     formulas: FormulaChoice,
+    renderer: Renderer,
     lang: str,
 ) -> None:
     """A formula button: keep the choice, then show the settings again or send the message again as text."""
@@ -57,13 +59,18 @@ async def choose(
     except TelegramBadRequest as exc:
         # A message too old to edit keeps its button; pressing it again changes nothing.
         log.info("chat %d: formula switch left in place: %s", chat_id, exc.message)
+    kept = without_switch(message.reply_markup)
     if callback_data.again == AGAIN_LATEST:
         page = await latest_page(services, views, reader.lang, callback_data.a, max(1, callback_data.b))
         if page is not None:
             last = len(page.html) - 1
-            kept = without_switch(message.reply_markup)
             for index, html in enumerate(page.html):
                 await bot.send_message(chat_id, html, reply_markup=kept if index == last else None)
+    elif callback_data.again == AGAIN_POST:
+        stored = await services.post_by_key(callback_data.a)
+        if stored is not None:
+            (item,) = await services.post_items([stored])
+            await bot.send_message(chat_id, renderer.telegram_post(item, reader.lang), reply_markup=kept)
     log.info("chat %d: switched to formulas as text from a rich message", chat_id)
 
 

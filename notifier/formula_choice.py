@@ -16,6 +16,16 @@ from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
+# The switch's callback data, as bot/formula_buttons.py's FormulaButton packs it (the bot parses it):
+# `fx:text:<again>:<a>:<b>`; the sender of notifications writes it with again = "p" and a = the post's key.
+SWITCH_PREFIX = "fx"
+AGAIN_POST = "p"
+
+
+def switch_data(again: str, a: int = 0, b: int = 0) -> str:
+    """The callback data of the switch to text that sends a message again (`again`: what, `a`, `b`: which)."""
+    return f"{SWITCH_PREFIX}:text:{again}:{a}:{b}"
+
 
 class FormulaChoice:
     """Reads and changes a reader's formula display, and hands out the one-time switch offer."""

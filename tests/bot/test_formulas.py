@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage
+
+from notifier.formula_choice import AGAIN_POST, switch_data
 from tests.bot.conftest import Harness
 from tests.support.bot_api import SentMessage
 
@@ -81,3 +84,31 @@ async def test_groups_get_text_by_default(harness: Harness) -> None:
     answer = await api.wait_for_message(group.id)
     assert answer.method == "sendMessage" and "∇f" in answer.plain
     assert not api.calls_of("sendRichMessage")
+
+
+async def test_the_switch_under_a_notification_sends_that_post_again_as_text(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/start")
+    stored = await harness.app.reads.posts.by_archive_id(10592)
+    assert stored is not None
+    # The notification as the sender writes it (notifier/sender.py): a link button, then the switch.
+    data = switch_data(AGAIN_POST, stored.pk)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text="Read the post", url="https://kexue.fm/archives/10592")],
+            [InlineKeyboardButton(text="Formulas look wrong?", callback_data=data)],
+        ]
+    )
+    rich = r"<b>Muon</b> <tg-math>\boldsymbol{Q}\boldsymbol{K}^{\top}</tg-math>"
+    sent = await harness.runner.bot.send_rich_message(
+        reader.id, InputRichMessage(html=rich), reply_markup=markup
+    )
+    notification = api.message(reader.id, sent.message_id)
+    assert notification is not None
+    await api.wait_for_message(reader.id)  # the notification itself
+    api.press_button(reader, notification, data)
+    again = await api.wait_for_message(reader.id)
+    assert again.method == "sendMessage"
+    assert "Muon优化器赏析" in again.plain and "QKᵀ" in again.plain and "\\" not in again.plain
+    assert (again.reply_markup or {})["inline_keyboard"][0][0]["url"] == "https://kexue.fm/archives/10592"
+    assert (await harness.app.reads.formula_prefs.get(reader.id)).display == "text"
