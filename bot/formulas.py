@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery
 
+from bot.callbacks import MAX_OFFSET
 from bot.common import edit_in_place, pressed_in
 from bot.formula_buttons import AGAIN_LATEST, AGAIN_POST, AGAIN_SETTINGS, FormulaButton, without_switch
-from bot.latest import latest_page
+from bot.latest import MAX_COUNT, latest_page
 from bot.middlewares import CHANGES_CHAT
 from bot.settings import reader_of, settings_message
 from bot.views import Views
 from digest.render import Renderer
+from notifier.choices import Choices
 from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
 from storage.formula_prefs import FORMULA_DISPLAYS
@@ -36,13 +37,17 @@ async def choose(
     services: Services,
     views: Views,
     formulas: FormulaChoice,
+    choices: Choices,
     renderer: Renderer,
     lang: str,
 ) -> None:
     """A formula button: keep the choice, then show the settings again or send the message again as text."""
     message = pressed_in(query)
     t = views.translations
-    if message is None or callback_data.to not in FORMULA_DISPLAYS:
+    forged = callback_data.again == AGAIN_LATEST and not (
+        0 <= callback_data.a <= MAX_OFFSET and 1 <= callback_data.b <= MAX_COUNT
+    )
+    if message is None or callback_data.to not in FORMULA_DISPLAYS or forged:
         await query.answer(t.gettext(lang, "This button no longer works; please send the command again."))
         return
     chat_id = message.chat.id
@@ -50,18 +55,15 @@ async def choose(
     await formulas.choose(chat_id, "text" if callback_data.to == "text" else "native")
     if callback_data.again == AGAIN_SETTINGS:
         await query.answer()
-        text, markup = await settings_message(services, views, reader, formulas)
+        text, markup = await settings_message(services, views, reader, choices, formulas)
         await edit_in_place(message, text, markup)
         return
     await query.answer(t.gettext(lang, "Formulas now come as readable text; /settings switches back."))
-    try:
-        await message.edit_reply_markup(reply_markup=without_switch(message.reply_markup))
-    except TelegramBadRequest as exc:
-        # A message too old to edit keeps its button; pressing it again changes nothing.
-        log.info("chat %d: formula switch left in place: %s", chat_id, exc.message)
+    # The rich message keeps its button (an edit could only say what the answer already says); the copy sent
+    # as text keeps the message's other buttons.
     kept = without_switch(message.reply_markup)
     if callback_data.again == AGAIN_LATEST:
-        page = await latest_page(services, views, reader.lang, callback_data.a, max(1, callback_data.b))
+        page = await latest_page(services, views, reader.lang, callback_data.a, callback_data.b)
         if page is not None:
             last = len(page.html) - 1
             for index, html in enumerate(page.html):

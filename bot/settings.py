@@ -14,6 +14,8 @@ from bot.common import edit_in_place, keyboard, pressed_in
 from bot.formula_buttons import settings_row
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
+from bot.zones import zone_row
+from notifier.choices import Choices
 from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
 from storage.subscribers import Subscriber
@@ -41,7 +43,11 @@ async def reader_of(services: Services, chat: Chat, lang: str) -> Subscriber:
 
 
 async def settings_message(
-    services: Services, views: Views, reader: Subscriber, formulas: FormulaChoice | None = None
+    services: Services,
+    views: Views,
+    reader: Subscriber,
+    choices: Choices,
+    formulas: FormulaChoice | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The settings text and its buttons, in the reader's language."""
     lang = reader.lang
@@ -80,6 +86,8 @@ async def settings_message(
                 (f"{later:02d}:00 ▸", SettingChange("h", "+1").pack()),
             ]
         )
+    if reader.mode != "instant":
+        rows.append(zone_row(choices, reader))
     if reader.mode == "weekly":
         days = (
             views.render(lang, "weekday", (reader.digest_day - 1) % 7),
@@ -103,11 +111,11 @@ async def settings_message(
 
 
 async def settings(
-    message: Message, services: Services, views: Views, formulas: FormulaChoice, lang: str
+    message: Message, services: Services, views: Views, lang: str, choices: Choices, formulas: FormulaChoice
 ) -> None:
     """Show the settings with their buttons."""
     reader = await reader_of(services, message.chat, lang)
-    text, markup = await settings_message(services, views, reader, formulas)
+    text, markup = await settings_message(services, views, reader, choices, formulas)
     await message.answer(text, reply_markup=markup)
 
 
@@ -116,8 +124,9 @@ async def change(
     cb: SettingChange,
     services: Services,
     views: Views,
-    formulas: FormulaChoice,
     lang: str,
+    choices: Choices,
+    formulas: FormulaChoice,
 ) -> None:
     """Apply one button and show the settings again, in place."""
     message = pressed_in(query)
@@ -136,7 +145,7 @@ async def change(
         reader = await services.set_mode(chat_id, reader.mode, day=day)
     elif cb.kind == "l" and cb.value in views.languages:
         reader = await services.set_language(chat_id, cb.value)
-    text, markup = await settings_message(services, views, reader, formulas)
+    text, markup = await settings_message(services, views, reader, choices, formulas)
     await edit_in_place(message, text, markup)
 
 

@@ -56,6 +56,7 @@ from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.formula_choice import AGAIN_POST, FormulaChoice, switch_data
 from notifier.leasing import LeaseKeeper, holder_id
+from notifier.watching import with_watch_note
 from storage import StorageError
 from storage.counters import MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
 from storage.db import Database, WriteFailed
@@ -648,6 +649,10 @@ class Sender:
             item, raw = await self._item(delivery.post_pks[0])
             html = self.renderer.telegram_post(item, lang)
             rich = rich_post_html(self.renderer, item, raw, lang) if self.rich else None
+            if delivery.kind == "post":
+                html, rich = await with_watch_note(
+                    self.db, self.renderer, delivery.recipient, item, delivery.post_pks[0], lang, html, rich
+                )
             pk = item.key if delivery.kind == "post" else None
             return Composed([Outgoing(html, rich, item.url, lang, post_pk=pk)])
         if delivery.kind == "burst":

@@ -1,4 +1,5 @@
-"""Signed opaque tokens for the links of the weekly email (confirm, unsubscribe), made with SECRET_KEY.
+"""Signed opaque tokens for the links of the weekly email (confirm, unsubscribe, preferences), made with
+SECRET_KEY.
 
 A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, the first bytes of the
 address hash) and 16 bytes of HMAC-SHA256 over them. The hash prefix binds a token to its address, so an id
@@ -24,11 +25,12 @@ from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["confirm", "unsubscribe"]
-_PURPOSES: dict[Purpose, int] = {"confirm": 1, "unsubscribe": 2}
+Purpose = Literal["confirm", "unsubscribe", "preferences"]
+_PURPOSES: dict[Purpose, int] = {"confirm": 1, "unsubscribe": 2, "preferences": 3}
 _LAYOUT = struct.Struct(">BQQ8s")
 _MAC_BYTES = 16
-# A confirmation link is good for three days; an unsubscribe link for as long as the address exists.
+# A confirmation link is good for three days; an unsubscribe or preference link for as long as the address
+# exists.
 CONFIRM_TTL = timedelta(days=3)
 # Without SECRET_KEY a random key is made once and kept in the database, so links survive restarts.
 SECRET_META_KEY = "secret_key"

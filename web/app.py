@@ -5,8 +5,9 @@ scanners follow GET links and must not confirm) and `POST /confirm/{token}`, `GE
 page with a button) and `POST /unsubscribe/{token}` (RFC 8058 one-click: a mail client posts
 `List-Unsubscribe=One-Click` with no cookie, so the signed token in the path is the whole authority),
 `GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered, each
-formula written as MathML), `GET /series` (every series with its parts and its Atom feed; the feeds and their
-formula images are in web/feeds.py) and `GET /healthz`. A bad, forged or expired token gets a plain 404 page.
+formula written as MathML), `GET|POST /preferences/{token}` (what the weekly email holds: web/preferences.py),
+`GET /series` (every series with its parts and its Atom feed; the feeds and their formula images are in
+web/feeds.py) and `GET /healthz`. A bad, forged or expired token gets a plain 404 page.
 
 Forms carry a CSRF token: a random cookie and, in the form, an HMAC of it under SECRET_KEY (double submit);
 pages in zh and en from the gettext catalogs (`?lang=`, then a cookie, then Accept-Language). Every answer
@@ -35,12 +36,14 @@ from digest.formulas import email_html as formula_email_html
 from digest.mathml import to_mathml
 from digest.model import Digest
 from digest.render import Renderer
+from notifier.choices import Choices
 from notifier.config import MailConfig
 from notifier.feeds import Feeds
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
 from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
 from web.metrics import metrics_handler
+from web.preferences import add_preference_routes
 
 log = logging.getLogger(__name__)
 
@@ -423,6 +426,8 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_get("/series", series_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services))
+    choices = Choices(db=services.db, clock=services.clock, config=services.config)
+    add_preference_routes(app, choices, _pages, _trusted_form)
     config = services.config
     feeds = Feeds(services.db, link_host=config.link_host, tz=config.tz)
     add_feed_routes(app, FeedSite(feeds, renderer, config.mail.public_base_url))
