@@ -3,7 +3,7 @@
 Long polling by default (`BotRunner.start_polling`, the seam a lease can wrap so only one process polls);
 webhook mode when WEBHOOK_URL is set: an aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT checks Telegram's
 secret token on every request. Long-lived objects reach handlers as dispatcher keyword data: `db`,
-`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `choices`.
+`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `choices`, `formulas`.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from bot import (
     email,
     fallback,
     forget,
+    formulas,
     help,
     inline,
     latest,
@@ -52,6 +53,7 @@ from bot.webhook import WebhookHandler, server_log
 from digest import DigestError
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.services import NotifierError
 from storage import StorageError
@@ -104,6 +106,7 @@ def build_dispatcher(
     `admin_ttl`: how long a group member's getChatMember answer is remembered.
     """
     views = views or Views(app.renderer)
+    choice = FormulaChoice(app.db, app.clock)
     dp = Dispatcher(
         disable_fsm=True,
         name="kexue",
@@ -114,8 +117,9 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services),
+        rich=RichSender(enabled=config.rich, store=app.services, formulas=choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
+        formulas=choice,
     )
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
@@ -132,6 +136,7 @@ def build_dispatcher(
         series.make_router(),
         subscribe.make_router(),
         settings.make_router(),
+        formulas.make_router(),
         email.make_router(),
         forget.make_router(),
         watch.make_router(),

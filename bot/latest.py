@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import MAX_OFFSET, Button, LatestMore
 from bot.common import keyboard, pressed_in
+from bot.formula_buttons import AGAIN_LATEST, switch_button
 from bot.rich import RichMessage, RichSender
 from bot.views import Views
 from digest.rich import excerpt_slot, fill_slots, rich_excerpt
@@ -51,7 +52,8 @@ async def latest_page(
             item = dataclasses.replace(item, excerpt=excerpt_slot(len(excerpts) - 1))
         blocks.append(views.render(lang, "post", item))
     rich_html = fill_slots("\n\n".join(blocks), excerpts) if excerpts else None
-    return RichMessage(tuple(html), rich_html)
+    switch = switch_button(views.translations, lang, AGAIN_LATEST, offset, count)
+    return RichMessage(tuple(html), rich_html, switch)
 
 
 async def send_latest(

@@ -282,6 +282,10 @@ class Services:
         posts = await reads.posts.series_posts(chosen.key)
         return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(chosen, posts, missing_parts(posts)))
 
+    async def post_by_key(self, pk: int) -> StoredPost | None:
+        """The stored post with this row key (a notification's button names its post so)."""
+        return await read_stores(self.db).posts.by_pk(pk)
+
     async def post_items(self, posts: Sequence[StoredPost]) -> list[PostItem]:
         """The message views of stored posts (rendered excerpt, previous part), as messages show them."""
         builder = DigestBuilder(

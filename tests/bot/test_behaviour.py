@@ -22,7 +22,8 @@ async def test_latest_sends_formulas_as_native_math(harness: Harness) -> None:
     sent = await harness.api.wait_for_message(reader.id)
     assert sent.method == "sendRichMessage"
     assert sent.math == (r"\nabla f",)
-    assert sent.callback_data == ["l:1:1:1"]
+    # The first rich message a reader gets also offers the one-tap switch to text (bot/formulas.py).
+    assert sent.callback_data == ["l:1:1:1", "fx:text:l:0:1"]
 
 
 async def test_a_server_without_rich_messages_gets_html_and_is_not_asked_again(app: App) -> None:

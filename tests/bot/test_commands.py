@@ -51,8 +51,9 @@ async def test_latest_pages_back_with_the_more_button_in_both_languages(harness:
         first.plain.count("杂谈第") == 3 and "杂谈第24号" in first.plain and "杂谈第21号" not in first.plain
     )
     assert "124 readers" in first.plain
-    (more,) = first.callback_data
-    assert more == "l:1:3:3"
+    # The rich message also offers the one-tap switch to text (bot/formulas.py).
+    more, switch = first.callback_data
+    assert more == "l:1:3:3" and switch == "fx:text:l:0:3"
     api.press_button(reader, first, more)
     second = await api.wait_for_message(reader.id)
     assert "Older posts, from number 4" in second.plain
