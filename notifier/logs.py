@@ -32,6 +32,21 @@ _PATTERNS = (
     ),
 )
 
+# Our packages: only their lines follow LOG_LEVEL below INFO. A library's debug lines print what it was
+# handed (aiosqlite every statement with its parameters: readers' addresses, the signing key), so they
+# stay at INFO whatever LOG_LEVEL says.
+OWN_PACKAGES = ("archive", "bot", "cli", "digest", "notifier", "storage", "web", "__main__")
+# Loggers known to print SQL, parameters or request bodies at DEBUG, held at INFO by level too.
+CHATTY_LIBRARIES = (
+    "aiosqlite",
+    "aiosmtplib",
+    "asyncio",
+    "multipart",
+    "hpack",
+    "urllib3",
+    "charset_normalizer",
+)
+
 # What every LogRecord has; anything else on a record is context a caller passed with `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -95,6 +110,26 @@ class JsonFormatter(logging.Formatter):
         if isinstance(value, bool | int | float) or value is None:
             return value
         return self.scrub(value if isinstance(value, str) else str(value))
+
+
+def own_logger(name: str) -> bool:
+    """Whether the logger `name` belongs to this project (not to a library)."""
+    return any(name == package or name.startswith(package + ".") for package in OWN_PACKAGES)
+
+
+class LibraryDebugFilter(logging.Filter):
+    """Drops the DEBUG lines of every logger but ours, whatever level a library sets itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO or own_logger(record.name)
+
+
+def hold_libraries_at_info() -> None:
+    """Keep the loggers of CHATTY_LIBRARIES at INFO or above (one that is quieter stays quieter)."""
+    for name in CHATTY_LIBRARIES:
+        library = logging.getLogger(name)
+        if library.level < logging.INFO:
+            library.setLevel(logging.INFO)
 
 
 def formatter(fmt: LogFormat, tz: ZoneInfo, secrets: Iterable[str | None] = ()) -> logging.Formatter:
