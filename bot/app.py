@@ -49,6 +49,7 @@ from bot.webhook import WebhookHandler, server_log
 from digest import DigestError
 from notifier.bootstrap import App
 from notifier.leasing import LeaseKeeper
+from notifier.listening import GuardedRunner, Limits
 from notifier.services import NotifierError
 from storage import StorageError
 
@@ -295,7 +296,8 @@ class BotRunner:
         application = web.Application()
         self.webhook = WebhookHandler(self.dp, self.bot, secret)
         self.webhook.register(application, path=self.config.webhook_path)
-        runner = web.AppRunner(application, access_log=None, logger=server_log)
+        # Read deadlines and a connection cap: a slow client cannot hold the webhook's listener.
+        runner = GuardedRunner(application, Limits("webhook"), access_log=None, logger=server_log)
         await runner.setup()
         await web.TCPSite(runner, self.config.webhook_host, self.config.webhook_port).start()
         self._web = runner

@@ -60,7 +60,7 @@ def _settings_error(exc: ValidationError) -> str:
 def _secrets(settings: Settings) -> list[str | None]:
     """Every secret the settings hold, for the log to mask (the SMTP and web ones once those exist)."""
     found: list[str | None] = []
-    for name in ("telegram_bot_token", "smtp_password", "secret_key"):
+    for name in ("telegram_bot_token", "smtp_password", "secret_key", "metrics_token", "webhook_secret"):
         value = getattr(settings, name, None)
         found.append(value.get_secret_value() if isinstance(value, SecretStr) else value)
     for url in [*settings.kexue_sources, settings.telegram_api_base]:

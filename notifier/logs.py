@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -136,3 +137,27 @@ def formatter(fmt: LogFormat, tz: ZoneInfo, secrets: Iterable[str | None] = ()) 
     """The formatter of LOG_FORMAT, scrubbing `secrets` and anything shaped like a secret."""
     scrub = Scrubber(secrets)
     return JsonFormatter(tz, scrub) if fmt == "json" else TextFormatter(tz, scrub)
+
+
+class Throttle:
+    """One log line per key and interval (a minute by default); what it held back is counted, not lost.
+
+    `admit(key)` is None while the key is held back, else how many lines were held back since the last one
+    (0 the first time): a flood of one failure becomes a line a minute that says how many there were.
+    """
+
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def admit(self, key: str) -> int | None:
+        """Whether a line for `key` may be written now: None if not, else the count held back before it."""
+        now = self.clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._held.pop(key, 0)

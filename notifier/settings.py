@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     web_trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"], alias="WEB_TRUSTED_PROXIES"
     )
+    # A request must arrive whole (line, headers, then body) within this many seconds, or it is dropped.
+    web_read_timeout: float = Field(default=20.0, gt=0, le=30, allow_inf_nan=False, alias="WEB_READ_TIMEOUT")
+    # Open connections per listener (fewer when the process may open few files); the slowest go first.
+    web_max_connections: int = Field(default=512, ge=8, le=100_000, alias="WEB_MAX_CONNECTIONS")
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without it /metrics does not exist.
+    metrics_token: SecretStr | None = Field(default=None, alias="METRICS_TOKEN")
     public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")
     secret_key: SecretStr | None = Field(default=None, alias="SECRET_KEY")
     # Operations (issue 12): after how many failures in a row of one source the admins (ADMIN_IDS) hear of it.

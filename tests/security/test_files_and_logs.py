@@ -49,7 +49,7 @@ async def command(workdir: Path, *args: str, **env: str) -> tuple[int, str]:
 async def test_the_database_its_side_files_var_and_backups_are_the_owners_alone(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        async with live_web(tmp_path, KEXUE_DB=DEFAULT_DB) as web:
+        async with live_web(tmp_path, {"KEXUE_DB": DEFAULT_DB}) as web:
             status, _ = await web.sign_up("reader@example.org")
             assert status in (200, 503)
             files = [
@@ -85,7 +85,7 @@ async def test_log_level_debug_writes_neither_the_signing_key_nor_an_address(
         "SMTP_PORT": str(smtp.port),
         "SMTP_SECURITY": "none",
     }
-    async with live_web(tmp_path, **env) as web:
+    async with live_web(tmp_path, env) as web:
         status, _ = await web.sign_up("victim.reader@example.org")
         assert status == 200
         await smtp.wait_for(1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import resource
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +39,32 @@ class LiveWeb:
                 return answer.status, await answer.text()
 
 
+@contextmanager
+def open_files_limit(limit: int | None) -> Iterator[None]:
+    """Within the block, processes started inherit a soft limit of `limit` open files (None: unchanged)."""
+    if limit is None:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @asynccontextmanager
-async def live_web(workdir: Path, **env: str) -> AsyncIterator[LiveWeb]:
-    """`kexue-notifier run` in `workdir` with `env`, its web app listening; stopped on exit."""
+async def live_web(
+    workdir: Path, env: Mapping[str, str] | None = None, *, open_files: int | None = None
+) -> AsyncIterator[LiveWeb]:
+    """`kexue-notifier run` in `workdir` with `env`, its web app listening; stopped on exit.
+
+    `open_files`: the process may open no more files than that (as systemd's LimitNOFILE would say)."""
     service = Service(workdir)
-    service.env.update({**QUIET, **env})
-    async with service:
+    service.env.update({**QUIET, **(env or {})})
+    with open_files_limit(open_files):
+        await service.start()
+    try:
         await service.wait_for_log("web app listening on")
         found: list[str] = []
 
@@ -53,3 +74,5 @@ async def live_web(workdir: Path, **env: str) -> AsyncIterator[LiveWeb]:
 
         await eventually(listening, what="the web app's address")
         yield LiveWeb(service, found[0])
+    finally:
+        await service.__aexit__(None, None, None)

@@ -18,6 +18,7 @@ from tests.support.store import reads
 from web import WebServer, start_web
 from web.app import client_address
 
+METRICS_TOKEN = "scrape-token-for-tests"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -59,7 +60,7 @@ class Browser:
 @pytest.fixture
 async def browser(world: MailWorld) -> AsyncIterator[Browser]:
     """The web app on an ephemeral port and a client with a cookie jar."""
-    services = world.services()
+    services = world.services(metrics_token=METRICS_TOKEN)
     server = await start_web(services, world.app.renderer, host="127.0.0.1", port=0)
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
@@ -246,7 +247,7 @@ async def test_the_digest_in_the_browser_and_health(browser: Browser, world: Mai
     ):
         assert (await browser.get(f"/digest/{bad}"))[0] == 404, bad
     async with browser.session.get(browser.server.url + "/healthz") as response:
-        assert response.status == 200 and await response.json() == {"status": "ok", "posts": 2}
+        assert response.status == 200 and await response.json() == {"status": "ok"}
 
 
 async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWorld) -> None:
@@ -266,7 +267,14 @@ async def test_metrics_in_prometheus_text_format(browser: Browser, world: MailWo
     world.smtp.refuse["gone@example.com"] = (550, "5.1.1 no such user")
     await world.weekly().run()
     await world.weekly().run()
-    async with browser.session.get(browser.server.url + "/metrics") as response:
+    url = browser.server.url + "/metrics"
+    async with browser.session.get(url) as response:
+        assert response.status == 401 and "kexue_posts" not in await response.text()
+    for wrong in ("Bearer nope", f"Basic {METRICS_TOKEN}", f"Bearer {METRICS_TOKEN}x", "Bearer ☃"):
+        async with browser.session.get(url, headers={"Authorization": wrong}) as response:
+            assert response.status == 401, wrong
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with browser.session.get(url, headers=bearer) as response:
         assert response.status == 200 and response.headers["Content-Type"].startswith("text/plain")
         text = await response.text()
     samples = {
