@@ -31,7 +31,7 @@ def project(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     copy.mkdir()
     shutil.copy(ROOT / "babel.cfg", copy / "babel.cfg")
-    for folder in ("templates", "locales", "digest", "bot", "notifier"):
+    for folder in ("templates", "locales", "digest", "bot", "notifier", "web", "cli"):
         if not (ROOT / folder).is_dir():
             continue
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
