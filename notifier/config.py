@@ -41,6 +41,7 @@ class MailConfig:
     read_timeout: float = 20.0
     max_connections: int = 512
     metrics_token: str | None = field(default=None, repr=False)
+    signups_per_day_total: int = 1000
 
     @property
     def enabled(self) -> bool:
@@ -72,6 +73,7 @@ class MailConfig:
             if settings.secret_key is None
             else settings.secret_key.get_secret_value() or None,
             read_timeout=settings.web_read_timeout,
+            signups_per_day_total=settings.signups_per_day_total,
             max_connections=settings.web_max_connections,
             metrics_token=None
             if settings.metrics_token is None

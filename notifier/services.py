@@ -20,6 +20,7 @@ from notifier.config import Clock, Config
 from notifier.crawling import Crawler, CrawlReport
 from notifier.mailer import Mailer, MailError, check_address, compose, mask_address
 from notifier.polling import Poller, PollReport
+from notifier.signups import ip_limit_key
 from notifier.tokens import CONFIRM_TTL, TokenSigner, signer_for
 from notifier.weekly import week_monday
 from storage.db import Database
@@ -537,11 +538,19 @@ class Services:
             if telegram_user is not None:
                 limits.append(("signup_telegram", str(telegram_user)))
             if ip is not None:
-                limits.append(("signup_ip", ip))
+                limits.append(("signup_ip", ip_limit_key(ip)))
+            # Each client's limit first: one client at its limit spends nothing of everyone's budget.
             for kind, key in limits:
                 if await uow.emails.count_events(kind, key, day_ago) >= SIGNUPS_PER_DAY:
                     log.info("email: sign-up refused: %s limit reached", kind)
                     return EmailSignUpResult(EmailSignUpStatus.LIMITED)
+            if (
+                await uow.emails.count_events("signup_all", "", day_ago)
+                >= self.config.mail.signups_per_day_total
+            ):
+                log.warning("email: sign-up refused: SIGNUPS_PER_DAY_TOTAL reached")
+                return EmailSignUpResult(EmailSignUpStatus.LIMITED)
+            for kind, key in [*limits, ("signup_all", "")]:
                 await uow.emails.record_event(kind, key, now)
             subscriber_id = None
             if telegram_user is not None:

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     web_read_timeout: float = Field(default=20.0, gt=0, le=30, allow_inf_nan=False, alias="WEB_READ_TIMEOUT")
     # Open connections per listener (fewer when the process may open few files); the slowest go first.
     web_max_connections: int = Field(default=512, ge=8, le=100_000, alias="WEB_MAX_CONNECTIONS")
+    # Sign-ups (web and bot together) accepted in any 24 hours, whoever asks: past it every one is refused.
+    signups_per_day_total: int = Field(default=1000, ge=1, le=10_000_000, alias="SIGNUPS_PER_DAY_TOTAL")
     # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without it /metrics does not exist.
     metrics_token: SecretStr | None = Field(default=None, alias="METRICS_TOKEN")
     public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")

@@ -41,7 +41,7 @@ _STATUSES: tuple[EmailStatus, ...] = get_args(EmailStatus)
 
 # What a sign-up limit counts (issue 11): confirmation mails sent to one address, sign-ups started by one
 # Telegram user, sign-ups started from one IP address.
-SignupKind = Literal["confirmation_mail", "signup_telegram", "signup_ip"]
+SignupKind = Literal["confirmation_mail", "signup_telegram", "signup_ip", "signup_all"]
 
 # A permanent failure in this many consecutive weeks marks the address bounced.
 BOUNCE_WEEKS = 3
