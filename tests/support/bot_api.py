@@ -285,6 +285,19 @@ class Fault:
     migrate_to_chat_id: int | None = None
     delay: float = 0.0
     kind: str = "fault"  # the counter key suffix: fault:<kind>
+    raw: bytes | None = None  # answered as text/html instead of Telegram's JSON (a proxy's error page)
+    redirect: bool = False  # answered 302 to the very same URL: a redirect loop
+
+    @classmethod
+    def not_json(cls, status: int = 200) -> Fault:
+        """An HTML page where JSON belongs, as a misconfigured proxy or captive portal answers."""
+        page = b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+        return cls(status, "not JSON", raw=page, kind="not_json")
+
+    @classmethod
+    def redirect_loop(cls) -> Fault:
+        """302 to the same URL: a client following redirects never arrives."""
+        return cls(302, "redirect loop", redirect=True, kind="redirect")
 
     @classmethod
     def too_many_requests(cls, retry_after: int) -> Fault:
@@ -390,6 +403,12 @@ class _Window:
 
     def add(self, now: float) -> None:
         self.times.append(now)
+
+
+class _RawFault(Exception):
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.description)
+        self.fault = fault
 
 
 class _ApiError(Exception):
@@ -1353,6 +1372,13 @@ class BotApiServer:
             chat_id = _chat_id(params)
             await self._apply_faults(method, chat_id)
             result = await entry[1](params, chat_id)
+        except _RawFault as raw:
+            fault = raw.fault
+            assert fault.status is not None
+            self._record(Call(method, params, chat_id, arrived, fault.status, fault.description))
+            if fault.redirect:
+                return web.Response(status=fault.status, headers={"Location": str(request.rel_url)})
+            return web.Response(status=fault.status, body=fault.raw, content_type="text/html")
         except _ApiError as error:
             status, description, parameters = error.status, error.description, error.parameters
             retry_after = (parameters or {}).get("retry_after")
@@ -1396,6 +1422,8 @@ class BotApiServer:
                 await asyncio.sleep(fault.delay)
             if fault.status is None:
                 continue
+            if fault.raw is not None or fault.redirect:
+                raise _RawFault(fault)
             parameters: JSON = {}
             if fault.retry_after is not None:
                 parameters["retry_after"] = fault.retry_after
