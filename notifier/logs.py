@@ -26,6 +26,8 @@ _PATTERNS = (
     (re.compile(r"(://[^/\s:@]*):[^/\s@]+@"), r"\1:" + MASK + "@"),
     # A bot token (the Bot API puts it in its URLs: /bot<token>/method).
     (re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}"), "<token>"),
+    # The signed token of a confirm or unsubscribe link: whoever reads the log could use it.
+    (re.compile(r"(/(?:confirm|unsubscribe)/)[A-Za-z0-9_=%-]{8,}"), r"\1" + MASK),
     # ?token=…, &password=…, api_key=… and the like.
     (
         re.compile(r"(\b[A-Za-z_]*(?:token|passw(?:or)?d|secret|key|signature)=)[^&\s\"']+", re.IGNORECASE),
@@ -48,6 +50,16 @@ CHATTY_LIBRARIES = (
     "charset_normalizer",
 )
 
+# A URL (or any word) this long is cut: whatever an attacker pads a request with stays out of the log.
+LONG_WORD = 200
+_LONG_WORD = re.compile(rf"\S{{{LONG_WORD + 1},}}")
+
+
+def _cut(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return f"{word[: LONG_WORD // 2]}…[{len(word)} chars]"
+
+
 # What every LogRecord has; anything else on a record is context a caller passed with `extra=`.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -64,7 +76,7 @@ class Scrubber:
             text = text.replace(secret, MASK)
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
-        return text
+        return _LONG_WORD.sub(_cut, text)
 
 
 class TextFormatter(logging.Formatter):

@@ -605,7 +605,8 @@ class Services:
         if claims is None:
             return None
         found = await read_stores(self.db).emails.get(claims.email_id)
-        return found if found is not None and claims.matches(found.address_hash) else None
+        bound = found is not None and (await self.signer()).binds(claims, found.address_hash)
+        return found if bound else None
 
     async def email_link(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> LinkState:
         """Where the address of a signed link stands (INVALID: forged, expired or gone). Changes nothing."""

@@ -1,8 +1,11 @@
 """Signed opaque tokens for the links of the weekly email (confirm, unsubscribe), made with SECRET_KEY.
 
-A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, the first bytes of the
-address hash) and 16 bytes of HMAC-SHA256 over them. The hash prefix binds a token to its address, so an id
-reused after `/forget` never unsubscribes someone else; confirmation tokens also expire. Only hmac and base64
+A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, an 8-byte keyed tag
+of the address) and 16 bytes of HMAC-SHA256 over them. The tag binds a token to its address, so an id
+reused after `/forget` never unsubscribes someone else; it is an HMAC under the key, not the address's
+plain hash, so whoever holds a token cannot test guesses of the address against it. (Tokens made before
+the tag was keyed carry the plain hash prefix; they are still honoured, since their MAC is genuine.)
+Confirmation tokens also expire. Only hmac and base64
 from the standard library: nothing to install.
 """
 
@@ -36,16 +39,12 @@ SECRET_META_KEY = "secret_key"
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    """What a valid token says: which address (id and hash prefix) and when it was issued."""
+    """What a valid token says: which address (id and keyed tag) and when it was issued."""
 
     purpose: Purpose
     email_id: int
     issued_at: datetime
-    hash_prefix: str
-
-    def matches(self, address_hash: str) -> bool:
-        """Whether the token was made for the address with this hash."""
-        return hmac.compare_digest(address_hash[: len(self.hash_prefix)], self.hash_prefix)
+    tag: str
 
 
 class TokenSigner:
@@ -60,9 +59,13 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
+    def address_tag(self, address_hash: str) -> str:
+        """The keyed tag of an address in its tokens (hex, 8 bytes): nobody without the key can compute it."""
+        return hmac.new(self._key, b"address\0" + address_hash.encode(), hashlib.sha256).hexdigest()[:16]
+
     def make(self, purpose: Purpose, email_id: int, address_hash: str, now: datetime) -> str:
         """A token for `purpose` on the address `email_id` (whose hash is `address_hash`), issued `now`."""
-        prefix = bytes.fromhex(address_hash[:16])
+        prefix = bytes.fromhex(self.address_tag(address_hash))
         payload = _LAYOUT.pack(_PURPOSES[purpose], email_id, int(now.timestamp()), prefix)
         return base64.urlsafe_b64encode(payload + self._mac(payload)).decode("ascii").rstrip("=")
 
@@ -87,6 +90,13 @@ class TokenSigner:
         if issued_at > now + timedelta(minutes=1) or (ttl is not None and now - issued_at > ttl):
             return None
         return TokenClaims(purpose, email_id, issued_at, prefix.hex())
+
+    def binds(self, claims: TokenClaims, address_hash: str) -> bool:
+        """Whether the token of `claims` was made for the address with this hash."""
+        keyed = hmac.compare_digest(claims.tag, self.address_tag(address_hash))
+        # A token made before the tag was keyed: its MAC is genuine, so it is still honoured.
+        legacy = hmac.compare_digest(claims.tag, address_hash[: len(claims.tag)])
+        return keyed or legacy
 
     def csrf(self, session: str) -> str:
         """The form token that goes with a browser's CSRF cookie value `session`."""
