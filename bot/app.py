@@ -300,7 +300,8 @@ class BotRunner:
         self.webhook = WebhookHandler(self.dp, self.bot, secret)
         self.webhook.register(application, path=self.config.webhook_path)
         # Read deadlines and a connection cap: a slow client cannot hold the webhook's listener.
-        runner = GuardedRunner(application, Limits("webhook"), access_log=None, logger=server_log)
+        limits = Limits("webhook", read_timeout=self.config.read_timeout)
+        runner = GuardedRunner(application, limits, access_log=None, logger=server_log)
         await runner.setup()
         await web.TCPSite(runner, self.config.webhook_host, self.config.webhook_port).start()
         self._web = runner

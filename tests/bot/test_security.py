@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from bot.app import BotRunner
+from bot.config import BotConfig
+from notifier.bootstrap import App
 from tests.bot.conftest import ADMIN_ID, Harness
+from tests.bot.test_webhook import free_port
+from tests.support.bot_api import BotApiServer
 
 SOURCE = "https://reader:pa55-source-word@kexue.fm/feed?api_key=K3Y-of-the-feed&lang=zh"
 
@@ -34,3 +40,44 @@ async def test_inline_queries_are_under_flood_control(harness: Harness) -> None:
     # Twice the message budget (20 in 10 s): a client sends one query per keystroke.
     assert 0 < len(answered) <= 40, len(answered)
     assert last not in answered
+
+
+async def test_the_webhook_drops_a_request_that_dribbles_in(bot_api: BotApiServer, app: App) -> None:
+    port = free_port()
+    config = BotConfig(
+        token=bot_api.token,
+        api_base=bot_api.base_url,
+        webhook_url="https://bot.example.org/hook",
+        webhook_secret="s3cret-token",
+        webhook_port=port,
+        read_timeout=1.0,
+    )
+    runner = BotRunner(app, config)
+    await runner.start()
+    try:
+        await bot_api.wait_for(lambda: bot_api.webhook, timeout=10)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(10):
+                while True:
+                    writer.write(b" ")
+                    await writer.drain()
+                    if reader.at_eof() or not await _alive(reader):
+                        break
+        except ConnectionError:
+            pass
+        writer.close()
+        assert time.monotonic() - started < 4
+    finally:
+        await runner.stop()
+
+
+async def _alive(reader: asyncio.StreamReader) -> bool:
+    """Whether the peer still holds the connection after a quarter of a second."""
+    try:
+        data = await asyncio.wait_for(reader.read(1024), 0.25)
+    except TimeoutError:
+        return True
+    return bool(data) and not reader.at_eof()

@@ -7,6 +7,7 @@ import resource
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 import aiohttp
@@ -37,6 +38,25 @@ class LiveWeb:
             form = {"csrf": match[1], "address": address, "lang": lang}
             async with session.post(self.url + "/subscribe", data=form, headers=headers) as answer:
                 return answer.status, await answer.text()
+
+    async def confirm(self, link: str) -> int:
+        """Open a confirmation link (`/confirm/…`) and press its button, as a browser does; the status."""
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            async with session.get(self.url + link) as page:
+                match = CSRF_FIELD.search(await page.text())
+            assert match is not None, f"no confirm button at {link}"
+            path = link.split("?", 1)[0]
+            async with session.post(self.url + path, data={"csrf": match[1]}) as answer:
+                return answer.status
+
+
+def confirm_link(message: EmailMessage) -> str:
+    """The path (with its query) of the confirmation link in a mail's plain-text part."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    found = re.search(r"https?://[^/\s]+(/confirm/[A-Za-z0-9_-]+\?lang=[a-z]+)", str(body.get_content()))
+    assert found is not None, "no confirmation link in the mail"
+    return found[1]
 
 
 @contextmanager
