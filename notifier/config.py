@@ -42,6 +42,7 @@ class MailConfig:
     max_connections: int = 512
     metrics_token: str | None = field(default=None, repr=False)
     signups_per_day_total: int = 1000
+    retry_interval: float = 60.0
 
     @property
     def enabled(self) -> bool:
@@ -74,6 +75,7 @@ class MailConfig:
             else settings.secret_key.get_secret_value() or None,
             read_timeout=settings.web_read_timeout,
             signups_per_day_total=settings.signups_per_day_total,
+            retry_interval=settings.mail_retry_interval,
             max_connections=settings.web_max_connections,
             metrics_token=None
             if settings.metrics_token is None

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = Field(default="starttls", alias="SMTP_SECURITY")
     mail_from: str = Field(default="Scientific Spaces <kexue-notifier@localhost>", alias="MAIL_FROM")
     mail_rate: float = Field(default=5.0, gt=0, le=1000, allow_inf_nan=False, alias="MAIL_RATE")
+    # A confirmation mail the SMTP server could not take is tried again this many seconds later.
+    mail_retry_interval: float = Field(
+        default=60.0, ge=0.5, le=3600, allow_inf_nan=False, alias="MAIL_RETRY_INTERVAL"
+    )
     weekly_day: Weekday = Field(default="mon", alias="WEEKLY_DAY")
     weekly_time: str = Field(default="08:00", alias="WEEKLY_TIME")
     send_empty_weeks: bool = Field(default=False, alias="SEND_EMPTY_WEEKS")
