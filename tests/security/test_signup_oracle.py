@@ -117,10 +117,8 @@ async def _forget(api: BotApiServer, user: User, workdir: Path) -> None:
     def forgotten() -> bool:
         conn = sqlite3.connect(workdir / "k.sqlite3", timeout=30)
         try:
-            return (
-                conn.execute("SELECT count(*) FROM subscribers WHERE chat_id = ?", (user.id,)).fetchone()[0]
-                == 0
-            )
+            row = conn.execute("SELECT count(*) FROM subscribers WHERE chat_id = ?", (user.id,)).fetchone()
+            return int(row[0]) == 0
         finally:
             conn.close()
 
