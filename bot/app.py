@@ -3,7 +3,7 @@
 Long polling by default (`BotRunner.start_polling`, the seam a lease can wrap so only one process polls);
 webhook mode when WEBHOOK_URL is set: an aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT checks Telegram's
 secret token on every request. Long-lived objects reach handlers as dispatcher keyword data: `db`,
-`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`.
+`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `choices`.
 """
 
 from __future__ import annotations
@@ -33,11 +33,14 @@ from bot import (
     inline,
     latest,
     membership,
+    pause,
     search,
     series,
     settings,
     start,
     subscribe,
+    watch,
+    zones,
 )
 from bot.callbacks import SearchMemory
 from bot.common import commands
@@ -49,6 +52,7 @@ from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
 from digest import DigestError
 from notifier.bootstrap import App
+from notifier.choices import Choices
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
 from notifier.services import NotifierError
@@ -113,6 +117,7 @@ def build_dispatcher(
         config=config,
         searches=SearchMemory(),
         rich=RichSender(enabled=config.rich, store=app.services),
+        choices=Choices(db=app.db, clock=app.clock, config=app.config),
     )
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
@@ -131,6 +136,9 @@ def build_dispatcher(
         settings.make_router(),
         email.make_router(),
         forget.make_router(),
+        watch.make_router(),
+        pause.make_router(),
+        zones.make_router(),
         inline.make_router(),
         admin.make_router(),
         membership.make_router(),

@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.common import commands
 from bot.config import BotConfig
 from bot.views import Views
+from notifier.watching import watch_macros
 
 
 async def help_command(message: Message, bot: Bot, views: Views, lang: str, config: BotConfig) -> None:
@@ -16,7 +17,8 @@ async def help_command(message: Message, bot: Bot, views: Views, lang: str, conf
     admin = message.from_user is not None and message.from_user.id in config.admin_ids
     me = await bot.me()
     listed = commands(views.translations, lang, admin=admin)
-    await message.answer(views.render(lang, "help", listed, me.username or ""))
+    query_language = str(watch_macros(views.renderer, lang).query_language()).strip()
+    await message.answer(views.render(lang, "help", listed, me.username or "") + "\n\n" + query_language)
 
 
 def make_router() -> Router:

@@ -12,6 +12,8 @@ from bot.callbacks import Button, SettingChange
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
+from bot.zones import zone_row
+from notifier.choices import Choices
 from notifier.services import Services
 from storage.subscribers import Subscriber
 
@@ -37,7 +39,7 @@ async def _reader(services: Services, chat: Chat, lang: str) -> Subscriber:
 
 
 async def settings_message(
-    services: Services, views: Views, reader: Subscriber
+    services: Services, views: Views, reader: Subscriber, choices: Choices
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The settings text and its buttons, in the reader's language."""
     lang = reader.lang
@@ -74,6 +76,8 @@ async def settings_message(
                 (f"{later:02d}:00 ▸", SettingChange("h", "+1").pack()),
             ]
         )
+    if reader.mode != "instant":
+        rows.append(zone_row(choices, reader))
     if reader.mode == "weekly":
         days = (
             views.render(lang, "weekday", (reader.digest_day - 1) % 7),
@@ -94,15 +98,15 @@ async def settings_message(
     return views.render(lang, "settings", view), keyboard(rows)
 
 
-async def settings(message: Message, services: Services, views: Views, lang: str) -> None:
+async def settings(message: Message, services: Services, views: Views, lang: str, choices: Choices) -> None:
     """Show the settings with their buttons."""
     reader = await _reader(services, message.chat, lang)
-    text, markup = await settings_message(services, views, reader)
+    text, markup = await settings_message(services, views, reader, choices)
     await message.answer(text, reply_markup=markup)
 
 
 async def change(
-    query: CallbackQuery, cb: SettingChange, services: Services, views: Views, lang: str
+    query: CallbackQuery, cb: SettingChange, services: Services, views: Views, lang: str, choices: Choices
 ) -> None:
     """Apply one button and show the settings again, in place."""
     message = pressed_in(query)
@@ -121,7 +125,7 @@ async def change(
         reader = await services.set_mode(chat_id, reader.mode, day=day)
     elif cb.kind == "l" and cb.value in views.languages:
         reader = await services.set_language(chat_id, cb.value)
-    text, markup = await settings_message(services, views, reader)
+    text, markup = await settings_message(services, views, reader, choices)
     await edit_in_place(message, text, markup)
 
 

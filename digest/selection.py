@@ -106,7 +106,8 @@ class DigestBuilder:
         """Everything new since the recipient's last digest (the last seven days for a first one), or None.
 
         New parts of series the recipient follows go in their own section; other posts are included when
-        the recipient follows everything. A digest with nothing new is None: it is not sent.
+        the recipient follows everything or their watched words caught them. A digest with nothing new is
+        None: it is not sent.
         """
         first = recipient.last_digest_at is None
         since = (
@@ -115,12 +116,13 @@ class DigestBuilder:
             else recipient.last_digest_at
         )
         posts, keys = await self._new_posts(since, now, first)
+        watched = await self.recipients.watched_among(recipient, [p.pk for p in posts])
         followed: list[PostItem] = []
         others: list[PostItem] = []
         for stored in posts:
             if keys.get(stored.pk) in recipient.series_keys:
                 followed.append(await self.item(stored))
-            elif recipient.follows_all:
+            elif recipient.follows_all or stored.pk in watched:
                 others.append(await self.item(stored))
         if not followed and not others:
             log.debug("digest: nothing new for %s recipient %d", recipient.channel, recipient.id)

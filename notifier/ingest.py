@@ -121,6 +121,8 @@ async def ingest_poll(
             new.append(stored)
         else:
             stored_silently += 1
+    # Watches first: the fan-out reads their matches, so a reader who follows and watches gets one row.
+    await uow.watches.match_new([s.pk for s in new], now)
     fan_out = await uow.deliveries.fan_out(
         [(s.pk, None if s.post.series is None else series_key(s.post.series.name)) for s in new],
         burst_item=f"burst:{poll_id}",

@@ -26,8 +26,8 @@ _PATTERNS = (
     (re.compile(r"(://[^/\s:@]*):[^/\s@]+@"), r"\1:" + MASK + "@"),
     # A bot token (the Bot API puts it in its URLs: /bot<token>/method).
     (re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}"), "<token>"),
-    # The signed token of a confirm or unsubscribe link: whoever reads the log could use it.
-    (re.compile(r"(/(?:confirm|unsubscribe)/)[A-Za-z0-9_=%-]{8,}"), r"\1" + MASK),
+    # The signed token of a confirm, unsubscribe or preference link: whoever reads the log could use it.
+    (re.compile(r"(/(?:confirm|unsubscribe|preferences)/)[A-Za-z0-9_=%-]{8,}"), r"\1" + MASK),
     # ?token=…, &password=…, api_key=… and the like.
     (
         re.compile(r"(\b[A-Za-z_]*(?:token|passw(?:or)?d|secret|key|signature)=)[^&\s\"']+", re.IGNORECASE),

@@ -55,6 +55,7 @@ from digest.selection import DigestBuilder
 from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.leasing import LeaseKeeper, holder_id
+from notifier.watching import with_watch_note
 from storage import StorageError
 from storage.counters import MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
 from storage.db import Database, WriteFailed
@@ -644,6 +645,10 @@ class Sender:
             item, raw = await self._item(delivery.post_pks[0])
             html = self.renderer.telegram_post(item, lang)
             rich = rich_post_html(self.renderer, item, raw, lang) if self.rich else None
+            if delivery.kind == "post":
+                html, rich = await with_watch_note(
+                    self.db, self.renderer, delivery.recipient, item, delivery.post_pks[0], lang, html, rich
+                )
             return Composed([Outgoing(html, rich, item.url, lang)])
         if delivery.kind == "burst":
             items = [(await self._item(pk))[0] for pk in delivery.post_pks]

@@ -134,6 +134,8 @@ class MetricsSnapshot:
     emails: Mapping[str, int]
     # The persisted event counters, (name, label) → value: messages sent and failed, 429s, emails.
     counters: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    # Readers holding at least one watch (/watch).
+    readers_with_watches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +333,7 @@ class Services:
             dead_by_reason=await reads.deliveries.errors(),
             emails=await reads.stats.emails_by_state(),
             counters=await reads.counters.all(),
+            readers_with_watches=await reads.watches.readers_with_watches(),
         )
 
     async def stats(self) -> Stats:

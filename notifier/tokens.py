@@ -1,4 +1,5 @@
-"""Signed opaque tokens for the links of the weekly email (confirm, unsubscribe), made with SECRET_KEY.
+"""Signed opaque tokens for the links of the weekly email (confirm, unsubscribe, preferences), made with
+SECRET_KEY.
 
 A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, an 8-byte keyed tag
 of the address) and 16 bytes of HMAC-SHA256 over them; a confirmation token (66 characters) also packs the
@@ -27,13 +28,14 @@ from storage.uow import read_stores, unit_of_work
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["confirm", "unsubscribe"]
-_PURPOSES: dict[Purpose, int] = {"confirm": 1, "unsubscribe": 2}
+Purpose = Literal["confirm", "unsubscribe", "preferences"]
+_PURPOSES: dict[Purpose, int] = {"confirm": 1, "unsubscribe": 2, "preferences": 3}
 _LAYOUT = struct.Struct(">BQQ8s")
 # A confirmation link also names the Telegram reader who asked for it (0: the web), whom it links.
 _ASKER = struct.Struct(">Q")
 _MAC_BYTES = 16
-# A confirmation link is good for three days; an unsubscribe link for as long as the address exists.
+# A confirmation link is good for three days; an unsubscribe or preference link for as long as the address
+# exists.
 CONFIRM_TTL = timedelta(days=3)
 # Without SECRET_KEY a random key is made once and kept in the database, so links survive restarts.
 SECRET_META_KEY = "secret_key"

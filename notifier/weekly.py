@@ -8,6 +8,7 @@ row (INSERT under UNIQUE) before building and sending its mail, so two processes
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class WeeklyLinks:
 
     unsubscribe: str
     view: str
+    preferences: str = ""
 
 
 def list_id(base_url: str) -> str:
@@ -134,7 +136,7 @@ def weekly_message(
     text_lines: Any = env.get_template("email/weekly.txt").module
     html = renderer.email_html(digest, lang)
     top = str(html_lines.top(links.view)).strip()
-    bottom = str(html_lines.bottom(links.unsubscribe, links.view)).strip()
+    bottom = str(html_lines.bottom(links.unsubscribe, links.view, links.preferences)).strip()
     opened = _BODY_OPEN.search(html)
     if opened is not None:
         html = html[: opened.end()] + "\n" + top + html[opened.end() :]
@@ -145,7 +147,7 @@ def weekly_message(
         + "\n\n"
         + renderer.email_text(digest, lang)
         + "\n"
-        + str(text_lines.bottom(links.unsubscribe)).strip()
+        + str(text_lines.bottom(links.unsubscribe, links.preferences)).strip()
         + "\n"
     )
     return compose(
@@ -193,10 +195,24 @@ class WeeklyMail:
 
     async def _digest(self, builder: DigestBuilder, email: EmailAddress, now: datetime) -> Digest | None:
         lang: Literal["zh", "en"] = "en" if email.lang == "en" else "zh"
+        chosen = await read_stores(self.db).preferences.get(email.id)
+        if chosen.scope == "paused":
+            return None
+        only = chosen.scope == "only"
         recipient = Recipient(
-            "email", email.id, email.address or "", lang, email.last_digest_at, True, frozenset()
+            "email",
+            email.id,
+            email.address or "",
+            lang,
+            email.last_digest_at,
+            not only,
+            frozenset(chosen.series_keys),
+            chosen.words,
         )
         digest = await builder.for_recipient(recipient, now)
+        if only:
+            # Only what the reader chose, and no mail in a week where nothing matches.
+            return None if digest is None else dataclasses.replace(digest, most_read=())
         if digest is not None or not self.mail.send_empty_weeks:
             return digest
         since = email.last_digest_at or now - timedelta(days=FIRST_DIGEST_DAYS)
@@ -214,9 +230,11 @@ class WeeklyMail:
         base = self.mail.public_base_url
         token = signer.make("unsubscribe", email.id, email.address_hash, now)
         lang = self._lang(email.lang)
+        choose = signer.make("preferences", email.id, email.address_hash, now)
         links = WeeklyLinks(
             f"{base}/unsubscribe/{token}?lang={lang}",
             f"{base}/digest/{digest.start.isoformat()}..{digest.end.isoformat()}?lang={lang}",
+            f"{base}/preferences/{choose}?lang={lang}",
         )
         return weekly_message(
             self.renderer,

@@ -36,7 +36,8 @@ PRIORITY: dict[Kind, int] = {"alert": 30, "channel": 20, "post": 10, "burst": 10
 # More new posts than this for one reader in one poll go as one burst digest.
 BURST_OVER = 3
 
-_REACHABLE_INSTANT = "r.mode = 'instant' AND r.active = 1 AND r.blocked_at IS NULL"
+# A paused reader gets nothing now: the end of the pause sends what came meanwhile (storage/pauses.py).
+_REACHABLE_INSTANT = "r.mode = 'instant' AND r.active = 1 AND r.blocked_at IS NULL AND r.paused_since IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +105,13 @@ class DeliveryStore:
         now: datetime,
         burst_over: int = BURST_OVER,
     ) -> FanOut:
-        """One row per (reader, new post) for every reachable instant reader whose follows match.
+        """One row per (reader, new post) for every reachable instant reader whose follows or watches match.
 
-        `posts` are (pk, series key or None). A reader matching more than `burst_over` of them gets one
-        `burst_item` row listing their posts instead. Done as INSERT … SELECT so memory stays flat whatever
-        the number of readers; rows are written post by post so one reader's messages are spread out.
+        `posts` are (pk, series key or None); the watches' matches must be in `watch_hits` already
+        (`WatchStore.match_new`), and a reader both following and watching gets one row. A reader
+        matching more than `burst_over` of them gets one `burst_item` row listing their posts instead.
+        Done as INSERT … SELECT so memory stays flat whatever the number of readers; rows are written post
+        by post so one reader's messages are spread out.
         """
         if not posts:
             return FanOut()
@@ -118,9 +121,11 @@ class DeliveryStore:
                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:new)),
             m AS (
                 SELECT r.chat_id AS chat, n.pk AS pk FROM subscribers r JOIN new n
-                WHERE {_REACHABLE_INSTANT} AND EXISTS (
+                WHERE {_REACHABLE_INSTANT} AND (EXISTS (
                     SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id
-                    AND (s.kind = 'all' OR (s.kind = 'series' AND s.series_key = n.key)))),
+                    AND (s.kind = 'all' OR (s.kind = 'series' AND s.series_key = n.key)))
+                    OR EXISTS (
+                    SELECT 1 FROM watch_hits h WHERE h.subscriber_id = r.id AND h.post_pk = n.pk))),
             c AS (SELECT chat, count(*) AS n, group_concat(pk) AS pks FROM m GROUP BY chat)
         """
         args: dict[str, object] = {"new": new, "now": iso(now), "over": burst_over}

@@ -9,6 +9,8 @@ from typing import Literal
 
 from storage.db import Database
 from storage.posts import POST_COLUMNS, StoredPost, _row_to_post, iso
+from storage.preferences import PreferenceStore
+from storage.watches import WatchStore
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,9 @@ class Recipient:
     last_digest_at: datetime | None
     follows_all: bool
     series_keys: frozenset[str]
+    # Watched words (the /watch query language, any line matching): an email reader's preference. A
+    # Telegram reader's watches matched at fan-out time instead (`watch_hits`), read by `watched_among`.
+    words: tuple[str, ...] = ()
 
 
 def _lang(value: str) -> Literal["zh", "en"]:
@@ -85,3 +90,16 @@ class RecipientStore:
         async with self.db.conn.execute(sql, {"pk": pk}) as c:
             row = await c.fetchone()
         return None if row is None else _row_to_post(row)
+
+    async def watched_among(self, recipient: Recipient, pks: list[int]) -> set[int]:
+        """Which of these posts the recipient's watches caught: Telegram watches matched at fan-out time,
+        and posts matching an email reader's words."""
+        found: set[int] = set()
+        if recipient.follows_all:
+            # Everything is in their digest anyway.
+            return found
+        if recipient.channel == "telegram":
+            found |= set(await WatchStore(self.db.conn).hits_among(recipient.id, pks))
+        if recipient.words:
+            found |= await PreferenceStore(self.db.conn).matching(recipient.words, pks)
+        return found

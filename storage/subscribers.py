@@ -33,7 +33,7 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 
 _COLUMNS = (
     "id, chat_id, chat_type, lang, lang_chosen, mode, digest_hour, digest_day, active, blocked_at, "
-    "created_at, last_digest_at"
+    "created_at, last_digest_at, time_zone, paused_since, paused_until"
 )
 # Readers that can be sent to: not blocked, not switched off.
 _REACHABLE = "active = 1 AND blocked_at IS NULL"
@@ -59,6 +59,14 @@ class Subscriber:
     blocked_at: datetime | None
     created_at: datetime
     last_digest_at: datetime | None
+    time_zone: str | None = None  # None: TIME_ZONE
+    paused_since: datetime | None = None
+    paused_until: datetime | None = None  # None while paused: until /resume
+
+    @property
+    def paused(self) -> bool:
+        """Whether a pause was set and has not been ended yet (see storage/pauses.py)."""
+        return self.paused_since is not None
 
     @property
     def reachable(self) -> bool:
@@ -144,6 +152,9 @@ def _row(row: Sequence[Any]) -> Subscriber:
         blocked_at=_moment(row[9]),
         created_at=datetime.fromisoformat(str(row[10])),
         last_digest_at=_moment(row[11]),
+        time_zone=None if row[12] is None else str(row[12]),
+        paused_since=_moment(row[13]),
+        paused_until=_moment(row[14]),
     )
 
 
@@ -342,7 +353,7 @@ class SubscriberStore:
             await self.conn.execute(
                 "UPDATE subscribers SET lang = :lang, lang_chosen = :chosen, mode = :mode, "
                 "digest_hour = :hour, digest_day = :day, created_at = :created, last_digest_at = :last, "
-                "chat_type = 'supergroup' WHERE id = :id",
+                "time_zone = coalesce(:zone, time_zone), chat_type = 'supergroup' WHERE id = :id",
                 {
                     "lang": lang,
                     "chosen": int(old.lang_chosen or new.lang_chosen),
@@ -351,11 +362,15 @@ class SubscriberStore:
                     "day": old.digest_day,
                     "created": iso(min(old.created_at, new.created_at)),
                     "last": None if last is None else iso(last),
+                    "zone": old.time_zone,
                     "id": new.id,
                 },
             )
             await self.conn.execute(
                 "UPDATE email_addresses SET subscriber_id = ? WHERE subscriber_id = ?", (new.id, old.id)
+            )
+            await self.conn.execute(
+                "UPDATE OR IGNORE watches SET subscriber_id = ? WHERE subscriber_id = ?", (new.id, old.id)
             )
             await self.conn.execute("DELETE FROM subscribers WHERE id = ?", (old.id,))
         # The new chat's own row wins where both hold one item: it is the one sent after the move.
@@ -434,12 +449,13 @@ class SubscriberStore:
         )
 
     async def digest_readers(self, after_id: int, limit: int) -> list[Subscriber]:
-        """Reachable daily and weekly readers with any follow, by id after `after_id` (keyset pagination):
+        """Reachable daily and weekly readers with any follow or watch and no pause, by id after `after_id`:
         the digest job works out from each one's settings and last digest whether a digest fell due."""
         sql = (
             f"SELECT {_COLUMNS} FROM subscribers r WHERE id > :after AND {_REACHABLE} "
-            "AND mode IN ('daily', 'weekly') "
-            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id) "
+            "AND mode IN ('daily', 'weekly') AND paused_since IS NULL "
+            "AND (EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id) "
+            "OR EXISTS (SELECT 1 FROM watches w WHERE w.subscriber_id = r.id)) "
             "ORDER BY id LIMIT :limit"
         )
         return await self._many(sql, {"after": after_id, "limit": limit})

@@ -22,11 +22,14 @@ from storage.emails import EmailStore
 from storage.leases import LeaseStore
 from storage.mail_ledger import MailLedger
 from storage.meta import MetaStore
+from storage.pauses import PauseStore
 from storage.polls import PollStore
 from storage.posts import PostStore
+from storage.preferences import PreferenceStore
 from storage.sources import SourceStore
 from storage.stats import StatsStore
 from storage.subscribers import SubscriberStore
+from storage.watches import WatchStore
 
 
 class Stores:
@@ -46,6 +49,9 @@ class Stores:
         self.mail_ledger = MailLedger(conn)
         self.counters = CounterStore(conn)
         self.confirmations = ConfirmationQueue(conn)
+        self.watches = WatchStore(conn)
+        self.pauses = PauseStore(conn)
+        self.preferences = PreferenceStore(conn)
 
 
 @asynccontextmanager

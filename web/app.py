@@ -4,8 +4,9 @@ Routes: `GET /` (the sign-up form), `POST /subscribe`, `GET /confirm/{token}` (a
 scanners follow GET links and must not confirm) and `POST /confirm/{token}`, `GET /unsubscribe/{token}` (a
 page with a button) and `POST /unsubscribe/{token}` (RFC 8058 one-click: a mail client posts
 `List-Unsubscribe=One-Click` with no cookie, so the signed token in the path is the whole authority),
-`GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered) and
-`GET /healthz`. A bad, forged or expired token gets a plain 404 page.
+`GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered),
+`GET|POST /preferences/{token}` (what the weekly email holds: web/preferences.py) and `GET /healthz`.
+A bad, forged or expired token gets a plain 404 page.
 
 Forms carry a CSRF token: a random cookie and, in the form, an HMAC of it under SECRET_KEY (double submit);
 pages in zh and en from the gettext catalogs (`?lang=`, then a cookie, then Accept-Language). Every answer
@@ -30,11 +31,13 @@ from multidict import MultiDictProxy
 
 from digest.model import Digest
 from digest.render import Renderer
+from notifier.choices import Choices
 from notifier.config import MailConfig
 from notifier.listening import GuardedRunner, Limits, connection_cap
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
 from web.metrics import metrics_handler
+from web.preferences import add_preference_routes
 
 log = logging.getLogger(__name__)
 
@@ -397,6 +400,8 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services, services.config.mail.metrics_token))
+    choices = Choices(db=services.db, clock=services.clock, config=services.config)
+    add_preference_routes(app, choices, _pages, _trusted_form)
     return app
 
 

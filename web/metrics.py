@@ -90,7 +90,9 @@ def families(snapshot: MetricsSnapshot) -> list[Metric]:
     )
     for state, count in sorted(snapshot.emails.items()):
         emails.add_metric([state], count)
-    return [posts, last, failures, readers, outbox, dead, emails, *counter_families(snapshot)]
+    watching = GaugeMetricFamily("kexue_readers_with_watches", "Telegram readers watching any words (/watch)")
+    watching.add_metric([], snapshot.readers_with_watches)
+    return [posts, last, failures, readers, watching, outbox, dead, emails, *counter_families(snapshot)]
 
 
 def counter_families(snapshot: MetricsSnapshot) -> list[Metric]:
