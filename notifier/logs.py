@@ -28,6 +28,11 @@ _PATTERNS = (
     (re.compile(r"(?<![0-9])\d{5,}:[A-Za-z0-9_-]{20,}"), "<token>"),
     # The signed token of a confirm, unsubscribe or preference link: whoever reads the log could use it.
     (re.compile(r"(/(?:confirm|unsubscribe|preferences)/)[A-Za-z0-9_=%-]{8,}"), r"\1" + MASK),
+    # An email address (a reader's, quoted in an SMTP reply or an exception): its first letter and domain.
+    (
+        re.compile(r"(?<![\w.+-])([\w+-])[\w.+-]*@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})\b"),
+        r"\1" + MASK + r"@\2",
+    ),
     # ?token=…, &password=…, api_key=… and the like.
     (
         re.compile(r"(\b[A-Za-z_]*(?:token|passw(?:or)?d|secret|key|signature)=)[^&\s\"']+", re.IGNORECASE),

@@ -92,3 +92,12 @@ async def test_a_login_over_plaintext_smtp_is_warned_about(
     warnings = [r.getMessage() for r in caplog.records if "plaintext" in r.getMessage()]
     assert len(warnings) == 1 and "pa55" not in warnings[0]
     assert len(smtp.messages) == 1
+
+
+def test_the_log_masks_an_address_quoted_in_a_reply_or_an_error() -> None:
+    from notifier.logs import Scrubber
+
+    scrub = Scrubber()
+    line = scrub("confirmation mail refused for good: 550 5.1.1 <victim.reader@example.org>: no such user")
+    assert "victim.reader" not in line and "v***@example.org" in line
+    assert scrub("https://reader:pw@kexue.fm/feed") == "https://reader:***@kexue.fm/feed"
