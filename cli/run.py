@@ -207,6 +207,10 @@ async def serve(app: App) -> None:
     web_server = await start_web_app(app)
     scheduler.start()
     sending = None if sender is None else asyncio.create_task(sender.run(), name="sender")
+    # Confirmation mails queued by sign-ups: sent after the answer, retried while SMTP is down.
+    confirming = None
+    if app.config.mail.enabled:
+        confirming = asyncio.create_task(app.services.confirmations.run(), name="confirmation-mails")
     count = len(app.config.sources)
     log.info(
         "running: db %s, %d source%s, polling every %d s; stop with Ctrl-C",
@@ -232,9 +236,10 @@ async def serve(app: App) -> None:
             await web_server.stop()
         if bot is not None:
             await bot.stop()
-        if sending is not None:
-            sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
+        for task in (sending, confirming):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         log.info("stopped")

@@ -176,11 +176,12 @@ class Choices:
         return self._signer
 
     async def _address(self, token: str) -> EmailAddress | None:
-        claims = (await self.signer()).read(token, "preferences", self.clock())
+        signer = await self.signer()
+        claims = signer.read(token, "preferences", self.clock())
         if claims is None:
             return None
         email = await read_stores(self.db).emails.get(claims.email_id)
-        if email is None or email.status != "confirmed" or not claims.matches(email.address_hash):
+        if email is None or email.status != "confirmed" or not signer.binds(claims, email.address_hash):
             return None
         return email
 

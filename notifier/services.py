@@ -17,13 +17,21 @@ from digest.model import Digest, PostItem, build_item
 from digest.render import Renderer
 from digest.selection import DigestBuilder
 from notifier.config import Clock, Config
+from notifier.confirmations import ConfirmationMails
 from notifier.crawling import Crawler, CrawlReport
-from notifier.mailer import Mailer, MailError, check_address, compose, mask_address
+
+# Re-exported: the front ends and their tests name these as the service layer's.
+from notifier.email_signup import CONFIRMATION_MAILS_PER_DAY as CONFIRMATION_MAILS_PER_DAY
+from notifier.email_signup import SIGNUPS_PER_DAY as SIGNUPS_PER_DAY
+from notifier.email_signup import EmailSignUpResult as EmailSignUpResult
+from notifier.email_signup import EmailSignUps
+from notifier.email_signup import EmailSignUpStatus as EmailSignUpStatus
+from notifier.mailer import mask_address
 from notifier.polling import Poller, PollReport
-from notifier.tokens import CONFIRM_TTL, TokenSigner, signer_for
+from notifier.tokens import CONFIRM_TTL, TokenClaims, TokenSigner, signer_for
 from notifier.weekly import week_monday
 from storage.db import Database
-from storage.emails import EmailAddress, SignupKind, SignUpOutcome
+from storage.emails import EmailAddress
 from storage.posts import SeriesSummary, StoredPost
 from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
 from storage.sources import SourceState
@@ -44,8 +52,6 @@ log = logging.getLogger(__name__)
 MAX_LATEST = 100
 # Abuse limits of the weekly email (issue 11), per day: confirmation mails to one address; sign-ups started
 # by one Telegram user or from one IP address.
-CONFIRMATION_MAILS_PER_DAY = 3
-SIGNUPS_PER_DAY = 5
 MAX_OFFSET = 10_000
 BACKFILL_WANTED = "backfill_wanted"
 # The longest span a browser digest page shows: a weekly email covers about a week, a late one a few.
@@ -154,25 +160,6 @@ WAITING_STATES = frozenset({"pending", "sending"})
 FAILED_STATES = frozenset({"failed", "dead", "dropped"})
 
 
-class EmailSignUpStatus(Enum):
-    """What a front end may tell the person signing up. Never whether the address was already known."""
-
-    # "If the address can receive mail, a confirmation link is on its way": said whether a mail went out,
-    # the address was already confirmed, or its confirmation mails for the day were used up.
-    ACCEPTED = "accepted"
-    INVALID = "invalid"  # not an address we can mail
-    LIMITED = "limited"  # this Telegram user or IP address started too many sign-ups today
-    EMAIL_OFF = "email_off"  # this service sends no mail (SMTP_HOST is not set)
-    FAILED = "failed"  # the mail server could not take the confirmation mail now: try again later
-
-
-@dataclass(frozen=True, slots=True)
-class EmailSignUpResult:
-    """The answer to a sign-up (see EmailSignUpStatus for what each status lets a front end say)."""
-
-    status: EmailSignUpStatus
-
-
 @dataclass(frozen=True, slots=True)
 class EmailView:
     """One address of a reader as the reader may see it: masked, with where it stands."""
@@ -232,6 +219,22 @@ class Services:
         self._renderer = renderer
         self._own_renderer: Renderer | None = None
         self._signer: TokenSigner | None = None
+        # The double opt-in: sign-ups queue their mail, which `confirmations` sends after the answer.
+        self.confirmations = ConfirmationMails(
+            db=db,
+            mail=config.mail,
+            renderer=lambda: self.renderer,
+            clock=clock,
+            signer=self.signer,
+            retry=config.mail.retry_interval,
+        )
+        self.signups = EmailSignUps(
+            db=db,
+            mail=config.mail,
+            languages=lambda: self.renderer.translations.languages,
+            clock=clock,
+            queued=self.confirmations.wake,
+        )
 
     # --- the archive -------------------------------------------------------------------------------
 
@@ -525,144 +528,72 @@ class Services:
     async def email_sign_up(
         self, address: str, lang: str, *, telegram_user: int | None = None, ip: str | None = None
     ) -> EmailSignUpResult:
-        """Start the double opt-in of `address` from the bot (`telegram_user`) or the web (`ip`).
+        """Start the double opt-in of `address` from the bot (`telegram_user`) or the web (`ip`); the answer
+        never tells whether the address was known (notifier/email_signup.py)."""
+        return await self.signups.sign_up(address, lang, telegram_user=telegram_user, ip=ip)
 
-        At most SIGNUPS_PER_DAY sign-ups per Telegram user and per IP, at most CONFIRMATION_MAILS_PER_DAY
-        confirmation mails per address; an address already confirmed gets no mail. The answer is the same
-        in every one of those cases, so it never tells whether an address is signed up.
-        """
-        spelled = check_address(address)
-        if spelled is None:
-            return EmailSignUpResult(EmailSignUpStatus.INVALID)
-        if not self.config.mail.enabled:
-            return EmailSignUpResult(EmailSignUpStatus.EMAIL_OFF)
-        lang = lang if lang in self.renderer.translations.languages else "zh"
+    async def _linked(
+        self, token: str, purpose: Literal["confirm", "unsubscribe"]
+    ) -> tuple[EmailAddress, TokenClaims] | None:
         now = self.clock()
-        day_ago = now - timedelta(days=1)
-        async with unit_of_work(self.db) as uow:
-            limits: list[tuple[SignupKind, str]] = []
-            if telegram_user is not None:
-                limits.append(("signup_telegram", str(telegram_user)))
-            if ip is not None:
-                limits.append(("signup_ip", ip))
-            for kind, key in limits:
-                if await uow.emails.count_events(kind, key, day_ago) >= SIGNUPS_PER_DAY:
-                    log.info("email: sign-up refused: %s limit reached", kind)
-                    return EmailSignUpResult(EmailSignUpStatus.LIMITED)
-                await uow.emails.record_event(kind, key, now)
-            subscriber_id = None
-            if telegram_user is not None:
-                reader = await uow.subscribers.get(telegram_user)
-                if reader is None:
-                    # Linked to the reader so that /email off and /forget reach it.
-                    started = await uow.subscribers.start(
-                        telegram_user, chat_type="private", lang=lang, now=now
-                    )
-                    reader = started.subscriber
-                subscriber_id = reader.id
-            signed = await uow.emails.sign_up(spelled, lang=lang, now=now, subscriber_id=subscriber_id)
-            mail = signed.outcome is not SignUpOutcome.CONFIRMED and (
-                await uow.emails.count_events("confirmation_mail", spelled, day_ago)
-                < CONFIRMATION_MAILS_PER_DAY
-            )
-            if mail:
-                await uow.emails.record_event("confirmation_mail", spelled, now)
-        if not mail:
-            return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)
-        try:
-            await self._send_confirmation(signed.email, spelled, lang, now)
-        except MailError as exc:
-            log.error("email: confirmation mail to address %d not sent: %s", signed.email.id, exc)
-            return EmailSignUpResult(EmailSignUpStatus.FAILED)
-        return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)
-
-    async def _send_confirmation(self, email: EmailAddress, to: str, lang: str, now: datetime) -> None:
-        token = (await self.signer()).make("confirm", email.id, email.address_hash, now)
-        url = f"{self.config.mail.public_base_url}/confirm/{token}?lang={lang}"
-        renderer = self.renderer
-        env = renderer.environment(lang)
-        subject = renderer.translations.gettext(lang, "Confirm your weekly email from Scientific Spaces")
-        values = {"confirm_url": url, "subject": subject, "days": CONFIRM_TTL.days}
-        outgoing = compose(
-            mail_from=self.config.mail.mail_from,
-            to=to,
-            subject=subject,
-            text=env.get_template("email/confirm.txt").render(values).strip() + "\n",
-            html=env.get_template("email/confirm.html").render(values).strip() + "\n",
-            now=now,
-        )
-        async with Mailer(self.config.mail) as mailer:
-            await mailer.send(outgoing)
-        log.info("email: confirmation mail sent to address %d", email.id)
-
-    async def _linked(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> EmailAddress | None:
-        now = self.clock()
-        claims = (await self.signer()).read(
-            token, purpose, now, ttl=CONFIRM_TTL if purpose == "confirm" else None
-        )
+        signer = await self.signer()
+        claims = signer.read(token, purpose, now, ttl=CONFIRM_TTL if purpose == "confirm" else None)
         if claims is None:
             return None
         found = await read_stores(self.db).emails.get(claims.email_id)
-        return found if found is not None and claims.matches(found.address_hash) else None
+        if found is None or not signer.binds(claims, found.address_hash):
+            return None
+        return found, claims
 
     async def email_link(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> LinkState:
         """Where the address of a signed link stands (INVALID: forged, expired or gone). Changes nothing."""
-        found = await self._linked(token, purpose)
-        if found is None or (purpose == "confirm" and found.status == "unsubscribed"):
+        linked = await self._linked(token, purpose)
+        if linked is None:
             return LinkState.INVALID
+        found, claims = linked
+        if purpose == "confirm":
+            if found.status == "unsubscribed":
+                return LinkState.INVALID
+            # A link a Telegram reader asked for still has work to do until it links that reader.
+            return LinkState.CONFIRMED if self.signups.done(found, claims) else LinkState.PENDING
         return _link_state(found)
 
     async def email_confirm(self, token: str) -> LinkState:
-        """Confirm the address of a confirmation link (storing the consent time); INVALID changes nothing."""
-        found = await self._linked(token, "confirm")
-        if found is None:
+        """Confirm the address of a confirmation link (storing the consent time, linking the Telegram reader
+        who asked for this link); INVALID changes nothing."""
+        linked = await self._linked(token, "confirm")
+        if linked is None or await self.signups.confirm(*linked) is None:
             return LinkState.INVALID
-        async with unit_of_work(self.db) as uow:
-            confirmed = await uow.emails.confirm(found.id, self.clock())
-        if confirmed is None:
-            return LinkState.INVALID
-        log.info("email: address %d confirmed", found.id)
         return LinkState.CONFIRMED
 
     async def email_unsubscribe(self, token: str) -> LinkState:
         """Unsubscribe the address of an unsubscribe link (keeping only its hash); INVALID changes nothing."""
-        found = await self._linked(token, "unsubscribe")
-        if found is None:
+        linked = await self._linked(token, "unsubscribe")
+        if linked is None:
             return LinkState.INVALID
         async with unit_of_work(self.db) as uow:
-            await uow.emails.unsubscribe(found.id, self.clock())
+            await uow.emails.unsubscribe(linked[0].id, self.clock())
         return LinkState.UNSUBSCRIBED
 
     async def email_state(self, chat_id: int) -> EmailState:
-        """The addresses this chat's reader signed up from the bot, masked."""
-        reads = read_stores(self.db)
-        reader = await reads.subscribers.get(chat_id)
-        if reader is None:
-            return EmailState(())
+        """The addresses this chat confirmed, and those it asked for and has not confirmed, masked."""
         views = [
             EmailView(
-                mask_address(email.address),
-                "bounced" if email.bounced_at is not None else email.status,
-                email.lang,
-                email.confirmed_at,
+                mask_address(entry.email.address or ""),
+                "pending"
+                if not entry.linked
+                else ("bounced" if entry.email.bounced_at is not None else entry.email.status),
+                entry.email.lang,
+                entry.email.confirmed_at if entry.linked else None,
             )
-            for email in await reads.emails.by_subscriber(reader.id)
-            if email.address is not None
+            for entry in await self.signups.of_reader(chat_id)
         ]
         return EmailState(tuple(views))
 
     async def email_off(self, chat_id: int) -> int:
-        """`/email off`: unsubscribe every address this chat's reader signed up. How many were."""
-        now = self.clock()
-        count = 0
-        async with unit_of_work(self.db) as uow:
-            reader = await uow.subscribers.get(chat_id)
-            if reader is None:
-                return 0
-            for email in await uow.emails.by_subscriber(reader.id):
-                count += await uow.emails.unsubscribe(email.id, now)
-        log.info("chat %d: email off (%d addresses)", chat_id, count)
-        return count
+        """`/email off`: unsubscribe what this chat confirmed, withdraw what it asked for. How many were
+        receiving the weekly email."""
+        return await self.signups.off(chat_id)
 
     async def week_digest(self, week: str) -> Digest | None:
         """The digest of ISO week '2025-W20' (its posts by date, up to now for this week); None for a week

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -123,10 +124,23 @@ def counter_families(snapshot: MetricsSnapshot) -> list[Metric]:
     ]
 
 
-def metrics_handler(services: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The `/metrics` handler over these services."""
+def metrics_handler(
+    services: Services, token: str | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The `/metrics` handler over these services: only `Authorization: Bearer <token>` reads it, and
+    without a token it does not exist (404), like any unknown path."""
+    expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: web.Request) -> web.Response:
+        if expected is None:
+            raise web.HTTPNotFound()
+        sent = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(sent, expected):
+            return web.Response(
+                status=401,
+                text="401: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Snapshot(families(await services.metrics())))
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

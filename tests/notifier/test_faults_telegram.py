@@ -61,6 +61,10 @@ def private(count: int) -> list[tuple[int, str]]:
     return [(FIRST_PRIVATE + n, "private") for n in range(count)]
 
 
+# /metrics answers only with this bearer token.
+METRICS_TOKEN = "faults-scrape-token"
+
+
 def service(db: Database, api: BotApiServer, **env: str) -> Service:
     """`kexue-notifier run` on the test's store, polling the feed file once (at start) and sending through
     the local Bot API. The test keeps its own connections open: opening the file again for every look
@@ -78,6 +82,7 @@ def service(db: Database, api: BotApiServer, **env: str) -> Service:
             "TELEGRAM_API_BASE": api.base_url,
             "TELEGRAM_RICH": "false",
             "WEB_PORT": "0",
+            "METRICS_TOKEN": METRICS_TOKEN,
             **env,
         }
     )
@@ -114,7 +119,11 @@ async def scrape(svc: Service) -> Samples:
     """`/metrics` of the running service, as (sample name, labels) → value."""
     found = re.findall(r"web app listening on (http://\S+)", svc.log())
     assert found, f"the web app did not start:\n{svc.log()[-2000:]}"
-    async with aiohttp.ClientSession() as session, session.get(found[-1] + "/metrics") as response:
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(found[-1] + "/metrics", headers=bearer) as response,
+    ):
         assert response.status == 200
         text = await response.text()
     return {

@@ -21,6 +21,19 @@ class Fault:
     migrate_to_chat_id: int | None = None
     delay: float = 0.0
     kind: str = "fault"  # the counter key suffix: fault:<kind>
+    raw: bytes | None = None  # answered as text/html instead of Telegram's JSON (a proxy's error page)
+    redirect: bool = False  # answered 302 to the very same URL: a redirect loop
+
+    @classmethod
+    def not_json(cls, status: int = 200) -> Fault:
+        """An HTML page where JSON belongs, as a misconfigured proxy or captive portal answers."""
+        page = b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>"
+        return cls(status, "not JSON", raw=page, kind="not_json")
+
+    @classmethod
+    def redirect_loop(cls) -> Fault:
+        """302 to the same URL: a client following redirects never arrives."""
+        return cls(302, "redirect loop", redirect=True, kind="redirect")
 
     @classmethod
     def too_many_requests(cls, retry_after: int) -> Fault:
@@ -126,6 +139,12 @@ class _Window:
 
     def add(self, now: float) -> None:
         self.times.append(now)
+
+
+class _RawFault(Exception):
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.description)
+        self.fault = fault
 
 
 class _ApiError(Exception):

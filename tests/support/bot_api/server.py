@@ -24,6 +24,7 @@ from tests.support.bot_api.faults import (
     _bad,
     _Cooldown,
     _in_scope,
+    _RawFault,
     _too_many,
     _Window,
 )
@@ -607,6 +608,13 @@ class BotApiServer:
             chat_id = _chat_id(params)
             await self._apply_faults(method, chat_id)
             result = await entry[1](params, chat_id)
+        except _RawFault as raw:
+            fault = raw.fault
+            assert fault.status is not None
+            self._record(Call(method, params, chat_id, arrived, fault.status, fault.description))
+            if fault.redirect:
+                return web.Response(status=fault.status, headers={"Location": str(request.rel_url)})
+            return web.Response(status=fault.status, body=fault.raw, content_type="text/html")
         except _ApiError as error:
             status, description, parameters = error.status, error.description, error.parameters
             retry_after = (parameters or {}).get("retry_after")
@@ -650,6 +658,8 @@ class BotApiServer:
                 await asyncio.sleep(fault.delay)
             if fault.status is None:
                 continue
+            if fault.raw is not None or fault.redirect:
+                raise _RawFault(fault)
             parameters: JSON = {}
             if fault.retry_after is not None:
                 parameters["retry_after"] = fault.retry_after
