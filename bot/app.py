@@ -22,7 +22,6 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent, User
 from aiohttp import web
 
-from archive import ArchiveError
 from bot import (
     BotError,
     admin,
@@ -51,19 +50,17 @@ from bot.resilience import hold_polling_failures, until_done
 from bot.rich import RichSender
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
-from digest import DigestError
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.errors import EXPECTED_FAILURES
 from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
-from notifier.services import NotifierError
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
 # The failures of our own parts that an update can meet: one log line, no trace.
-EXPECTED = (NotifierError, StorageError, DigestError, ArchiveError, BotError, TelegramAPIError)
+EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
 
 
@@ -119,7 +116,7 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services, formulas=choice),
+        rich=RichSender(enabled=config.rich, store=app.services.readers, formulas=choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
         formulas=choice,
     )

@@ -29,13 +29,14 @@ import aiosmtplib
 
 from digest.mail_formulas import MailImage
 from notifier.config import MailConfig
+from notifier.errors import NotifierError
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
 
 
-class MailError(Exception):
+class MailError(NotifierError):
     """Root of the mail failures; the message is one line fit for a log."""
 
 

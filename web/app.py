@@ -221,7 +221,7 @@ async def subscribe(request: web.Request) -> web.Response:
     if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
         lang = chosen
     address = form.get("address")
-    result = await _services(request).email_sign_up(
+    result = await _services(request).email.sign_up(
         address if isinstance(address, str) else "", lang, ip=_pages(request).client_address(request)
     )
     title = pages.gettext(lang, "The weekly email")
@@ -256,7 +256,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     """The page of a confirmation link: a button, so that following the link confirms nothing."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "confirm")
+    state = await _services(request).email.link(request.match_info["token"], "confirm")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.CONFIRMED:
@@ -275,7 +275,7 @@ async def confirm(request: web.Request) -> web.Response:
     if isinstance(form, web.Response):
         return form
     lang = pages.lang(request)
-    state = await _services(request).email_confirm(request.match_info["token"])
+    state = await _services(request).email.confirm(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -289,7 +289,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     """The page of an unsubscribe link: a button (the one-click POST needs none)."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "unsubscribe")
+    state = await _services(request).email.link(request.match_info["token"], "unsubscribe")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.UNSUBSCRIBED:
@@ -308,7 +308,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     pages = _pages(request)
     await request.read()
     lang = pages.lang(request)
-    state = await _services(request).email_unsubscribe(request.match_info["token"])
+    state = await _services(request).email.unsubscribe(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -320,7 +320,7 @@ async def digest_page(request: web.Request) -> web.Response:
     """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
     pages = _pages(request)
     week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    return _digest_page(pages, request, await _services(request).week_digest(week))
+    return _digest_page(pages, request, await _services(request).pages.week_digest(week))
 
 
 async def span_page(request: web.Request) -> web.Response:
@@ -331,7 +331,7 @@ async def span_page(request: web.Request) -> web.Response:
         last = date.fromisoformat(request.match_info["last"])
     except ValueError:
         return pages.not_found(request)
-    return _digest_page(pages, request, await _services(request).span_digest(first, last))
+    return _digest_page(pages, request, await _services(request).pages.span_digest(first, last))
 
 
 def _mathml(formula: Formula) -> str | None:
@@ -365,7 +365,7 @@ async def series_page(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """`{"status": "ok"}` while the database answers, else 503 `{"status": "error"}`; nothing more."""
     try:
-        await _services(request).post_count()
+        await _services(request).archive.post_count()
     except Exception as exc:
         log.error("healthz: the database does not answer: %s", exc)
         return web.json_response({"status": "error"}, status=503)
