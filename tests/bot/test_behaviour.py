@@ -200,3 +200,21 @@ async def test_blocking_the_bot_makes_the_reader_inactive_and_start_reactivates(
     await harness.ask(user, "/start")
     reader = (await harness.app.services.readers.reader(user.id)).subscriber
     assert reader is not None and reader.reachable
+
+
+async def test_stats_during_a_telegram_outage_counts_rows_waiting_for_their_retry_as_waiting(
+    harness: Harness,
+) -> None:
+    now = harness.app.clock()
+    async with harness.app.uow() as uow:
+        for chat in (501, 502, 503):
+            await uow.deliveries.enqueue(str(chat), "post:1", "post", now)
+        waiting = await uow.deliveries.claim([row.id for row in await uow.deliveries.due(now.timestamp(), 10)])
+        # Telegram answered 5xx: two rows wait for their retry, one was given up on.
+        await uow.deliveries.mark_failed(waiting[0], "502 Bad Gateway", now.timestamp() + 60)
+        await uow.deliveries.mark_failed(waiting[1], "502 Bad Gateway", now.timestamp() + 60)
+        await uow.deliveries.mark_dead(waiting[2], "chat not found")
+    admin = harness.api.user("Admin", id=ADMIN_ID, language_code="en")
+    text = await harness.ask(admin, "/stats")
+    assert "Outbox: 2 waiting." in text
+    assert "Today: 0 sent, 1 failed." in text
