@@ -209,7 +209,8 @@ async def test_stats_during_a_telegram_outage_counts_rows_waiting_for_their_retr
     async with harness.app.uow() as uow:
         for chat in (501, 502, 503):
             await uow.deliveries.enqueue(str(chat), "post:1", "post", now)
-        waiting = await uow.deliveries.claim([row.id for row in await uow.deliveries.due(now.timestamp(), 10)])
+        due = await uow.deliveries.due(now.timestamp(), 10)
+        waiting = await uow.deliveries.claim([row.id for row in due])
         # Telegram answered 5xx: two rows wait for their retry, one was given up on.
         await uow.deliveries.mark_failed(waiting[0], "502 Bad Gateway", now.timestamp() + 60)
         await uow.deliveries.mark_failed(waiting[1], "502 Bad Gateway", now.timestamp() + 60)
