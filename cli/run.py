@@ -217,7 +217,7 @@ async def serve(app: App) -> None:
     )
     bot = None
     try:
-        if app.bot_config is None:
+        if app.config.telegram is None:
             log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
         else:
             # Imported only with a token: aiogram's models take seconds to load, for nothing without a bot.
