@@ -73,8 +73,10 @@ class Jobs:
         )
 
     async def maintenance(self) -> None:
-        """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
+        """Finish a wanted or interrupted backfill, or refresh reader counts when due; forget the sign-up
+        events no limit counts any more (so the table does not grow forever)."""
         await self._guarded("maintenance crawl", self.app.services.blog.maintain)
+        await self._guarded("sign-up events", self.app.services.email.forget_old_events)
 
     async def weekly(self) -> None:
         """Send this week's email to every confirmed address that is due and has not had it."""
