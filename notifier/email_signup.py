@@ -134,6 +134,9 @@ class EmailSignUps:
                 queued = await uow.confirmations.enqueue(signed.email.id, asker, lang, now)
                 if queued:
                     await uow.emails.record_event("confirmation_mail", spelled, now)
+            elif wanted and asker is not None:
+                # Listed for the reader all the same: what /email shows must not tell who else asked.
+                await uow.confirmations.record_unsent(signed.email.id, asker, lang, now, "daily mail limit")
         if queued:
             self.queued()
         return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)

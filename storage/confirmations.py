@@ -76,6 +76,17 @@ class ConfirmationQueue:
         await cursor.close()
         return added
 
+    async def record_unsent(
+        self, email_id: int, subscriber_id: int, lang: str, now: datetime, reason: str
+    ) -> None:
+        """A reader's request that sends no mail (the address had its mails for the day): listed for the
+        reader like any other, linking nothing."""
+        await self.conn.execute(
+            "INSERT INTO confirmation_mails (email_id, subscriber_id, lang, status, created_at, next_at, "
+            "last_error) VALUES (?, ?, ?, 'dropped', ?, ?, ?)",
+            (email_id, subscriber_id, lang, iso(now), iso(now), reason),
+        )
+
     async def due(self, now: datetime, limit: int = 50) -> list[ConfirmationMail]:
         """Waiting mails whose time has come, oldest first."""
         sql = (
