@@ -51,7 +51,7 @@ async def stats(message: Message, services: Services, views: Views, lang: str, c
     if message.from_user is None or message.from_user.id not in config.admin_ids:
         await message.answer(views.render(lang, "unknown_command"))
         return
-    figures = await services.stats()
+    figures = await services.admin.stats()
     tz = services.config.tz
     poll = figures.last_poll
     when = None

@@ -3,7 +3,7 @@
 Long polling by default (`BotRunner.start_polling`, the seam a lease can wrap so only one process polls);
 webhook mode when WEBHOOK_URL is set: an aiohttp server on WEBHOOK_HOST:WEBHOOK_PORT checks Telegram's
 secret token on every request. Long-lived objects reach handlers as dispatcher keyword data: `db`,
-`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `choices`.
+`services`, `views`, `renderer`, `translations`, `config`, `searches`, `rich`, `choices`, `formulas`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent, User
 from aiohttp import web
 
-from archive import ArchiveError
 from bot import (
     BotError,
     admin,
     email,
     fallback,
     forget,
+    formulas,
     help,
     inline,
     latest,
@@ -50,18 +50,17 @@ from bot.resilience import hold_polling_failures, until_done
 from bot.rich import RichSender
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
-from digest import DigestError
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.errors import EXPECTED_FAILURES
+from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
-from notifier.services import NotifierError
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
 # The failures of our own parts that an update can meet: one log line, no trace.
-EXPECTED = (NotifierError, StorageError, DigestError, ArchiveError, BotError, TelegramAPIError)
+EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
 
 
@@ -106,6 +105,7 @@ def build_dispatcher(
     `admin_ttl`: how long a group member's getChatMember answer is remembered.
     """
     views = views or Views(app.renderer)
+    choice = FormulaChoice(app.db, app.clock)
     dp = Dispatcher(
         disable_fsm=True,
         name="kexue",
@@ -116,8 +116,9 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services),
+        rich=RichSender(enabled=config.rich, store=app.services.readers, formulas=choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
+        formulas=choice,
     )
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
@@ -134,6 +135,7 @@ def build_dispatcher(
         series.make_router(),
         subscribe.make_router(),
         settings.make_router(),
+        formulas.make_router(),
         email.make_router(),
         forget.make_router(),
         watch.make_router(),

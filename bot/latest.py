@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot.callbacks import MAX_OFFSET, Button, LatestMore
 from bot.common import keyboard, pressed_in
+from bot.formula_buttons import AGAIN_LATEST, switch_button
 from bot.rich import RichMessage, RichSender
 from bot.views import Views
 from digest.rich import excerpt_slot, fill_slots, rich_excerpt
@@ -36,10 +37,10 @@ async def latest_page(
     services: Services, views: Views, lang: str, offset: int, count: int
 ) -> RichMessage | None:
     """A page of posts in both forms, with whether an older page exists; None when there is nothing."""
-    stored = await services.latest(count, offset)
+    stored = await services.archive.latest(count, offset)
     if not stored:
         return None
-    items = await services.post_items(stored)
+    items = await services.archive.post_items(stored)
     header = views.render(lang, "latest_header", offset)
     html = views.pack([header, *(views.post_block(lang, item) for item in items)])
     excerpts: list[str] = []
@@ -51,7 +52,8 @@ async def latest_page(
             item = dataclasses.replace(item, excerpt=excerpt_slot(len(excerpts) - 1))
         blocks.append(views.render(lang, "post", item))
     rich_html = fill_slots("\n\n".join(blocks), excerpts) if excerpts else None
-    return RichMessage(tuple(html), rich_html)
+    switch = switch_button(views.translations, lang, AGAIN_LATEST, offset, count)
+    return RichMessage(tuple(html), rich_html, switch)
 
 
 async def send_latest(
@@ -70,7 +72,7 @@ async def send_latest(
         await bot.send_message(chat_id, views.render(lang, "no_more_posts" if offset else "no_posts"))
         return
     following = offset + count
-    older = following <= MAX_OFFSET and bool(await services.latest(1, following))
+    older = following <= MAX_OFFSET and bool(await services.archive.latest(1, following))
     t = views.translations
     more = [(t.gettext(lang, "More ▸"), LatestMore(following, count).pack())] if older else []
     await rich.send(bot, chat_id, page, keyboard([more]))

@@ -49,7 +49,7 @@ class LanguageMiddleware(BaseMiddleware):
         data["lang"] = default
         chat_id = chat.id if chat is not None else (user.id if user is not None else None)
         if chat_id is not None:
-            reader = await self.services.reader(chat_id)
+            reader = await self.services.readers.reader(chat_id)
             stored = reader.subscriber
             if stored is not None and stored.lang in self.views.languages:
                 data["lang"] = stored.lang

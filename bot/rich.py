@@ -5,7 +5,10 @@ holding LaTeX. A message about posts is rendered twice from the same blocks: the
 makes (math already readable Unicode), and a rich variant where each excerpt is re-cut from the stored LaTeX
 with its formulas as math elements. `RichSender.send` tries the rich one where it has math and the chat has
 not refused it; a refusal (404 from a server without the method, a 400) sends the HTML messages instead and
-is remembered for that chat, in memory, for the life of the process (a restart tries once more).
+is remembered for that chat, in memory and in the database.
+
+Each reader chooses native math or text (bot/formulas.py); the first rich message a reader receives carries a
+one-tap switch to text (`RichMessage.switch`), offered once.
 
 The excerpt itself is re-cut by `digest.rich` (shared with the sender of notifications).
 """
@@ -19,7 +22,7 @@ from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNotFound
-from aiogram.types import InlineKeyboardMarkup, InputRichMessage, Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage, Message
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ class RichMessage:
 
     html: tuple[str, ...]
     rich: str | None
+    # The (label, callback data) of the switch to text, shown under the reader's first rich message.
+    switch: tuple[str, str] | None = None
 
 
 class RefusalMemory:
@@ -65,6 +70,23 @@ class RefusalStore(Protocol):
         ...
 
 
+class FormulaPrefs(Protocol):
+    """A reader's formula display (notifier.formula_choice.FormulaChoice)."""
+
+    async def wants_native(self, chat_id: int) -> bool:
+        """Whether this chat gets native math."""
+        ...
+
+    async def offer_switch(self, chat_id: int) -> bool:
+        """Whether the rich message about to go out is the reader's first (it carries the switch)."""
+        ...
+
+
+def _with_row(markup: InlineKeyboardMarkup | None, text: str, data: str) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton(text=text, callback_data=data)]
+    return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+
+
 class RichSender:
     """Sends a `RichMessage`: rich when enabled, it has math and the chat takes it; else its HTML.
 
@@ -73,11 +95,25 @@ class RichSender:
     """
 
     def __init__(
-        self, *, enabled: bool = True, memory: RefusalMemory | None = None, store: RefusalStore | None = None
+        self,
+        *,
+        enabled: bool = True,
+        memory: RefusalMemory | None = None,
+        store: RefusalStore | None = None,
+        formulas: FormulaPrefs | None = None,
     ) -> None:
         self.enabled = enabled
         self.memory = memory or RefusalMemory()
         self.store = store
+        self.formulas = formulas
+
+    async def _wants_text(self, chat_id: int | str) -> bool:
+        """Whether the reader (or their chat's default) takes formulas as text."""
+        return (
+            self.formulas is not None
+            and isinstance(chat_id, int)
+            and not await self.formulas.wants_native(chat_id)
+        )
 
     async def _refused(self, chat_id: int | str) -> bool:
         if self.memory.refused(chat_id):
@@ -95,10 +131,23 @@ class RichSender:
         reply_markup: InlineKeyboardMarkup | None = None,
     ) -> list[Message]:
         """Send `message` to `chat_id`, the keyboard under its last part; the messages sent."""
-        if self.enabled and message.rich is not None and not await self._refused(chat_id):
+        if (
+            self.enabled
+            and message.rich is not None
+            and not await self._refused(chat_id)
+            and not await self._wants_text(chat_id)
+        ):
+            markup = reply_markup
+            if (
+                message.switch is not None
+                and self.formulas is not None
+                and isinstance(chat_id, int)
+                and await self.formulas.offer_switch(chat_id)
+            ):
+                markup = _with_row(reply_markup, *message.switch)
             try:
                 sent = await bot.send_rich_message(
-                    chat_id, InputRichMessage(html=message.rich), reply_markup=reply_markup
+                    chat_id, InputRichMessage(html=message.rich), reply_markup=markup
                 )
                 return [sent]
             except TelegramNotFound:

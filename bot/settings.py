@@ -1,4 +1,5 @@
-"""/settings: delivery mode (instant, or a daily or weekly digest with its hour and day) and language."""
+"""/settings: delivery mode (instant, or a daily or weekly digest with its hour and day), language, and how
+formulas are shown (native math or text; its buttons are handled in bot/formulas.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message
 
 from bot.callbacks import Button, SettingChange
 from bot.common import edit_in_place, keyboard, pressed_in
+from bot.formula_buttons import settings_row
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from bot.zones import zone_row
 from notifier.choices import Choices
+from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
 from storage.subscribers import Subscriber
 
@@ -28,23 +31,29 @@ class SettingsView:
     lang: str
     follows_all: bool
     series: tuple[str, ...]
+    formulas: str = ""
 
 
-async def _reader(services: Services, chat: Chat, lang: str) -> Subscriber:
+async def reader_of(services: Services, chat: Chat, lang: str) -> Subscriber:
     """The chat's reader, started with the current language when it never sent /start."""
-    state = await services.reader(chat.id)
+    state = await services.readers.reader(chat.id)
     if state.subscriber is not None:
         return state.subscriber
-    return (await services.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
+    return (await services.readers.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
 
 
 async def settings_message(
-    services: Services, views: Views, reader: Subscriber, choices: Choices
+    services: Services,
+    views: Views,
+    reader: Subscriber,
+    choices: Choices,
+    formulas: FormulaChoice | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The settings text and its buttons, in the reader's language."""
     lang = reader.lang
-    follows = (await services.reader(reader.chat_id)).follows
-    names = {key: ref.name for key, ref in (await services.series_refs()).items()}
+    display = "" if formulas is None else (await formulas.preference(reader.chat_id)).display
+    follows = (await services.readers.reader(reader.chat_id)).follows
+    names = {key: ref.name for key, ref in (await services.archive.series_refs()).items()}
     view = SettingsView(
         reader.mode,
         reader.digest_hour,
@@ -52,6 +61,7 @@ async def settings_message(
         lang,
         follows.everything,
         tuple(sorted(names.get(key, key) for key in follows.series_keys)),
+        display,
     )
     t = views.translations
 
@@ -95,37 +105,47 @@ async def settings_message(
             (mark(lang == "en", "English"), SettingChange("l", "en").pack()),
         ]
     )
+    if display:
+        rows.append(settings_row(t, lang, display))
     return views.render(lang, "settings", view), keyboard(rows)
 
 
-async def settings(message: Message, services: Services, views: Views, lang: str, choices: Choices) -> None:
+async def settings(
+    message: Message, services: Services, views: Views, lang: str, choices: Choices, formulas: FormulaChoice
+) -> None:
     """Show the settings with their buttons."""
-    reader = await _reader(services, message.chat, lang)
-    text, markup = await settings_message(services, views, reader, choices)
+    reader = await reader_of(services, message.chat, lang)
+    text, markup = await settings_message(services, views, reader, choices, formulas)
     await message.answer(text, reply_markup=markup)
 
 
 async def change(
-    query: CallbackQuery, cb: SettingChange, services: Services, views: Views, lang: str, choices: Choices
+    query: CallbackQuery,
+    cb: SettingChange,
+    services: Services,
+    views: Views,
+    lang: str,
+    choices: Choices,
+    formulas: FormulaChoice,
 ) -> None:
     """Apply one button and show the settings again, in place."""
     message = pressed_in(query)
     await query.answer()
     if message is None:
         return
-    reader = await _reader(services, message.chat, lang)
+    reader = await reader_of(services, message.chat, lang)
     chat_id = reader.chat_id
     if cb.kind == "m" and cb.mode is not None:
-        reader = await services.set_mode(chat_id, cb.mode)
+        reader = await services.readers.set_mode(chat_id, cb.mode)
     elif cb.kind == "h" and reader.mode != "instant":
         hour = (reader.digest_hour + int(cb.value)) % 24
-        reader = await services.set_mode(chat_id, reader.mode, hour=hour)
+        reader = await services.readers.set_mode(chat_id, reader.mode, hour=hour)
     elif cb.kind == "d" and reader.mode == "weekly":
         day = (reader.digest_day + int(cb.value)) % 7
-        reader = await services.set_mode(chat_id, reader.mode, day=day)
+        reader = await services.readers.set_mode(chat_id, reader.mode, day=day)
     elif cb.kind == "l" and cb.value in views.languages:
-        reader = await services.set_language(chat_id, cb.value)
-    text, markup = await settings_message(services, views, reader, choices)
+        reader = await services.readers.set_language(chat_id, cb.value)
+    text, markup = await settings_message(services, views, reader, choices, formulas)
     await edit_in_place(message, text, markup)
 
 

@@ -14,15 +14,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, ValidationError
 
-from archive import ArchiveError
 from cli.commands import archive_cmds, digest, email, ops, search
-from cli.context import Handler, UsageError, options_first
-from digest import DigestError
+from cli.context import Handler, options_first
 from notifier.bootstrap import config_from, open_app
+from notifier.errors import EXPECTED_FAILURES, UsageError
 from notifier.logs import LibraryDebugFilter, LogFormat, formatter, hold_libraries_at_info
-from notifier.services import NotifierError
 from notifier.settings import Settings
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return 0
-    except (UsageError, NotifierError, ArchiveError, StorageError, DigestError) as exc:
+    except EXPECTED_FAILURES as exc:
         print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
@@ -41,7 +41,8 @@ class SeriesRef:
 
 @dataclass(frozen=True, slots=True)
 class PostItem:
-    """One post as every message shows it; `excerpt` is already rendered (math readable, cut)."""
+    """One post as every message shows it; `excerpt` is already rendered (math readable, cut), and
+    `raw_excerpt` is the stored LaTeX it came from (for destinations that draw formulas)."""
 
     key: int
     title: str
@@ -50,6 +51,7 @@ class PostItem:
     readers: int | None
     excerpt: str
     series: SeriesRef | None = None
+    raw_excerpt: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,7 @@ def build_item(
         readers=post.readers,
         excerpt=excerpt,
         series=series,
+        raw_excerpt=post.excerpt,
     )
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from notifier.config import Clock, Config
+from notifier.errors import InvalidRequest
 from notifier.pausing import end_pauses
-from notifier.services import InvalidRequest
 from notifier.tokens import TokenSigner, signer_for
 from notifier.zones import is_known, zone_of
 from storage.db import Database

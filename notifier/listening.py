@@ -203,7 +203,9 @@ class GuardedRunner(web.AppRunner):
         headers = dict(limits.headers)
 
         async def stamp(request: web.Request, response: web.StreamResponse) -> None:
-            response.headers.update(headers)
+            # What a handler chose itself stays (the immutable caching of formula drawings and feeds).
+            for name, value in headers.items():
+                response.headers.setdefault(name, value)
             response.headers["Server"] = SERVER_NAME
 
         app.on_response_prepare.append(stamp)

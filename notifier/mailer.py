@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -26,14 +27,16 @@ from typing import Self
 
 import aiosmtplib
 
+from digest.mail_formulas import MailImage
 from notifier.config import MailConfig
+from notifier.errors import NotifierError
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
 
 
-class MailError(Exception):
+class MailError(NotifierError):
     """Root of the mail failures; the message is one line fit for a log."""
 
 
@@ -255,8 +258,12 @@ def compose(
     html: str,
     now: datetime,
     headers: dict[str, str] | None = None,
+    images: Sequence[MailImage] = (),
 ) -> Outgoing:
     """A multipart/alternative message (text, then HTML) to one recipient, with Date and Message-ID.
+
+    With `images`, the HTML part is a multipart/related holding the HTML and one `image/png` part per image,
+    each with the Content-ID its `<img src="cid:…">` names.
 
     Display names and the subject may hold any Unicode: the SMTP policy encodes them (RFC 2047), and both
     parts are UTF-8.
@@ -274,6 +281,12 @@ def compose(
         message[key] = value
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
+    html_part = message.get_body(("html",)) if images else None
+    if html_part is not None:
+        for image in images:
+            html_part.add_related(
+                image.drawing.png, maintype="image", subtype="png", cid=f"<{image.cid}>", disposition="inline"
+            )
     return Outgoing(to, message)
 
 

@@ -18,13 +18,14 @@ from archive.detect import detect, parse
 from archive.fetch import Fetcher, redact_url
 from archive.site import site_root
 from notifier.config import Config
+from notifier.errors import NotifierError
 from storage import StorageError, maintenance
 from storage.maintenance import DatabaseSummary
 
 log = logging.getLogger(__name__)
 
 
-class OpsError(Exception):
+class OpsError(NotifierError):
     """An operation the configuration makes impossible; reported as one line."""
 
 

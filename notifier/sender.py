@@ -54,6 +54,7 @@ from digest.rich import rich_post_html
 from digest.selection import DigestBuilder
 from notifier.alerts import alert_html
 from notifier.config import Clock
+from notifier.formula_choice import AGAIN_POST, FormulaChoice, switch_data
 from notifier.leasing import LeaseKeeper, holder_id
 from notifier.watching import with_watch_note
 from storage import StorageError
@@ -239,6 +240,8 @@ class Outgoing:
     rich_html: str | None = None
     url: str | None = None
     lang: Lang = "zh"
+    # The post a reader's notification is about: its rich variant may carry the switch to text.
+    post_pk: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,7 @@ class Sender:
         self.clock = clock
         self.concurrency = concurrency
         self.rich = rich
+        self.formulas = FormulaChoice(db, clock)
         self.pacer = ChatPacer(limits or ChatLimits())
         # A burst of 5 ms worth of tokens: a sleep that overshoots loses no sending time, while no second of
         # sending exceeds the rate by more than 0.5%.
@@ -649,7 +653,8 @@ class Sender:
                 html, rich = await with_watch_note(
                     self.db, self.renderer, delivery.recipient, item, delivery.post_pks[0], lang, html, rich
                 )
-            return Composed([Outgoing(html, rich, item.url, lang)])
+            pk = item.key if delivery.kind == "post" else None
+            return Composed([Outgoing(html, rich, item.url, lang, post_pk=pk)])
         if delivery.kind == "burst":
             items = [(await self._item(pk))[0] for pk in delivery.post_pks]
             today = self.clock().astimezone(self.tz).date()
@@ -702,18 +707,40 @@ class Sender:
         """The label of a notification's link button, in the reader's language."""
         return self.renderer.translations.gettext(lang, "Read the post")
 
+    async def _native(self, chat: int | str, out: Outgoing) -> bool:
+        """Whether a reader's notification goes as native math: their choice, else their chat's default
+        (the channel of CHANNEL_ID follows TELEGRAM_RICH alone)."""
+        if out.post_pk is None or not isinstance(chat, int):
+            return True
+        return await self.formulas.wants_native(chat)
+
+    async def _with_switch(
+        self, chat: int | str, out: Outgoing, markup: InlineKeyboardMarkup | None
+    ) -> InlineKeyboardMarkup | None:
+        """`markup` and, under the reader's first rich message, the one-tap switch to text."""
+        if out.post_pk is None or not isinstance(chat, int) or not await self.formulas.offer_switch(chat):
+            return markup
+        text = self.renderer.translations.gettext(out.lang, "Formulas look wrong?")
+        row = [InlineKeyboardButton(text=text, callback_data=switch_data(AGAIN_POST, out.post_pk))]
+        return InlineKeyboardMarkup(inline_keyboard=[*(markup.inline_keyboard if markup else []), row])
+
     async def _send_one(self, chat: int | str, out: Outgoing, delivery: Delivery) -> int:
         markup = None
         if out.url is not None:
             markup = InlineKeyboardMarkup(
                 inline_keyboard=[[InlineKeyboardButton(text=self.read_button(out.lang), url=out.url)]]
             )
-        if out.rich_html is not None and delivery.rich_ok and not self._rich_unsupported:
+        if (
+            out.rich_html is not None
+            and delivery.rich_ok
+            and not self._rich_unsupported
+            and await self._native(chat, out)
+        ):
             try:
                 message = await self.bot.send_rich_message(
                     chat_id=chat,
                     rich_message=InputRichMessage(html=out.rich_html),
-                    reply_markup=markup,
+                    reply_markup=await self._with_switch(chat, out, markup),
                     request_timeout=REQUEST_TIMEOUT,
                 )
                 return message.message_id

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from digest.formulas import email_html as formula_email_html
+from digest.mail_formulas import MailFormulas
 from digest.model import Digest, home_url
 from digest.render import Renderer
 from digest.selection import FIRST_DIGEST_DAYS, DigestBuilder
@@ -28,6 +30,7 @@ from notifier.mailer import (
     PermanentFailure,
     TemporaryFailure,
     compose,
+    sender_domain,
 )
 from notifier.tokens import TokenSigner, signer_for
 from storage.db import Database
@@ -47,6 +50,9 @@ MAX_ATTEMPTS = 8
 RETRY_AFTER = timedelta(minutes=10)
 BATCH = 200
 _BODY_OPEN = re.compile(r"<body[^>]*>", re.IGNORECASE)
+# A mail over this many bytes goes without its formula images (their Unicode text stays): past it, clients
+# clip the message (Gmail at 102 KB of HTML) or hide the images behind a download.
+MAX_MAIL_BYTES = 400_000
 
 
 def iso_week(moment: datetime, tz: ZoneInfo) -> str:
@@ -129,12 +135,51 @@ def weekly_message(
     base_url: str,
     now: datetime,
 ) -> Outgoing:
-    """One recipient's weekly mail: the digest's text and HTML (as rendered) with the links added around."""
+    """One recipient's weekly mail: the digest's text and HTML (as rendered) with the links added around.
+
+    The HTML part draws each formula of the excerpts as a PNG part named by `cid:` (alt: its Unicode text);
+    a mail that would weigh MAX_MAIL_BYTES or more goes without them, its formulas as text.
+    """
+    outgoing = _weekly_message(
+        renderer, digest, lang=lang, to=to, links=links, mail_from=mail_from, base_url=base_url, now=now
+    )
+    if len(outgoing.message.as_bytes()) < MAX_MAIL_BYTES:
+        return outgoing
+    log.warning("weekly mail: over %d bytes with formula images; sent with formulas as text", MAX_MAIL_BYTES)
+    return _weekly_message(
+        renderer,
+        digest,
+        lang=lang,
+        to=to,
+        links=links,
+        mail_from=mail_from,
+        base_url=base_url,
+        now=now,
+        draw=False,
+    )
+
+
+def _weekly_message(
+    renderer: Renderer,
+    digest: Digest,
+    *,
+    lang: str,
+    to: str,
+    links: WeeklyLinks,
+    mail_from: str,
+    base_url: str,
+    now: datetime,
+    draw: bool = True,
+) -> Outgoing:
     env = renderer.environment(lang)
     # Macros are attributes made at run time, out of the type checker's sight.
     html_lines: Any = env.get_template("email/weekly.html").module
     text_lines: Any = env.get_template("email/weekly.txt").module
-    html = renderer.email_html(digest, lang)
+    formulas = MailFormulas(sender_domain(mail_from))
+    if draw:
+        html = formula_email_html(renderer, digest, lang, formulas.html)
+    else:
+        html = renderer.email_html(digest, lang)
     top = str(html_lines.top(links.view)).strip()
     bottom = str(html_lines.bottom(links.unsubscribe, links.view, links.preferences)).strip()
     opened = _BODY_OPEN.search(html)
@@ -162,6 +207,7 @@ def weekly_message(
             "List-Unsubscribe": f"<{links.unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        images=formulas.images,
     )
 
 

@@ -19,6 +19,7 @@ from storage.counters import CounterStore
 from storage.db import Database
 from storage.deliveries import DeliveryStore
 from storage.emails import EmailStore
+from storage.formula_prefs import FormulaPrefStore
 from storage.leases import LeaseStore
 from storage.mail_ledger import MailLedger
 from storage.meta import MetaStore
@@ -52,6 +53,7 @@ class Stores:
         self.watches = WatchStore(conn)
         self.pauses = PauseStore(conn)
         self.preferences = PreferenceStore(conn)
+        self.formula_prefs = FormulaPrefStore(conn)
 
 
 @asynccontextmanager

@@ -4,9 +4,10 @@ Routes: `GET /` (the sign-up form), `POST /subscribe`, `GET /confirm/{token}` (a
 scanners follow GET links and must not confirm) and `POST /confirm/{token}`, `GET /unsubscribe/{token}` (a
 page with a button) and `POST /unsubscribe/{token}` (RFC 8058 one-click: a mail client posts
 `List-Unsubscribe=One-Click` with no cookie, so the signed token in the path is the whole authority),
-`GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered),
-`GET|POST /preferences/{token}` (what the weekly email holds: web/preferences.py) and `GET /healthz`.
-A bad, forged or expired token gets a plain 404 page.
+`GET /digest/{year}-W{week}`, `GET /digest/{first}..{last}` (the period one weekly email covered, each
+formula written as MathML), `GET|POST /preferences/{token}` (what the weekly email holds: web/preferences.py),
+`GET /series` (every series with its parts and its Atom feed; the feeds and their formula images are in
+web/feeds.py) and `GET /healthz`. A bad, forged or expired token gets a plain 404 page.
 
 Forms carry a CSRF token: a random cookie and, in the form, an HMAC of it under SECRET_KEY (double submit);
 pages in zh and en from the gettext catalogs (`?lang=`, then a cookie, then Accept-Language). Every answer
@@ -23,19 +24,25 @@ import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from html import escape
 from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
 
+from digest.formulas import Formula
+from digest.formulas import email_html as formula_email_html
+from digest.mathml import to_mathml
 from digest.model import Digest
 from digest.render import Renderer
 from notifier.choices import Choices
 from notifier.config import MailConfig
+from notifier.feeds import Feeds
 from notifier.listening import GuardedRunner, Limits, connection_cap
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
+from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
 from web.metrics import metrics_handler
 from web.preferences import add_preference_routes
 
@@ -214,7 +221,7 @@ async def subscribe(request: web.Request) -> web.Response:
     if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
         lang = chosen
     address = form.get("address")
-    result = await _services(request).email_sign_up(
+    result = await _services(request).email.sign_up(
         address if isinstance(address, str) else "", lang, ip=_pages(request).client_address(request)
     )
     title = pages.gettext(lang, "The weekly email")
@@ -249,7 +256,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     """The page of a confirmation link: a button, so that following the link confirms nothing."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "confirm")
+    state = await _services(request).email.link(request.match_info["token"], "confirm")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.CONFIRMED:
@@ -268,7 +275,7 @@ async def confirm(request: web.Request) -> web.Response:
     if isinstance(form, web.Response):
         return form
     lang = pages.lang(request)
-    state = await _services(request).email_confirm(request.match_info["token"])
+    state = await _services(request).email.confirm(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -282,7 +289,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     """The page of an unsubscribe link: a button (the one-click POST needs none)."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "unsubscribe")
+    state = await _services(request).email.link(request.match_info["token"], "unsubscribe")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.UNSUBSCRIBED:
@@ -301,7 +308,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     pages = _pages(request)
     await request.read()
     lang = pages.lang(request)
-    state = await _services(request).email_unsubscribe(request.match_info["token"])
+    state = await _services(request).email.unsubscribe(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -313,7 +320,7 @@ async def digest_page(request: web.Request) -> web.Response:
     """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
     pages = _pages(request)
     week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    return _digest_page(pages, request, await _services(request).week_digest(week))
+    return _digest_page(pages, request, await _services(request).pages.week_digest(week))
 
 
 async def span_page(request: web.Request) -> web.Response:
@@ -324,21 +331,41 @@ async def span_page(request: web.Request) -> web.Response:
         last = date.fromisoformat(request.match_info["last"])
     except ValueError:
         return pages.not_found(request)
-    return _digest_page(pages, request, await _services(request).span_digest(first, last))
+    return _digest_page(pages, request, await _services(request).pages.span_digest(first, last))
+
+
+def _mathml(formula: Formula) -> str | None:
+    return to_mathml(formula.source, display=formula.display, alt=formula.text)
 
 
 def _digest_page(pages: Pages, request: web.Request, digest: Digest | None) -> web.Response:
-    """A digest as the weekly email's HTML, or the 404 page when there is none."""
+    """A digest as the weekly email's HTML with its formulas in MathML, or the 404 page when there is none."""
     if digest is None:
         return pages.not_found(request)
-    html = pages.renderer.email_html(digest, pages.lang(request))
+    lang = pages.lang(request)
+    html = formula_email_html(pages.renderer, digest, lang, _mathml)
+    title = escape(pages.gettext(lang, "Scientific Spaces · New posts"), quote=True)
+    feed = (
+        f'<link rel="alternate" type="application/atom+xml" title="{title}" href="/feed.atom?lang={lang}">\n'
+    )
+    html = html.replace("</head>", feed + "\n</head>", 1)
     return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+async def series_page(request: web.Request) -> web.Response:
+    """Every series with its parts and the link to its Atom feed."""
+    pages = _pages(request)
+    lang = pages.lang(request)
+    series = await request.app[FEED_SITE_KEY].feeds.every_series()
+    return pages.render(
+        request, "series.html", title=pages.gettext(lang, "Series on Scientific Spaces"), series=series
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
     """`{"status": "ok"}` while the database answers, else 503 `{"status": "error"}`; nothing more."""
     try:
-        await _services(request).post_count()
+        await _services(request).archive.post_count()
     except Exception as exc:
         log.error("healthz: the database does not answer: %s", exc)
         return web.json_response({"status": "error"}, status=503)
@@ -355,7 +382,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPMethodNotAllowed:
         response = _pages(request).not_found(request)
         response.set_status(405)
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        # A handler that chose its own caching (the immutable formula drawings, the feeds) keeps it.
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -398,10 +427,14 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
     app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
     app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
+    app.router.add_get("/series", series_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services, services.config.mail.metrics_token))
     choices = Choices(db=services.db, clock=services.clock, config=services.config)
     add_preference_routes(app, choices, _pages, _trusted_form)
+    config = services.config
+    feeds = Feeds(services.db, link_host=config.link_host, tz=config.tz)
+    add_feed_routes(app, FeedSite(feeds, renderer, config.mail.public_base_url))
     return app
 
 

@@ -62,7 +62,7 @@ async def test_email_sign_up_state_and_off_from_the_bot(
 
             # The link mailed for this chat's /email confirms the address and links it to this chat.
             token = confirm_link(smtp.to("reader@example.com")[0]).split("/")[-1].split("?")[0]
-            assert await world.services().email_confirm(token) is LinkState.CONFIRMED
+            assert await world.services().email.confirm(token) is LinkState.CONFIRMED
             bot_api.send_text(reader, None, "/email")
             reply = await bot_api.wait_for_message(reader.id, timeout=10)
             assert "r***@example.com: confirmed" in reply.plain

@@ -2,7 +2,7 @@
 slow answers, a migrated group, and a seeded mixture of them (kill -9: tests/notifier/test_delivery_crash.py).
 
 Each test stores readers and a feed file holding one new post, starts the service against the local Bot API
-(`tests/support/bot_api.py`) with faults armed, and counts what the Bot API accepted: every reachable reader
+(`tests/support/bot_api/`) with faults armed, and counts what the Bot API accepted: every reachable reader
 gets the post exactly once (the delivery issue allows repeats only of messages in flight at a kill), and the
 `/metrics` counters agree with what the Bot API answered.
 """

@@ -215,21 +215,21 @@ async def test_limits_and_answers_that_reveal_nothing(browser: Browser, world: M
 
 async def test_the_bot_operations_share_the_limits_and_show_masked_state(world: MailWorld) -> None:
     services = world.services()
-    result = await services.email_sign_up("me@example.com", "zh", telegram_user=42)
+    result = await services.email.sign_up("me@example.com", "zh", telegram_user=42)
     assert result.status is EmailSignUpStatus.ACCEPTED
-    state = await services.email_state(42)
+    state = await services.email.state(42)
     assert [(v.masked, v.status) for v in state.addresses] == [("m***@example.com", "pending")]
     for i in range(SIGNUPS_PER_DAY - 1):
-        await services.email_sign_up(f"x{i}@example.com", "zh", telegram_user=42)
-    limited = await services.email_sign_up("more@example.com", "zh", telegram_user=42)
+        await services.email.sign_up(f"x{i}@example.com", "zh", telegram_user=42)
+    limited = await services.email.sign_up("more@example.com", "zh", telegram_user=42)
     assert limited.status is EmailSignUpStatus.LIMITED
     # Nothing confirmed yet: /email off stops no mail, and withdraws what the chat asked for.
-    assert len((await services.email_state(42)).addresses) == SIGNUPS_PER_DAY
-    assert await services.email_off(42) == 0
-    assert (await services.email_state(42)).addresses == ()
+    assert len((await services.email.state(42)).addresses) == SIGNUPS_PER_DAY
+    assert await services.email.off(42) == 0
+    assert (await services.email.state(42)).addresses == ()
     off = world.services(smtp_host=None)
     assert (
-        await off.email_sign_up("me@example.com", "zh", telegram_user=7)
+        await off.email.sign_up("me@example.com", "zh", telegram_user=7)
     ).status is EmailSignUpStatus.EMAIL_OFF
 
 
