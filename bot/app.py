@@ -310,8 +310,11 @@ class BotRunner:
             if not await self._prepare():
                 return
             await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
-            await self.bot.set_webhook(
-                url, secret_token=secret, allowed_updates=self.dp.resolve_used_update_types()
+            updates = self.dp.resolve_used_update_types()
+            await until_done(
+                lambda: self.bot.set_webhook(url, secret_token=secret, allowed_updates=updates),
+                "setWebhook",
+                backoff=RETRY_START,
             )
             log.info("bot: webhook registered")
 

@@ -161,6 +161,12 @@ def _schedule_weekly(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
         coalesce=True,
         next_run_time=datetime.now(app.config.tz) + WEEKLY_FIRST_DELAY,
     )
+    if mail.smtp_user and mail.smtp_security == "none":
+        log.warning(
+            "SMTP_USER's password will cross a plaintext connection to %s (SMTP_SECURITY=none): "
+            "anyone on the way can read it; use starttls or tls",
+            mail.smtp_host,
+        )
     log.info(
         "weekly email on %s at %s %s through %s",
         mail.weekly_day,

@@ -256,6 +256,9 @@ async def check_smtp(login: SmtpLogin | None, timeout: float = CHECK_TIMEOUT) ->
             f"cannot connect to {where}: {exc.strerror or exc}: check SMTP_HOST, SMTP_PORT and the network",
         )
     who = f" as {login.user}" if login.user else " (no login configured)"
+    if login.user and login.security == "none":
+        # It works, and anyone on the way reads the password: said, not failed.
+        who += "; warning: the password crosses a plaintext connection (set SMTP_SECURITY to starttls or tls)"
     return Check("email", "ok", f"{where}: connected{who}")
 
 

@@ -129,6 +129,7 @@ async def test_the_smtp_login_is_tried_only_when_smtp_host_is_set(smtp_server: i
     assert login == SmtpLogin("127.0.0.1", smtp_server, "none", USER, SecretStr(PASSWORD))
     ok = await check_smtp(login)
     assert ok.status == "ok" and PASSWORD not in ok.detail
+    assert "plaintext" in ok.detail  # the login works, and the password crossed in the clear
     wrong = await check_smtp(dataclasses.replace(login, password=SecretStr("guess")))
     assert wrong.failed and "check SMTP_USER and SMTP_PASSWORD" in wrong.detail
     no_tls = await check_smtp(dataclasses.replace(login, security="starttls"))
