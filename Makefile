@@ -24,7 +24,7 @@ test: install lint typecheck
 	$(BIN)/pytest
 
 run: install
-	mkdir -p var
+	mkdir -p -m 700 var
 	$(BIN)/kexue-notifier run
 
 # The whole system offline for about a minute (tests/support/demo.py): a local blog, Telegram and SMTP server,

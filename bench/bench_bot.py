@@ -1,6 +1,6 @@
 """Bot handling time: /latest, /search and /series for 200 users at once beside one user at a time.
 
-The real dispatcher long-polls the local Bot API (tests/support/bot_api.py) over HTTP on 127.0.0.1, over a
+The real dispatcher long-polls the local Bot API (tests/support/bot_api/) over HTTP on 127.0.0.1, over a
 real SQLite file holding a synthetic archive of the blog's size. A command's handling time runs from the
 moment its update is queued at the API to the moment the bot's answer arrives there. Target: p99 under load
 within 3x of the solo p99.

@@ -18,11 +18,10 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramNetworkError, TelegramUnauthorizedError
-from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent
+from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent, User
 from aiohttp import web
 
-from archive import ArchiveError
 from bot import (
     BotError,
     admin,
@@ -47,21 +46,21 @@ from bot.callbacks import SearchMemory
 from bot.common import commands
 from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
+from bot.resilience import hold_polling_failures, until_done
 from bot.rich import RichSender
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
-from digest import DigestError
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.errors import EXPECTED_FAILURES
 from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
-from notifier.services import NotifierError
-from storage import StorageError
+from notifier.listening import GuardedRunner, Limits
 
 log = logging.getLogger(__name__)
 
 # The failures of our own parts that an update can meet: one log line, no trace.
-EXPECTED = (NotifierError, StorageError, DigestError, ArchiveError, BotError, TelegramAPIError)
+EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
 
 
@@ -117,7 +116,7 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services, formulas=choice),
+        rich=RichSender(enabled=config.rich, store=app.services.readers, formulas=choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
         formulas=choice,
     )
@@ -211,6 +210,7 @@ class BotRunner:
         self._web: web.AppRunner | None = None
         self.webhook: WebhookHandler | None = None  # the webhook's request handler, once it is served
         self._redact = _Redact(config.token)
+        hold_polling_failures()
         for target in _log_targets():
             target.addFilter(self._redact)
 
@@ -221,22 +221,19 @@ class BotRunner:
         return views
 
     async def _prepare(self) -> bool:
-        """getMe and the command menu, retried while Telegram is unreachable; False: token refused."""
-        delay = RETRY_START[0]
-        while True:
-            try:
-                me = await self.bot.get_me()
-                await set_commands(self.bot, self.views)
-            except TelegramUnauthorizedError:
-                log.error("bot: Telegram refused the token (401); the bot is off, everything else runs")
-                return False
-            except (TelegramNetworkError, TelegramAPIError) as exc:
-                log.warning("bot: Telegram is unreachable (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_START[1])
-                continue
-            log.info("bot: @%s (id %d) ready", me.username, me.id)
-            return True
+        """getMe and the command menu, retried whatever Telegram answers; False: token refused."""
+        try:
+            me = await until_done(self._hello, "getMe and the command menu", backoff=RETRY_START)
+        except TelegramUnauthorizedError:
+            log.error("bot: Telegram refused the token (401); the bot is off, everything else runs")
+            return False
+        log.info("bot: @%s (id %d) ready", me.username, me.id)
+        return True
+
+    async def _hello(self) -> User:
+        me = await self.bot.get_me()
+        await set_commands(self.bot, self.views)
+        return me
 
     def start_polling(self, **kwargs: Any) -> asyncio.Task[None]:
         """Long polling as a task, while this process holds the updates lease.
@@ -248,7 +245,11 @@ class BotRunner:
         async def poll() -> None:
             if not await self._prepare():
                 return
-            await self.bot.delete_webhook(drop_pending_updates=False)
+            await until_done(
+                lambda: self.bot.delete_webhook(drop_pending_updates=False),
+                "deleteWebhook",
+                backoff=RETRY_START,
+            )
             keeper = LeaseKeeper(self.app.db, UPDATES_LEASE, ttl=self.lease_ttl)
             keeping = asyncio.create_task(keeper.run(), name="bot-updates-lease")
             try:
@@ -308,7 +309,9 @@ class BotRunner:
         application = web.Application()
         self.webhook = WebhookHandler(self.dp, self.bot, secret)
         self.webhook.register(application, path=self.config.webhook_path)
-        runner = web.AppRunner(application, access_log=None, logger=server_log)
+        # Read deadlines and a connection cap: a slow client cannot hold the webhook's listener.
+        limits = Limits("webhook", read_timeout=self.config.read_timeout)
+        runner = GuardedRunner(application, limits, access_log=None, logger=server_log)
         await runner.setup()
         await web.TCPSite(runner, self.config.webhook_host, self.config.webhook_port).start()
         self._web = runner

@@ -23,6 +23,8 @@ class BotConfig:
     webhook_host: str = "127.0.0.1"
     webhook_port: int = 8443
     rich: bool = True
+    # WEB_READ_TIMEOUT: a request to the webhook must arrive whole within this many seconds.
+    read_timeout: float = 20.0
 
     @property
     def webhook_path(self) -> str:
@@ -46,4 +48,5 @@ class BotConfig:
             webhook_host=settings.webhook_host,
             webhook_port=settings.webhook_port,
             rich=settings.telegram_rich,
+            read_timeout=settings.web_read_timeout,
         )

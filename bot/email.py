@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 async def _lang(services: Services, message: Message) -> str:
     """The reader's stored language, else the one Telegram suggests, else zh."""
-    state = await services.reader(message.chat.id)
+    state = await services.readers.reader(message.chat.id)
     if state.subscriber is not None:
         return state.subscriber.lang
     code = (message.from_user.language_code or "") if message.from_user else ""
@@ -30,7 +30,7 @@ async def _lang(services: Services, message: Message) -> str:
 
 async def _state_text(services: Services, chat_id: int, lang: str) -> str:
     translations = services.renderer.translations
-    state = await services.email_state(chat_id)
+    state = await services.email.state(chat_id)
     if not state.addresses:
         return translations.gettext(lang, "No email address is signed up from this chat.")
     lines = [translations.gettext(lang, "Email addresses signed up from this chat:")]
@@ -50,7 +50,7 @@ async def _state_text(services: Services, chat_id: int, lang: str) -> str:
 
 async def _sign_up_text(services: Services, address: str, lang: str, user_id: int) -> str:
     translations = services.renderer.translations
-    result = await services.email_sign_up(address, lang, telegram_user=user_id)
+    result = await services.email.sign_up(address, lang, telegram_user=user_id)
     if result.status is EmailSignUpStatus.ACCEPTED:
         return translations.gettext(
             lang,
@@ -80,7 +80,7 @@ async def email_command(message: Message, command: CommandObject, services: Serv
         )
         await message.answer(f"{text}\n\n{usage}", parse_mode=None)
     elif argument.lower() == "off":
-        count = await services.email_off(message.chat.id)
+        count = await services.email.off(message.chat.id)
         if count:
             text = translations.ngettext(
                 lang,

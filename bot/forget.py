@@ -32,7 +32,7 @@ async def answered(
     if message is None:
         return
     if cb.confirmed:
-        forgotten = await services.forget(message.chat.id)
+        forgotten = await services.readers.forget(message.chat.id)
         await message.edit_text(views.render(default_lang, "forget_done", forgotten), reply_markup=None)
     else:
         await message.edit_text(views.render(lang, "forget_kept"), reply_markup=None)

@@ -69,9 +69,9 @@ async def choose(
             for index, html in enumerate(page.html):
                 await bot.send_message(chat_id, html, reply_markup=kept if index == last else None)
     elif callback_data.again == AGAIN_POST:
-        stored = await services.post_by_key(callback_data.a)
+        stored = await services.archive.post_by_key(callback_data.a)
         if stored is not None:
-            (item,) = await services.post_items([stored])
+            (item,) = await services.archive.post_items([stored])
             await bot.send_message(chat_id, renderer.telegram_post(item, reader.lang), reply_markup=kept)
     log.info("chat %d: switched to formulas as text from a rich message", chat_id)
 

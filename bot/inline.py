@@ -36,14 +36,14 @@ async def inline(query: InlineQuery, services: Services, views: Views, lang: str
     snippets: list[str]
     try:
         if words:
-            hits = await services.search(words, limit=PAGE + 1, offset=offset)
+            hits = await services.archive.search(words, limit=PAGE + 1, offset=offset)
             more = len(hits) > PAGE
-            items = services.hit_items(hits[:PAGE])
+            items = services.archive.hit_items(hits[:PAGE])
             snippets = [hit.snippet for hit in hits[:PAGE]]
         else:
-            stored = await services.latest(PAGE + 1, offset)
+            stored = await services.archive.latest(PAGE + 1, offset)
             more = len(stored) > PAGE
-            items = await services.post_items(stored[:PAGE])
+            items = await services.archive.post_items(stored[:PAGE])
             snippets = [item.excerpt for item in items]
     except InvalidRequest as exc:
         log.info("inline query from user %d refused: %s", query.from_user.id, exc)

@@ -37,10 +37,10 @@ async def latest_page(
     services: Services, views: Views, lang: str, offset: int, count: int
 ) -> RichMessage | None:
     """A page of posts in both forms, with whether an older page exists; None when there is nothing."""
-    stored = await services.latest(count, offset)
+    stored = await services.archive.latest(count, offset)
     if not stored:
         return None
-    items = await services.post_items(stored)
+    items = await services.archive.post_items(stored)
     header = views.render(lang, "latest_header", offset)
     html = views.pack([header, *(views.post_block(lang, item) for item in items)])
     excerpts: list[str] = []
@@ -72,7 +72,7 @@ async def send_latest(
         await bot.send_message(chat_id, views.render(lang, "no_more_posts" if offset else "no_posts"))
         return
     following = offset + count
-    older = following <= MAX_OFFSET and bool(await services.latest(1, following))
+    older = following <= MAX_OFFSET and bool(await services.archive.latest(1, following))
     t = views.translations
     more = [(t.gettext(lang, "More ▸"), LatestMore(following, count).pack())] if older else []
     await rich.send(bot, chat_id, page, keyboard([more]))

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 async def left_chat(event: ChatMemberUpdated, services: Services) -> None:
     """Blocked in a private chat, or removed from a group or channel: stop sending there."""
-    if await services.block(event.chat.id):
+    if await services.readers.block(event.chat.id):
         log.info("chat %d: the bot was blocked or removed; the reader is inactive", event.chat.id)
 
 

@@ -3,9 +3,11 @@
 The language is the chat's stored one (a reader who chose it, or Telegram's default saved at /start), else
 the sender's Telegram `language_code`. Flood control counts a user's messages and button presses in a sliding
 window: past the limit, that user's updates are dropped with ONE polite message until the window frees; other
-users are never delayed (nothing here waits). In a group or supergroup, a handler registered with
-`flags=CHANGES_CHAT` (it changes what the chat receives) runs only for the group's administrators; anyone else
-gets one polite line (an alert for a button) and nothing changes.
+users are never delayed (nothing here waits). Inline queries have a window of their own (a client sends one
+per keystroke, so twice the budget), and past it they go unanswered: each one costs a search.
+In a group or supergroup, a handler registered with `flags=CHANGES_CHAT` (it changes what the chat receives)
+runs only for the group's administrators; anyone else gets one polite line (an alert for a button) and
+nothing changes.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class LanguageMiddleware(BaseMiddleware):
         data["lang"] = default
         chat_id = chat.id if chat is not None else (user.id if user is not None else None)
         if chat_id is not None:
-            reader = await self.services.reader(chat_id)
+            reader = await self.services.readers.reader(chat_id)
             stored = reader.subscriber
             if stored is not None and stored.lang in self.views.languages:
                 data["lang"] = stored.lang
@@ -75,46 +77,54 @@ class FloodControl(BaseMiddleware):
         span: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         max_users: int = 100_000,
+        inline_limit: int | None = None,
     ) -> None:
         self.views = views
         self.limit = limit
+        self.inline_limit = 2 * limit if inline_limit is None else inline_limit
         self.span = span
         self.clock = clock
         self.max_users = max_users
         self._users: dict[int, _Window] = {}
+        self._inline: dict[int, _Window] = {}
 
-    def _window(self, user_id: int) -> _Window:
-        window = self._users.get(user_id)
+    def _window(self, user_id: int, users: dict[int, _Window]) -> _Window:
+        window = users.get(user_id)
         if window is None:
-            if len(self._users) >= self.max_users:
-                self._prune()
-            window = self._users[user_id] = _Window()
+            if len(users) >= self.max_users:
+                self._prune(users)
+            window = users[user_id] = _Window()
         return window
 
-    def _prune(self) -> None:
+    def _prune(self, users: dict[int, _Window]) -> None:
         cutoff = self.clock() - self.span
-        for user_id in [u for u, w in self._users.items() if not w.times or w.times[-1] <= cutoff]:
-            del self._users[user_id]
-        if len(self._users) >= self.max_users:
-            self._users.clear()
+        for user_id in [u for u, w in users.items() if not w.times or w.times[-1] <= cutoff]:
+            del users[user_id]
+        if len(users) >= self.max_users:
+            users.clear()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         """Handle the update, or drop it (warning once) when its sender is flooding."""
         user: User | None = data.get("event_from_user")
-        if not isinstance(event, Update) or event.inline_query is not None or user is None:
+        if not isinstance(event, Update) or user is None:
             return await handler(event, data)
+        inline = event.inline_query is not None
         now = self.clock()
-        window = self._window(user.id)
+        window = self._window(user.id, self._inline if inline else self._users)
         while window.times and window.times[0] <= now - self.span:
             window.times.popleft()
-        if len(window.times) < self.limit:
+        if len(window.times) < (self.inline_limit if inline else self.limit):
             window.times.append(now)
             window.warned = False
             return await handler(event, data)
-        log.info("update %d: user %d is flooding; dropped", event.update_id, user.id)
         if not window.warned:
+            # Once a burst: a flood of updates must not become a flood of log lines.
+            log.info(
+                "update %d: user %d is flooding; dropped until the window frees", event.update_id, user.id
+            )
             window.warned = True
-            await self._warn(event, data)
+            if not inline:
+                await self._warn(event, data)
         return None
 
     async def _warn(self, event: Update, data: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ async def search_page(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of results as a message and its previous / next buttons."""
     try:
-        hits = await services.search(query, limit=PAGE + 1, offset=page * PAGE)
+        hits = await services.archive.search(query, limit=PAGE + 1, offset=page * PAGE)
     except InvalidRequest as exc:
         return views.render(lang, "refused", str(exc)), None
     if not hits:

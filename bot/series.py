@@ -35,13 +35,13 @@ async def index_page(
     services: Services, views: Views, lang: str, page: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of the series index: the text and a button per series, with previous / next."""
-    summaries = await services.series_index()
+    summaries = await services.archive.series_index()
     if not summaries:
         return views.render(lang, "series_empty"), None
     pages = math.ceil(len(summaries) / PAGE)
     page = min(page, pages - 1)
     shown = summaries[page * PAGE : (page + 1) * PAGE]
-    refs = await services.series_refs()
+    refs = await services.archive.series_refs()
     rows = [[(s.name, SeriesShow(refs[s.key].id).pack())] for s in shown if s.key in refs]
     t = views.translations
     nav: list[tuple[str, str]] = []
@@ -67,7 +67,7 @@ async def send_detail(
         )
     if detail.missing:
         blocks.append(views.render(lang, "series_missing", detail.missing))
-    refs = await services.series_refs()
+    refs = await services.archive.series_refs()
     ref = refs.get(detail.summary.key)
     t = views.translations
     follow = [(t.gettext(lang, "Follow this series"), SeriesFollow(ref.id).pack())] if ref is not None else []
@@ -85,7 +85,7 @@ async def answer_lookup(
     if lookup.match is SeriesMatch.FOUND and lookup.detail is not None:
         await send_detail(message, lookup.detail, services, views, lang)
     elif lookup.match is SeriesMatch.AMBIGUOUS:
-        refs = await services.series_refs()
+        refs = await services.archive.series_refs()
         shown = lookup.candidates[:PAGE]
         rows = [[(s.name, SeriesShow(refs[s.key].id).pack())] for s in shown if s.key in refs]
         await message.answer(views.render(lang, "series_ambiguous", name, shown), reply_markup=keyboard(rows))
@@ -103,7 +103,7 @@ async def series(
         await message.answer(text, reply_markup=markup)
         return
     try:
-        lookup = await services.find_series(name)
+        lookup = await services.archive.find_series(name)
     except InvalidRequest:
         # A name of punctuation or invisible characters only (`/series -`) names no series.
         lookup = SeriesLookup(SeriesMatch.NOT_FOUND)
@@ -125,7 +125,7 @@ async def turn_page(
 async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: Views, lang: str) -> None:
     """A series' button: its parts."""
     message = pressed_in(query)
-    lookup = await services.series_by_id(cb.series_id)
+    lookup = await services.archive.series_by_id(cb.series_id)
     await query.answer()
     if message is None:
         return
@@ -138,14 +138,14 @@ async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: 
 async def follow(query: CallbackQuery, cb: SeriesFollow, services: Services, views: Views, lang: str) -> None:
     """The follow button under a series: follow it in this chat."""
     message = pressed_in(query)
-    lookup = await services.series_by_id(cb.series_id)
+    lookup = await services.archive.series_by_id(cb.series_id)
     if message is None or lookup.detail is None:
         await query.answer(
             views.translations.gettext(lang, "This button no longer works; please send the command again.")
         )
         return
     name = lookup.detail.summary.name
-    change = await services.subscribe(message.chat.id, name, chat_type=message.chat.type, lang=lang)
+    change = await services.readers.subscribe(message.chat.id, name, chat_type=message.chat.type, lang=lang)
     value = change.change.value if change.change is not None else "already"
     await query.answer()
     await message.answer(views.render(lang, "subscription", "subscribe", value, name))

@@ -36,10 +36,10 @@ class SettingsView:
 
 async def reader_of(services: Services, chat: Chat, lang: str) -> Subscriber:
     """The chat's reader, started with the current language when it never sent /start."""
-    state = await services.reader(chat.id)
+    state = await services.readers.reader(chat.id)
     if state.subscriber is not None:
         return state.subscriber
-    return (await services.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
+    return (await services.readers.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
 
 
 async def settings_message(
@@ -52,8 +52,8 @@ async def settings_message(
     """The settings text and its buttons, in the reader's language."""
     lang = reader.lang
     display = "" if formulas is None else (await formulas.preference(reader.chat_id)).display
-    follows = (await services.reader(reader.chat_id)).follows
-    names = {key: ref.name for key, ref in (await services.series_refs()).items()}
+    follows = (await services.readers.reader(reader.chat_id)).follows
+    names = {key: ref.name for key, ref in (await services.archive.series_refs()).items()}
     view = SettingsView(
         reader.mode,
         reader.digest_hour,
@@ -136,15 +136,15 @@ async def change(
     reader = await reader_of(services, message.chat, lang)
     chat_id = reader.chat_id
     if cb.kind == "m" and cb.mode is not None:
-        reader = await services.set_mode(chat_id, cb.mode)
+        reader = await services.readers.set_mode(chat_id, cb.mode)
     elif cb.kind == "h" and reader.mode != "instant":
         hour = (reader.digest_hour + int(cb.value)) % 24
-        reader = await services.set_mode(chat_id, reader.mode, hour=hour)
+        reader = await services.readers.set_mode(chat_id, reader.mode, hour=hour)
     elif cb.kind == "d" and reader.mode == "weekly":
         day = (reader.digest_day + int(cb.value)) % 7
-        reader = await services.set_mode(chat_id, reader.mode, day=day)
+        reader = await services.readers.set_mode(chat_id, reader.mode, day=day)
     elif cb.kind == "l" and cb.value in views.languages:
-        reader = await services.set_language(chat_id, cb.value)
+        reader = await services.readers.set_language(chat_id, cb.value)
     text, markup = await settings_message(services, views, reader, choices, formulas)
     await edit_in_place(message, text, markup)
 

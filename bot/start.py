@@ -32,7 +32,7 @@ async def start(
 ) -> None:
     """Create or reactivate the reader, follow a deep link's series, and greet."""
     chat = message.chat
-    result = await services.start(
+    result = await services.readers.start(
         chat.id, chat_type=chat.type, lang=default_lang, series_id=series_payload(command.args)
     )
     started = result.started
@@ -47,7 +47,7 @@ async def start(
         None if result.series is None else result.series.name,
         None if result.change is None else result.change.value,
     )
-    follows = (await services.reader(chat.id)).follows
+    follows = (await services.readers.reader(chat.id)).follows
     t = views.translations
     buttons = (
         [] if follows.everything else [(t.gettext(lang, "Subscribe to every new post"), FollowAll().pack())]
@@ -63,7 +63,7 @@ async def follow_all(query: CallbackQuery, services: Services, views: Views, lan
             views.translations.gettext(lang, "This button no longer works; please send the command again.")
         )
         return
-    change = await services.subscribe(message.chat.id, chat_type=message.chat.type, lang=lang)
+    change = await services.readers.subscribe(message.chat.id, chat_type=message.chat.type, lang=lang)
     value = change.change.value if change.change is not None else "already"
     await query.answer()
     await message.answer(views.render(lang, "subscription", "subscribe", value, None))

@@ -35,7 +35,7 @@ async def subscribe(
     """Every new post, or one series."""
     name = (command.args or "").strip()
     chat = message.chat
-    result = await services.subscribe(chat.id, name or None, chat_type=chat.type, lang=lang)
+    result = await services.readers.subscribe(chat.id, name or None, chat_type=chat.type, lang=lang)
     await _answer(message, "subscribe", name, result, services, views, lang)
 
 
@@ -44,7 +44,7 @@ async def unsubscribe(
 ) -> None:
     """Stop everything, or one series."""
     name = (command.args or "").strip()
-    result = await services.unsubscribe(message.chat.id, name or None)
+    result = await services.readers.unsubscribe(message.chat.id, name or None)
     await _answer(message, "unsubscribe", name, result, services, views, lang)
 
 

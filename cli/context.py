@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from notifier.bootstrap import App
 
 
-class UsageError(Exception):
-    """A user mistake: reported as one line on stderr with exit status 1, never a traceback."""
-
-
 Handler = Callable[[argparse.Namespace, "App"], Coroutine[Any, Any, int]]
 
 

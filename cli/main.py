@@ -14,15 +14,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr, ValidationError
 
-from archive import ArchiveError
 from cli.commands import archive_cmds, digest, email, ops, search
-from cli.context import Handler, UsageError, options_first
-from digest import DigestError
+from cli.context import Handler, options_first
 from notifier.bootstrap import config_from, open_app
-from notifier.logs import LogFormat, formatter
-from notifier.services import NotifierError
+from notifier.errors import EXPECTED_FAILURES, UsageError
+from notifier.logs import LibraryDebugFilter, LogFormat, formatter, hold_libraries_at_info
 from notifier.settings import Settings
-from storage import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +57,7 @@ def _settings_error(exc: ValidationError) -> str:
 def _secrets(settings: Settings) -> list[str | None]:
     """Every secret the settings hold, for the log to mask (the SMTP and web ones once those exist)."""
     found: list[str | None] = []
-    for name in ("telegram_bot_token", "smtp_password", "secret_key"):
+    for name in ("telegram_bot_token", "smtp_password", "secret_key", "metrics_token", "webhook_secret"):
         value = getattr(settings, name, None)
         found.append(value.get_secret_value() if isinstance(value, SecretStr) else value)
     for url in [*settings.kexue_sources, settings.telegram_api_base]:
@@ -85,7 +82,9 @@ def _configure_logging(
         chosen = chosen if chosen <= logging.DEBUG else logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt, tz, secrets or ()))
+    handler.addFilter(LibraryDebugFilter())
     logging.basicConfig(level=chosen, handlers=[handler], force=True)
+    hold_libraries_at_info()
     # httpx logs every request URL at INFO; a URL may carry a token, so keep it quiet.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -134,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for command_words in module.WORDS:
             words = options_first(words, command_words)
     args = parser.parse_args(words)
+    # Whatever a command writes (the database, its -wal and -shm, backups, var/) is its owner's alone.
+    os.umask(0o077)
     try:
         settings = _read_settings()
     except UsageError as exc:
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _quiet_stdout()
         return 0
-    except (UsageError, NotifierError, ArchiveError, StorageError, DigestError) as exc:
+    except EXPECTED_FAILURES as exc:
         print(f"kexue-notifier {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

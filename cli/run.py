@@ -9,17 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from archive import ArchiveError
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
+from notifier.errors import EXPECTED_FAILURES
 from notifier.weekly import WeeklyMail
-from storage import StorageError
 from web import WebServer, start_web
 
 log = logging.getLogger(__name__)
@@ -31,8 +29,6 @@ MAINTENANCE_FIRST_DELAY = timedelta(seconds=1)
 # service started after the send time sends that week's mail then, and temporary failures are retried.
 WEEKLY_CHECK_EVERY = timedelta(minutes=10)
 WEEKLY_FIRST_DELAY = timedelta(seconds=5)
-# Failures of the outside world (the blog, the disk, another process holding the database).
-EXPECTED_FAILURES = (ArchiveError, StorageError, sqlite3.Error, OSError)
 
 
 class Jobs:
@@ -64,7 +60,7 @@ class Jobs:
         """Poll every configured source once."""
 
         async def work() -> None:
-            report = await self.app.services.poll_once(respect_backoff=True)
+            report = await self.app.services.blog.poll_once(respect_backoff=True)
             if report.new and self.on_new is not None:
                 self.on_new()
 
@@ -78,7 +74,7 @@ class Jobs:
 
     async def maintenance(self) -> None:
         """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
-        await self._guarded("maintenance crawl", self.app.services.maintain)
+        await self._guarded("maintenance crawl", self.app.services.blog.maintain)
 
     async def weekly(self) -> None:
         """Send this week's email to every confirmed address that is due and has not had it."""
@@ -195,7 +191,7 @@ async def serve(app: App) -> None:
     quiet = _QuietSkips()
     for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
         logging.getLogger(name).addFilter(quiet)
-    if await app.services.want_backfill_if_empty():
+    if await app.services.blog.want_backfill_if_empty():
         log.info("store %s is empty: the whole archive is read in the background", app.config.db_path)
     sender = app.sender
     if sender is None:
@@ -207,6 +203,10 @@ async def serve(app: App) -> None:
     web_server = await start_web_app(app)
     scheduler.start()
     sending = None if sender is None else asyncio.create_task(sender.run(), name="sender")
+    # Confirmation mails queued by sign-ups: sent after the answer, retried while SMTP is down.
+    confirming = None
+    if app.config.mail.enabled:
+        confirming = asyncio.create_task(app.services.confirmations.run(), name="confirmation-mails")
     count = len(app.config.sources)
     log.info(
         "running: db %s, %d source%s, polling every %d s; stop with Ctrl-C",
@@ -232,9 +232,10 @@ async def serve(app: App) -> None:
             await web_server.stop()
         if bot is not None:
             await bot.stop()
-        if sending is not None:
-            sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
+        for task in (sending, confirming):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         log.info("stopped")

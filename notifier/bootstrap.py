@@ -6,6 +6,7 @@ fetchers, renderer and clock from `open_app`; nothing else reads settings or ope
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -172,7 +173,12 @@ class App:
 def ensure_default_directory(db_path: str) -> None:
     """A fresh clone has no `var/` yet; a directory the user names is never created on a guess."""
     if db_path == DEFAULT_DB:
-        Path(DEFAULT_DB).parent.mkdir(exist_ok=True)
+        # Owner only: it holds the database, its -wal and -shm, and the backups written beside it.
+        directory = Path(DEFAULT_DB).parent
+        directory.mkdir(mode=0o700, exist_ok=True)
+        with contextlib.suppress(OSError):
+            if directory.stat().st_mode & 0o077:
+                directory.chmod(0o700)
 
 
 @asynccontextmanager

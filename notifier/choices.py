@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from notifier.config import Clock, Config
+from notifier.errors import InvalidRequest
 from notifier.pausing import end_pauses
-from notifier.services import InvalidRequest
 from notifier.tokens import TokenSigner, signer_for
 from notifier.zones import is_known, zone_of
 from storage.db import Database
@@ -176,11 +176,12 @@ class Choices:
         return self._signer
 
     async def _address(self, token: str) -> EmailAddress | None:
-        claims = (await self.signer()).read(token, "preferences", self.clock())
+        signer = await self.signer()
+        claims = signer.read(token, "preferences", self.clock())
         if claims is None:
             return None
         email = await read_stores(self.db).emails.get(claims.email_id)
-        if email is None or email.status != "confirmed" or not claims.matches(email.address_hash):
+        if email is None or email.status != "confirmed" or not signer.binds(claims, email.address_hash):
             return None
         return email
 

@@ -38,6 +38,11 @@ class MailConfig:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     public_base_url: str = "http://127.0.0.1:8080"
     secret_key: str | None = field(default=None, repr=False)
+    read_timeout: float = 20.0
+    max_connections: int = 512
+    metrics_token: str | None = field(default=None, repr=False)
+    signups_per_day_total: int = 1000
+    retry_interval: float = 60.0
 
     @property
     def enabled(self) -> bool:
@@ -68,6 +73,13 @@ class MailConfig:
             secret_key=None
             if settings.secret_key is None
             else settings.secret_key.get_secret_value() or None,
+            read_timeout=settings.web_read_timeout,
+            signups_per_day_total=settings.signups_per_day_total,
+            retry_interval=settings.mail_retry_interval,
+            max_connections=settings.web_max_connections,
+            metrics_token=None
+            if settings.metrics_token is None
+            else settings.metrics_token.get_secret_value() or None,
         )
 
 

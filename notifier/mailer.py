@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, parseaddr
 from types import TracebackType
 from typing import Self
 
@@ -28,13 +29,14 @@ import aiosmtplib
 
 from digest.mail_formulas import MailImage
 from notifier.config import MailConfig
+from notifier.errors import NotifierError
 
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT = 30.0
 
 
-class MailError(Exception):
+class MailError(NotifierError):
     """Root of the mail failures; the message is one line fit for a log."""
 
 
@@ -143,6 +145,13 @@ class Mailer:
             return self._smtp
         smtp = self._client()
         where = f"{self.config.smtp_host}:{self.config.smtp_port or 'default port'}"
+        if self.config.smtp_user and self.config.smtp_security == "none" and where not in _PLAINTEXT_WARNED:
+            _PLAINTEXT_WARNED.add(where)
+            log.warning(
+                "mail: SMTP_USER's password goes to %s over a plaintext connection (SMTP_SECURITY=none): "
+                "anyone on the way can read it; use starttls or tls",
+                where,
+            )
         try:
             await smtp.connect()
         except aiosmtplib.SMTPAuthenticationError as exc:
@@ -265,7 +274,8 @@ def compose(
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=sender_domain(mail_from))
+    # Random: make_msgid's would carry the clock and the process id.
+    message["Message-ID"] = f"<{secrets.token_hex(16)}@{sender_domain(mail_from)}>"
     message["MIME-Version"] = "1.0"
     for key, value in (headers or {}).items():
         message[key] = value
@@ -280,6 +290,9 @@ def compose(
     return Outgoing(to, message)
 
 
+# SMTP servers already warned about (once a process): a login over a connection without TLS.
+_PLAINTEXT_WARNED: set[str] = set()
+
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
@@ -293,6 +306,9 @@ def check_address(text: str) -> str | None:
     """
     address = text.strip()
     if len(address) > 254 or len(address.partition("@")[0]) > 64 or not _ADDRESS.fullmatch(address):
+        return None
+    # A numeric last label is no top-level domain: `x@127.0.0.1` is a raw IP in disguise.
+    if address.rpartition(".")[2].isdigit():
         return None
     return address
 

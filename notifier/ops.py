@@ -18,13 +18,14 @@ from archive.detect import detect, parse
 from archive.fetch import Fetcher, redact_url
 from archive.site import site_root
 from notifier.config import Config
+from notifier.errors import NotifierError
 from storage import StorageError, maintenance
 from storage.maintenance import DatabaseSummary
 
 log = logging.getLogger(__name__)
 
 
-class OpsError(Exception):
+class OpsError(NotifierError):
     """An operation the configuration makes impossible; reported as one line."""
 
 
@@ -188,7 +189,7 @@ async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
     from aiogram import Bot
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
-    from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
+    from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
     from aiogram.utils.token import TokenValidationError
 
     session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
@@ -211,8 +212,10 @@ async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
                 f"{config.telegram_api_base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
                 "revoked or mistyped; copy the current one from @BotFather",
             )
-        except (TelegramAPIError, OSError, TimeoutError) as exc:
-            reason = str(exc).replace(token, "<token>")
+        except (AiogramError, OSError, TimeoutError, ValueError) as exc:
+            # One line, however long the answer was (an HTML page where JSON belongs is all in the error).
+            reason = " ".join(str(exc).replace(token, "<token>").split())
+            reason = reason if len(reason) <= 160 else reason[:160] + "…"
             return Check(
                 "telegram",
                 "FAIL",

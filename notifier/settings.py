@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = Field(default="starttls", alias="SMTP_SECURITY")
     mail_from: str = Field(default="Scientific Spaces <kexue-notifier@localhost>", alias="MAIL_FROM")
     mail_rate: float = Field(default=5.0, gt=0, le=1000, allow_inf_nan=False, alias="MAIL_RATE")
+    # A confirmation mail the SMTP server could not take is tried again this many seconds later.
+    mail_retry_interval: float = Field(
+        default=60.0, ge=0.5, le=3600, allow_inf_nan=False, alias="MAIL_RETRY_INTERVAL"
+    )
     weekly_day: Weekday = Field(default="mon", alias="WEEKLY_DAY")
     weekly_time: str = Field(default="08:00", alias="WEEKLY_TIME")
     send_empty_weeks: bool = Field(default=False, alias="SEND_EMPTY_WEEKS")
@@ -84,6 +88,14 @@ class Settings(BaseSettings):
     web_trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=["127.0.0.1", "::1"], alias="WEB_TRUSTED_PROXIES"
     )
+    # A request must arrive whole (line, headers, then body) within this many seconds, or it is dropped.
+    web_read_timeout: float = Field(default=20.0, gt=0, le=30, allow_inf_nan=False, alias="WEB_READ_TIMEOUT")
+    # Open connections per listener (fewer when the process may open few files); the slowest go first.
+    web_max_connections: int = Field(default=512, ge=8, le=100_000, alias="WEB_MAX_CONNECTIONS")
+    # Sign-ups (web and bot together) accepted in any 24 hours, whoever asks: past it every one is refused.
+    signups_per_day_total: int = Field(default=1000, ge=1, le=10_000_000, alias="SIGNUPS_PER_DAY_TOTAL")
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; without it /metrics does not exist.
+    metrics_token: SecretStr | None = Field(default=None, alias="METRICS_TOKEN")
     public_base_url: str = Field(default="http://127.0.0.1:8080", alias="PUBLIC_BASE_URL")
     secret_key: SecretStr | None = Field(default=None, alias="SECRET_KEY")
     # Operations (issue 12): after how many failures in a row of one source the admins (ADMIN_IDS) hear of it.

@@ -1,10 +1,13 @@
 """Signed opaque tokens for the links of the weekly email (confirm, unsubscribe, preferences), made with
 SECRET_KEY.
 
-A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, the first bytes of the
-address hash) and 16 bytes of HMAC-SHA256 over them. The hash prefix binds a token to its address, so an id
-reused after `/forget` never unsubscribes someone else; confirmation tokens also expire. Only hmac and base64
-from the standard library: nothing to install.
+A token is 56 URL-safe characters: base64 of a packed (purpose, address id, issue time, an 8-byte keyed tag
+of the address) and 16 bytes of HMAC-SHA256 over them; a confirmation token (66 characters) also packs the
+Telegram reader who asked for it, the one reader its use may link the address to. The tag binds a token to
+its address, so an id reused after `/forget` never unsubscribes someone else; it is an HMAC under the key,
+not the address's plain hash, so whoever holds a token cannot test guesses of the address against it.
+(Tokens made before the tag was keyed carry the plain hash prefix; they are still honoured, since their MAC
+is genuine.) Confirmation tokens also expire. Only hmac and base64 from the standard library.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 Purpose = Literal["confirm", "unsubscribe", "preferences"]
 _PURPOSES: dict[Purpose, int] = {"confirm": 1, "unsubscribe": 2, "preferences": 3}
 _LAYOUT = struct.Struct(">BQQ8s")
+# A confirmation link also names the Telegram reader who asked for it (0: the web), whom it links.
+_ASKER = struct.Struct(">Q")
 _MAC_BYTES = 16
 # A confirmation link is good for three days; an unsubscribe or preference link for as long as the address
 # exists.
@@ -38,16 +43,14 @@ SECRET_META_KEY = "secret_key"
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    """What a valid token says: which address (id and hash prefix) and when it was issued."""
+    """What a valid token says: which address (id and keyed tag) and when it was issued."""
 
     purpose: Purpose
     email_id: int
     issued_at: datetime
-    hash_prefix: str
-
-    def matches(self, address_hash: str) -> bool:
-        """Whether the token was made for the address with this hash."""
-        return hmac.compare_digest(address_hash[: len(self.hash_prefix)], self.hash_prefix)
+    tag: str
+    # The reader (subscriber id) whose /email asked for this confirmation link; None: the web.
+    asker: int | None = None
 
 
 class TokenSigner:
@@ -62,10 +65,19 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
-    def make(self, purpose: Purpose, email_id: int, address_hash: str, now: datetime) -> str:
-        """A token for `purpose` on the address `email_id` (whose hash is `address_hash`), issued `now`."""
-        prefix = bytes.fromhex(address_hash[:16])
+    def address_tag(self, address_hash: str) -> str:
+        """The keyed tag of an address in its tokens (hex, 8 bytes): nobody without the key can compute it."""
+        return hmac.new(self._key, b"address\0" + address_hash.encode(), hashlib.sha256).hexdigest()[:16]
+
+    def make(
+        self, purpose: Purpose, email_id: int, address_hash: str, now: datetime, *, asker: int | None = None
+    ) -> str:
+        """A token for `purpose` on the address `email_id` (whose hash is `address_hash`), issued `now`;
+        a confirmation token also names the reader who asked for it (`asker`, None: the web)."""
+        prefix = bytes.fromhex(self.address_tag(address_hash))
         payload = _LAYOUT.pack(_PURPOSES[purpose], email_id, int(now.timestamp()), prefix)
+        if purpose == "confirm":
+            payload += _ASKER.pack(asker or 0)
         return base64.urlsafe_b64encode(payload + self._mac(payload)).decode("ascii").rstrip("=")
 
     def read(
@@ -78,17 +90,31 @@ class TokenSigner:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             return None
-        payload, mac = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
-        if len(payload) != _LAYOUT.size or not hmac.compare_digest(mac, self._mac(payload)):
+        # A confirmation token made before it named its asker has the short layout (and asks for no link).
+        size = (
+            _LAYOUT.size + _ASKER.size
+            if len(raw) == _LAYOUT.size + _ASKER.size + _MAC_BYTES
+            else _LAYOUT.size
+        )
+        payload, mac = raw[:size], raw[size:]
+        if len(payload) != size or not hmac.compare_digest(mac, self._mac(payload)):
             return None
-        kind, email_id, issued, prefix = _LAYOUT.unpack(payload)
+        kind, email_id, issued, prefix = _LAYOUT.unpack(payload[: _LAYOUT.size])
+        (asker,) = _ASKER.unpack(payload[_LAYOUT.size :]) if size > _LAYOUT.size else (0,)
         if kind != _PURPOSES[purpose]:
             return None
         issued_at = datetime.fromtimestamp(issued, UTC)
         # A minute of slack for clocks; a token from the future is otherwise forged or from a broken clock.
         if issued_at > now + timedelta(minutes=1) or (ttl is not None and now - issued_at > ttl):
             return None
-        return TokenClaims(purpose, email_id, issued_at, prefix.hex())
+        return TokenClaims(purpose, email_id, issued_at, prefix.hex(), asker or None)
+
+    def binds(self, claims: TokenClaims, address_hash: str) -> bool:
+        """Whether the token of `claims` was made for the address with this hash."""
+        keyed = hmac.compare_digest(claims.tag, self.address_tag(address_hash))
+        # A token made before the tag was keyed: its MAC is genuine, so it is still honoured.
+        legacy = hmac.compare_digest(claims.tag, address_hash[: len(claims.tag)])
+        return keyed or legacy
 
     def csrf(self, session: str) -> str:
         """The form token that goes with a browser's CSRF cookie value `session`."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,9 @@ from storage.textnorm import register_functions
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# The file holds readers' addresses and, without SECRET_KEY, the key that signs their links: owner only.
+PRIVATE_FILE = 0o600
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class WriteFailed(StorageError):
@@ -163,12 +167,40 @@ def _probe(target: str) -> None:
         # Never create directories on a guess: a mistyped path must fail, not grow a tree somewhere.
         what = "is not a directory" if parent.exists() else "does not exist"
         raise StorageError(f"cannot open database {target}: directory {parent} {what}")
+    make_private(path)
     try:
         # A plain connection first: when aiosqlite fails to connect, its worker thread outlives the event
         # loop and prints a traceback on exit, which a user mistake must never show.
         sqlite3.connect(target).close()
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open database {target}: {exc}") from exc
+
+
+def make_private(path: Path) -> None:
+    """Create `path` (and find its -wal/-shm) readable by the owner alone; tighten them if they exist.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so a private database file keeps
+    its side files private too, whatever the umask.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot open database {path}: {exc.strerror or exc}") from exc
+    else:
+        os.close(fd)
+    for target in (path, *(path.with_name(path.name + side) for side in SIDE_FILES)):
+        try:
+            mode = target.stat().st_mode & 0o777
+            if mode & 0o077 and target.is_file():
+                os.chmod(target, mode & 0o700)
+                log.info("db %s: made readable by its owner only (was %o)", target, mode)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            # Not ours to change (a read-only copy of another user's file): say so, go on.
+            log.warning("db %s: readable by others, and not ours to make private", target)
 
 
 async def _connect(target: str, *, read_only: bool) -> aiosqlite.Connection:

@@ -27,8 +27,12 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["post", "burst", "digest", "channel", "alert"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
+# The one definition of a delivery's states (the table's CHECK constraint says the same): `failed` is a row
+# waiting for its retry, not a loss; only `dead` was given up on.
 Status = Literal["pending", "sending", "sent", "failed", "dead"]
 STATUSES: tuple[Status, ...] = get_args(Status)
+WAITING: frozenset[Status] = frozenset({"pending", "sending", "failed"})
+GIVEN_UP: frozenset[Status] = frozenset({"dead"})
 
 # Higher goes first: the public channel, then single posts and bursts (news), then scheduled digests.
 # An admin's alert (a source is failing) goes before everything: there are few, and they are urgent.

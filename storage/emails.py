@@ -41,7 +41,7 @@ _STATUSES: tuple[EmailStatus, ...] = get_args(EmailStatus)
 
 # What a sign-up limit counts (issue 11): confirmation mails sent to one address, sign-ups started by one
 # Telegram user, sign-ups started from one IP address.
-SignupKind = Literal["confirmation_mail", "signup_telegram", "signup_ip"]
+SignupKind = Literal["confirmation_mail", "signup_telegram", "signup_ip", "signup_all"]
 
 # A permanent failure in this many consecutive weeks marks the address bounced.
 BOUNCE_WEEKS = 3
@@ -151,14 +151,13 @@ class EmailStore:
         async with self.conn.execute(sql, (subscriber_id,)) as c:
             return [_row(row) for row in await c.fetchall()]
 
-    async def sign_up(
-        self, address: str, *, lang: str, now: datetime, subscriber_id: int | None = None
-    ) -> SignUp:
-        """Start (or restart) the double opt-in of `address`, signed up from the web or by a Telegram reader.
+    async def sign_up(self, address: str, *, lang: str, now: datetime) -> SignUp:
+        """Start (or restart) the double opt-in of `address`, from the web or from a Telegram reader.
 
         A confirmed address is left exactly as it is, so that nobody can re-link or re-language someone
-        else's subscription; otherwise the row becomes pending with this spelling and language, linked to
-        this reader (a web sign-up keeps the reader already linked, whose /forget then removes it).
+        else's subscription; otherwise the row becomes pending with this spelling and language. A sign-up
+        never links the address to a reader: only that reader's own confirmation does (`confirm`), and an
+        address coming back after unsubscribing or bouncing loses the link its old confirmation made.
         """
         spelled = address.strip()
         if not spelled:
@@ -166,20 +165,20 @@ class EmailStore:
         found = await self.find(spelled)
         if found is None:
             await self.conn.execute(
-                "INSERT INTO email_addresses (address, address_hash, lang, subscriber_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (spelled, address_hash(spelled), lang, subscriber_id, iso(now)),
+                "INSERT INTO email_addresses (address, address_hash, lang, created_at) VALUES (?, ?, ?, ?)",
+                (spelled, address_hash(spelled), lang, iso(now)),
             )
             outcome = SignUpOutcome.NEW
         elif found.receives:
             outcome = SignUpOutcome.CONFIRMED
         else:
+            returning = found.status != "pending"
             await self.conn.execute(
                 "UPDATE email_addresses SET address = ?, status = 'pending', lang = ?, "
-                "subscriber_id = coalesce(?, subscriber_id), "
+                "subscriber_id = CASE WHEN ? THEN NULL ELSE subscriber_id END, "
                 "confirmed_at = NULL, failed_weeks = 0, last_failed_week = NULL, bounced_at = NULL "
                 "WHERE id = ?",
-                (spelled, lang, subscriber_id, found.id),
+                (spelled, lang, returning, found.id),
             )
             outcome = SignUpOutcome.PENDING if found.status == "pending" else SignUpOutcome.RETURNING
         email = await self.find(spelled)
@@ -188,14 +187,23 @@ class EmailStore:
         log.info("email: address %d sign-up (%s)", email.id, outcome.value)
         return SignUp(outcome, email)
 
-    async def confirm(self, email_id: int, now: datetime) -> EmailAddress | None:
-        """Pending → confirmed, storing `now` as the consent time. An address already confirmed stays as it
-        was; None when the row is gone or unsubscribed since (a stale link confirms nothing)."""
+    async def confirm(
+        self, email_id: int, now: datetime, *, subscriber_id: int | None = None
+    ) -> EmailAddress | None:
+        """Pending → confirmed, storing `now` as the consent time; with `subscriber_id` (the confirmation
+        link that reader asked for) the address is linked to that reader too, confirmed before or not.
+        An address already confirmed keeps its consent time; None when the row is gone or unsubscribed since
+        (a stale link confirms nothing)."""
         await self._changed(
             "UPDATE email_addresses SET status = 'confirmed', confirmed_at = ?, unsubscribed_at = NULL "
             "WHERE id = ? AND status = 'pending'",
             (iso(now), email_id),
         )
+        if subscriber_id is not None:
+            await self._changed(
+                "UPDATE email_addresses SET subscriber_id = ? WHERE id = ? AND status = 'confirmed'",
+                (subscriber_id, email_id),
+            )
         found = await self.get(email_id)
         return found if found is not None and found.status == "confirmed" else None
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage import StorageError
-from storage.db import migrations
+from storage.db import make_private, migrations
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,8 @@ async def backup(
     conn = await _connect(source, "ro")
     try:
         try:
+            # Private before SQLite writes a byte: a copy holds what the database holds.
+            make_private(partial)
             await conn.execute("BEGIN")
             expected = await _summary(conn, source)
             # check_same_thread=False: aiosqlite drives the copy from its own worker thread.

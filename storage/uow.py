@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from storage.confirmations import ConfirmationQueue
 from storage.counters import CounterStore
 from storage.db import Database
 from storage.deliveries import DeliveryStore
@@ -48,6 +49,7 @@ class Stores:
         self.stats = StatsStore(conn)
         self.mail_ledger = MailLedger(conn)
         self.counters = CounterStore(conn)
+        self.confirmations = ConfirmationQueue(conn)
         self.watches = WatchStore(conn)
         self.pauses = PauseStore(conn)
         self.preferences = PreferenceStore(conn)

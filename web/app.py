@@ -39,6 +39,7 @@ from digest.render import Renderer
 from notifier.choices import Choices
 from notifier.config import MailConfig
 from notifier.feeds import Feeds
+from notifier.listening import GuardedRunner, Limits, connection_cap
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
 from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
@@ -54,6 +55,8 @@ CSRF_COOKIE = "csrf"
 LANG_COOKIE = "lang"
 MAX_BODY = 16 * 1024
 SECURITY_HEADERS = {
+    # Pages carry tokens (confirm, unsubscribe) and CSRF values: no cache, shared or private, keeps one.
+    "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -107,7 +110,6 @@ class Pages:
             .render(
                 title=title,
                 lang=lang,
-                here=request.path,
                 csrf=self.signer.csrf(session),
                 **values,
             )
@@ -219,7 +221,7 @@ async def subscribe(request: web.Request) -> web.Response:
     if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
         lang = chosen
     address = form.get("address")
-    result = await _services(request).email_sign_up(
+    result = await _services(request).email.sign_up(
         address if isinstance(address, str) else "", lang, ip=_pages(request).client_address(request)
     )
     title = pages.gettext(lang, "The weekly email")
@@ -254,7 +256,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     """The page of a confirmation link: a button, so that following the link confirms nothing."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "confirm")
+    state = await _services(request).email.link(request.match_info["token"], "confirm")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.CONFIRMED:
@@ -273,7 +275,7 @@ async def confirm(request: web.Request) -> web.Response:
     if isinstance(form, web.Response):
         return form
     lang = pages.lang(request)
-    state = await _services(request).email_confirm(request.match_info["token"])
+    state = await _services(request).email.confirm(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -287,7 +289,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     """The page of an unsubscribe link: a button (the one-click POST needs none)."""
     pages = _pages(request)
     lang = pages.lang(request)
-    state = await _services(request).email_link(request.match_info["token"], "unsubscribe")
+    state = await _services(request).email.link(request.match_info["token"], "unsubscribe")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.UNSUBSCRIBED:
@@ -306,7 +308,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
     pages = _pages(request)
     await request.read()
     lang = pages.lang(request)
-    state = await _services(request).email_unsubscribe(request.match_info["token"])
+    state = await _services(request).email.unsubscribe(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -318,7 +320,7 @@ async def digest_page(request: web.Request) -> web.Response:
     """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
     pages = _pages(request)
     week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    return _digest_page(pages, request, await _services(request).week_digest(week))
+    return _digest_page(pages, request, await _services(request).pages.week_digest(week))
 
 
 async def span_page(request: web.Request) -> web.Response:
@@ -329,7 +331,7 @@ async def span_page(request: web.Request) -> web.Response:
         last = date.fromisoformat(request.match_info["last"])
     except ValueError:
         return pages.not_found(request)
-    return _digest_page(pages, request, await _services(request).span_digest(first, last))
+    return _digest_page(pages, request, await _services(request).pages.span_digest(first, last))
 
 
 def _mathml(formula: Formula) -> str | None:
@@ -361,13 +363,13 @@ async def series_page(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """`{"status": "ok", "posts": N}` while the database answers."""
+    """`{"status": "ok"}` while the database answers, else 503 `{"status": "error"}`; nothing more."""
     try:
-        count = await _services(request).post_count()
+        await _services(request).archive.post_count()
     except Exception as exc:
         log.error("healthz: the database does not answer: %s", exc)
         return web.json_response({"status": "error"}, status=503)
-    return web.json_response({"status": "ok", "posts": count}, dumps=json.dumps)
+    return web.json_response({"status": "ok"}, dumps=json.dumps)
 
 
 @web.middleware
@@ -380,7 +382,9 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPMethodNotAllowed:
         response = _pages(request).not_found(request)
         response.set_status(405)
-    response.headers.update(SECURITY_HEADERS)
+    for name, value in SECURITY_HEADERS.items():
+        # A handler that chose its own caching (the immutable formula drawings, the feeds) keeps it.
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -425,7 +429,7 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
     app.router.add_get("/series", series_page)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_handler(services))
+    app.router.add_get("/metrics", metrics_handler(services, services.config.mail.metrics_token))
     choices = Choices(db=services.db, clock=services.clock, config=services.config)
     add_preference_routes(app, choices, _pages, _trusted_form)
     config = services.config
@@ -467,7 +471,15 @@ class WebServer:
 async def start_web(services: Services, renderer: Renderer, *, host: str, port: int) -> WebServer:
     """Serve the web app on `host`:`port` (0: any free port); OSError when the port cannot be had."""
     signer = await services.signer()
-    runner = web.AppRunner(create_web_app(services, renderer, signer), access_log=None, logger=_server_log)
+    mail = services.config.mail
+    limits = Limits(
+        "web",
+        read_timeout=mail.read_timeout,
+        max_connections=connection_cap(mail.max_connections),
+        headers=SECURITY_HEADERS,
+    )
+    app = create_web_app(services, renderer, signer)
+    runner = GuardedRunner(app, limits, access_log=None, logger=_server_log)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from prometheus_client.registry import Collector
 from archive.fetch import redact_url
 from notifier.services import MetricsSnapshot, Services
 from storage.counters import EMAILS_BOUNCED, EMAILS_SENT, MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
+from storage.deliveries import STATUSES
 
 # Reasons a Telegram attempt fails, shown at zero until they happen (a rate() over a missing series is empty).
 FAILURE_REASONS = (
@@ -30,7 +32,7 @@ FAILURE_REASONS = (
 
 
 CHANNELS = ("telegram", "email")
-DELIVERY_STATES = ("pending", "sending", "sent", "failed", "dead")
+DELIVERY_STATES = STATUSES
 
 
 class _Snapshot(Collector):
@@ -75,7 +77,7 @@ def families(snapshot: MetricsSnapshot) -> list[Metric]:
         labels=["channel", "state"],
     )
     # Every channel and state, 0 included, so a dashboard's series exist before the first message.
-    depth = {(channel, state): 0 for channel in CHANNELS for state in DELIVERY_STATES}
+    depth: dict[tuple[str, str], int] = {(c, state): 0 for c in CHANNELS for state in DELIVERY_STATES}
     depth.update(snapshot.deliveries)
     for (channel, state), count in sorted(depth.items()):
         outbox.add_metric([channel, state], count)
@@ -123,12 +125,25 @@ def counter_families(snapshot: MetricsSnapshot) -> list[Metric]:
     ]
 
 
-def metrics_handler(services: Services) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The `/metrics` handler over these services."""
+def metrics_handler(
+    services: Services, token: str | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The `/metrics` handler over these services: only `Authorization: Bearer <token>` reads it, and
+    without a token it does not exist (404), like any unknown path."""
+    expected = f"Bearer {token}".encode() if token else None
 
     async def metrics(request: web.Request) -> web.Response:
+        if expected is None:
+            raise web.HTTPNotFound()
+        sent = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(sent, expected):
+            return web.Response(
+                status=401,
+                text="401: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Snapshot(families(await services.metrics())))
+        registry.register(_Snapshot(families(await services.admin.metrics())))
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     return metrics

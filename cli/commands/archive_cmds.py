@@ -13,8 +13,9 @@ from archive import ArchiveError
 from archive.detect import parse
 from archive.fetch import failure_line, redact_url
 from archive.model import Post
-from cli.context import CommandWords, UsageError, add_common, print_json, whole_number
+from cli.context import CommandWords, add_common, print_json, whole_number
 from notifier.bootstrap import App
+from notifier.errors import UsageError
 from notifier.services import MAX_LATEST, SeriesMatch
 
 EMPTY_STORE = "no posts stored yet (run `kexue-notifier poll` or `kexue-notifier backfill` first)"
@@ -58,7 +59,7 @@ async def cmd_parse(args: argparse.Namespace, app: App) -> int:
 
 async def cmd_poll(args: argparse.Namespace, app: App) -> int:
     """Run one poll cycle and report what is new."""
-    report = await app.services.poll_once(args.sources)
+    report = await app.services.blog.poll_once(args.sources)
     errors = [o for o in report.sources if o.error]
     for outcome in errors:
         print(f"kexue-notifier poll: {failure_line(outcome.source, outcome.error or '')}", file=sys.stderr)
@@ -100,7 +101,7 @@ async def cmd_backfill(args: argparse.Namespace, app: App) -> int:
         bar.update(1)
 
     try:
-        report = await app.services.backfill(progress)
+        report = await app.services.blog.backfill(progress)
     finally:
         bar.close()
     if args.json:
@@ -118,7 +119,7 @@ async def cmd_backfill(args: argparse.Namespace, app: App) -> int:
 
 async def cmd_latest(args: argparse.Namespace, app: App) -> int:
     """The newest stored posts."""
-    stored = await app.services.latest(args.n)
+    stored = await app.services.archive.latest(args.n)
     if not stored:
         print(f"kexue-notifier latest: {EMPTY_STORE}", file=sys.stderr)
     _print_posts([s.post for s in stored], app, args.json)
@@ -128,17 +129,17 @@ async def cmd_latest(args: argparse.Namespace, app: App) -> int:
 async def cmd_series(args: argparse.Namespace, app: App) -> int:
     """List the series, or one series' parts by name or unique prefix."""
     if args.name is None:
-        summaries = await app.services.series_index()
+        summaries = await app.services.archive.series_index()
         if args.json:
             print_json([{"name": s.name, "parts": s.parts, "latest": s.latest} for s in summaries])
             return 0
-        if not summaries and not await app.services.post_count():
+        if not summaries and not await app.services.archive.post_count():
             print(f"kexue-notifier series: {EMPTY_STORE}", file=sys.stderr)
         for s in summaries:
             noun = "part" if s.parts == 1 else "parts"
             print(f"{s.name}  ({s.parts} {noun}, latest {s.latest or '?'})")
         return 0
-    lookup = await app.services.find_series(args.name)
+    lookup = await app.services.archive.find_series(args.name)
     if lookup.match is SeriesMatch.NOT_FOUND:
         raise UsageError(f"no series matches {args.name!r}; `kexue-notifier series` lists them")
     if lookup.match is SeriesMatch.AMBIGUOUS:

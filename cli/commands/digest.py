@@ -7,12 +7,13 @@ import sys
 from datetime import date, timedelta
 from typing import Any
 
-from cli.context import CommandWords, UsageError, add_common
+from cli.context import CommandWords, add_common
 from digest import DigestError
 from digest.model import LANGS, check_lang
 from digest.render import FORMATS, Format
 from digest.selection import FIRST_DIGEST_DAYS
 from notifier.bootstrap import App
+from notifier.errors import UsageError
 
 # The blog began in 2009; a day outside these keeps the date arithmetic of a digest inside the calendar.
 EARLIEST, LATEST = date(2000, 1, 1), date(9000, 12, 31)
@@ -41,7 +42,7 @@ async def cmd_digest(args: argparse.Namespace, app: App) -> int:
     since: date = args.since or (now - timedelta(days=FIRST_DIGEST_DAYS)).astimezone(app.config.tz).date()
     lang = check_lang(args.lang)
     fmt = _format(args.format)
-    digest = await app.services.digest_for_period(since, now)
+    digest = await app.services.pages.digest_for_period(since, now)
     if digest.empty:
         print(f"no new posts since {since.isoformat()}: no digest", file=sys.stderr)
         return 0

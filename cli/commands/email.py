@@ -10,8 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-from cli.context import CommandWords, UsageError, add_common
+from cli.context import CommandWords, add_common
 from notifier.bootstrap import App
+from notifier.errors import UsageError
 from notifier.mailer import MailUnavailable
 from notifier.weekly import WeeklyMail
 

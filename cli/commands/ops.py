@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cli.context import CommandWords, UsageError, add_common, print_json
+from cli.context import CommandWords, add_common, print_json
 from notifier import ops
 from notifier.bootstrap import App
+from notifier.errors import UsageError
 
 
 def _size(size: int) -> str:

@@ -28,14 +28,14 @@ def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
 
 async def handler(args: argparse.Namespace, app: App) -> int:
     """Search the stored archive and print the hits, best first."""
-    hits = await app.services.search(args.query, limit=args.n, offset=args.offset)
+    hits = await app.services.archive.search(args.query, limit=args.n, offset=args.offset)
     link_host = app.config.link_host
     if args.json:
         results: list[dict[str, Any]] = [hit.to_json(link_host) for hit in hits]
         print_json(results)
         return 0
     if not hits:
-        print("no posts match" if await app.services.post_count() else "no posts stored yet")
+        print("no posts match" if await app.services.archive.post_count() else "no posts stored yet")
     for rank, hit in enumerate(hits, args.offset + 1):
         print(format_hit(rank, hit, link_host))
     return 0

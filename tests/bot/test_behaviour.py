@@ -57,8 +57,8 @@ async def test_a_chat_that_refuses_rich_messages_is_remembered_and_others_still_
     assert (await api.wait_for_message(other.id)).method == "sendRichMessage"
     # Kept in the database (where the sender of notifications reads it too): a restart does not ask again.
     # A chat the bot does not know (`other` never sent /start) is remembered in memory only.
-    assert await harness.app.services.rich_refused(refusing.id)
-    assert not await harness.app.services.rich_refused(other.id)
+    assert await harness.app.services.readers.rich_refused(refusing.id)
+    assert not await harness.app.services.readers.rich_refused(other.id)
 
 
 async def test_a_button_that_was_never_ours_gets_a_polite_answer(harness: Harness) -> None:
@@ -114,7 +114,7 @@ async def test_groups_answer_commands_addressed_to_the_bot_and_can_subscribe(har
     api.send_text(member, group, f"/subscribe@{name}")
     assert "every new post will come to you" in (await api.wait_for_message(group.id)).plain
     assert len(api.messages(group.id)) == 2
-    reader = (await harness.app.services.reader(group.id)).subscriber
+    reader = (await harness.app.services.readers.reader(group.id)).subscriber
     assert reader is not None and reader.chat_type == "group" and reader.chat_id < 0
 
 
@@ -188,15 +188,34 @@ async def test_two_processes_on_one_database_long_poll_one_at_a_time(bot_api: Bo
 async def test_blocking_the_bot_makes_the_reader_inactive_and_start_reactivates(harness: Harness) -> None:
     user = harness.user("en")
     await harness.ask(user, "/subscribe")
-    assert (await harness.app.services.reader(user.id)).subscriber is not None
+    assert (await harness.app.services.readers.reader(user.id)).subscriber is not None
     harness.api.user_blocks_bot(user)
     for _ in range(100):
-        reader = (await harness.app.services.reader(user.id)).subscriber
+        reader = (await harness.app.services.readers.reader(user.id)).subscriber
         if reader is not None and not reader.reachable:
             break
         await asyncio.sleep(0.05)
     assert reader is not None and not reader.reachable
     harness.api.user_unblocks_bot(user)
     await harness.ask(user, "/start")
-    reader = (await harness.app.services.reader(user.id)).subscriber
+    reader = (await harness.app.services.readers.reader(user.id)).subscriber
     assert reader is not None and reader.reachable
+
+
+async def test_stats_during_a_telegram_outage_counts_rows_waiting_for_their_retry_as_waiting(
+    harness: Harness,
+) -> None:
+    now = harness.app.clock()
+    async with harness.app.uow() as uow:
+        for chat in (501, 502, 503):
+            await uow.deliveries.enqueue(str(chat), "post:1", "post", now)
+        due = await uow.deliveries.due(now.timestamp(), 10)
+        waiting = await uow.deliveries.claim([row.id for row in due])
+        # Telegram answered 5xx: two rows wait for their retry, one was given up on.
+        await uow.deliveries.mark_failed(waiting[0], "502 Bad Gateway", now.timestamp() + 60)
+        await uow.deliveries.mark_failed(waiting[1], "502 Bad Gateway", now.timestamp() + 60)
+        await uow.deliveries.mark_dead(waiting[2], "chat not found")
+    admin = harness.api.user("Admin", id=ADMIN_ID, language_code="en")
+    text = await harness.ask(admin, "/stats")
+    assert "Outbox: 2 waiting." in text
+    assert "Today: 0 sent, 1 failed." in text

@@ -14,7 +14,7 @@ async def test_start_greets_in_the_users_language_and_offers_to_subscribe(harnes
     harness.api.press_button(zh, greeting, data)
     done = await harness.api.wait_for_message(zh.id)
     assert "每篇新文章都会发给你" in done.plain
-    assert (await harness.app.services.reader(zh.id)).follows.everything
+    assert (await harness.app.services.readers.reader(zh.id)).follows.everything
 
     text = await harness.ask(en, "/start")
     assert text.startswith("Hello, Reader!") and "Scientific Spaces" in text
@@ -113,7 +113,7 @@ async def test_series_index_detail_gaps_and_follow_button(harness: Harness) -> N
     api.send_text(reader, None, "/series")
     index = await api.wait_for_message(reader.id)
     assert "科学空间的系列" in index.plain and "低秩近似之路" in index.plain
-    refs = await harness.app.services.series_refs()
+    refs = await harness.app.services.archive.series_refs()
     low_rank = next(ref for ref in refs.values() if ref.name.startswith("低秩"))
     api.press_button(reader, index, f"r:1:{low_rank.id}")
     detail = await api.wait_for_message(reader.id)
@@ -122,7 +122,7 @@ async def test_series_index_detail_gaps_and_follow_button(harness: Harness) -> N
     api.press_button(reader, detail, f"f:1:{low_rank.id}")
     followed = await api.wait_for_message(reader.id)
     assert "低秩近似之路" in followed.plain
-    assert low_rank.key in (await harness.app.services.reader(reader.id)).follows.series_keys
+    assert low_rank.key in (await harness.app.services.readers.reader(reader.id)).follows.series_keys
 
     en = harness.user("en")
     assert "Not stored: part 2." in await harness.ask(en, "/series 低秩")
@@ -161,7 +161,7 @@ async def test_settings_buttons_change_mode_hour_day_and_language(harness: Harne
     await press("c:1:h:+1", "at 09:00")
     await press("c:1:d:-1", "on Sunday at 09:00")
     await press("c:1:l:zh", "每周日 09:00")
-    stored = (await harness.app.services.reader(reader.id)).subscriber
+    stored = (await harness.app.services.readers.reader(reader.id)).subscriber
     assert stored is not None and (stored.mode, stored.digest_hour, stored.digest_day, stored.lang) == (
         "weekly",
         9,
@@ -184,7 +184,7 @@ async def test_forget_deletes_only_after_the_confirmation(harness: Harness) -> N
             True if "Nothing was deleted" in (api.message(reader.id, ask.message_id) or ask).plain else None
         )
     )
-    assert (await harness.app.services.reader(reader.id)).subscriber is not None
+    assert (await harness.app.services.readers.reader(reader.id)).subscriber is not None
 
     api.send_text(reader, None, "/forget")
     ask = await api.wait_for_message(reader.id)
@@ -192,16 +192,16 @@ async def test_forget_deletes_only_after_the_confirmation(harness: Harness) -> N
     await api.wait_for(
         lambda: True if "is deleted" in (api.message(reader.id, ask.message_id) or ask).plain else None
     )
-    assert (await harness.app.services.reader(reader.id)).subscriber is None
+    assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
 
 
 async def test_start_deep_link_follows_the_series(harness: Harness) -> None:
-    refs = await harness.app.services.series_refs()
+    refs = await harness.app.services.archive.series_refs()
     moe = next(ref for ref in refs.values() if ref.name.startswith("MoE"))
     reader = harness.user("en")
     text = await harness.ask(reader, f"/start s{moe.id}")
     assert f"You now follow the series “{moe.name}”" in text
-    assert (await harness.app.services.reader(reader.id)).follows.series_keys == {moe.key}
+    assert (await harness.app.services.readers.reader(reader.id)).follows.series_keys == {moe.key}
     assert "a series I do not know" in await harness.ask(harness.user("en"), "/start s99999")
     # A payload that is not ours is an ordinary /start.
     assert "Hello" in await harness.ask(harness.user("en"), "/start ref_abc")

@@ -10,7 +10,9 @@ import pytest
 from aiogram import Dispatcher
 
 from bot.email import make_router
+from notifier.services import LinkState
 from tests.support.bot_api import BotApiServer
+from tests.support.live_web import confirm_link
 from tests.support.mail import MailWorld, mail_world
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import reads
@@ -57,6 +59,13 @@ async def test_email_sign_up_state_and_off_from_the_bot(
             bot_api.send_text(reader, None, "/email not-an-address")
             reply = await bot_api.wait_for_message(reader.id, timeout=10)
             assert "does not look like an email address" in reply.plain
+
+            # The link mailed for this chat's /email confirms the address and links it to this chat.
+            token = confirm_link(smtp.to("reader@example.com")[0]).split("/")[-1].split("?")[0]
+            assert await world.services().email.confirm(token) is LinkState.CONFIRMED
+            bot_api.send_text(reader, None, "/email")
+            reply = await bot_api.wait_for_message(reader.id, timeout=10)
+            assert "r***@example.com: confirmed" in reply.plain
 
             bot_api.send_text(reader, None, "/email off")
             reply = await bot_api.wait_for_message(reader.id, timeout=10)

@@ -534,8 +534,8 @@ async def test_membership_changes_of_any_status_in_any_chat(
         by = {**by, "id": chat_id, "is_bot": False}
     services = fuzzed.app.services
     if subscribed:
-        await services.start(chat_id, chat_type=chat_kind, lang="zh")
-    before = _reachable(await services.reader(chat_id))
+        await services.readers.start(chat_id, chat_type=chat_kind, lang="zh")
+    before = _reachable(await services.readers.reader(chat_id))
     me = fuzzed.api.bot.user().to_json()
     old, new = statuses
     update = fuzzed.api.enqueue(
@@ -552,7 +552,7 @@ async def test_membership_changes_of_any_status_in_any_chat(
     calls = await fuzzed.feed(update)
     # A change of membership is never answered in the chat (the bot may just have been removed from it).
     assert not [call for call in calls if call.method.startswith("send")], calls
-    after = _reachable(await services.reader(chat_id))
+    after = _reachable(await services.readers.reader(chat_id))
     gone = new in ("left", "kicked") or (
         new == "restricted" and not update["my_chat_member"]["new_chat_member"]["is_member"]
     )
@@ -805,7 +805,7 @@ async def test_a_bot_removed_while_restricted_stops_sending_there(fuzzed: Fuzzed
     for supergroup in (False, True):
         group = fuzzed.api.group("受限群", supergroup=supergroup)
         await fuzzed.feed(fuzzed.api.send_text(fuzzed.readers[0], group, "/start"))
-        assert (await fuzzed.app.services.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
+        assert (await fuzzed.app.services.readers.reader(group.id)).subscriber.reachable  # type: ignore[union-attr]
         update = fuzzed.api.enqueue(
             {
                 "my_chat_member": {
@@ -818,5 +818,5 @@ async def test_a_bot_removed_while_restricted_stops_sending_there(fuzzed: Fuzzed
             }
         )
         await fuzzed.feed(update)
-        state = await fuzzed.app.services.reader(group.id)
+        state = await fuzzed.app.services.readers.reader(group.id)
         assert state.subscriber is not None and not state.subscriber.reachable, supergroup

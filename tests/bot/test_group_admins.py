@@ -33,7 +33,7 @@ async def edited(api: BotApiServer, before: int) -> None:
 
 async def following_everything(harness: Harness, chat_id: int) -> bool:
     """Whether the chat is subscribed to every new post, read from the database."""
-    return (await harness.app.services.reader(chat_id)).follows.everything
+    return (await harness.app.services.readers.reader(chat_id)).follows.everything
 
 
 async def test_a_member_cannot_unsubscribe_the_group_and_an_admin_can(harness: Harness) -> None:
@@ -45,7 +45,7 @@ async def test_a_member_cannot_unsubscribe_the_group_and_an_admin_can(harness: H
     for command in ("/unsubscribe", "/start", "/forget", "/subscribe MoE"):
         assert await harness.ask(member, command, group) == REFUSED_ZH, command
     assert await following_everything(harness, group.id)
-    assert len((await harness.app.services.reader(group.id)).follows.series_keys) == 0
+    assert len((await harness.app.services.readers.reader(group.id)).follows.series_keys) == 0
     # Reading stays open to everyone.
     assert "杂谈第" in await harness.ask(member, "/latest 1", group)
 
@@ -78,7 +78,7 @@ async def test_a_member_pressing_a_settings_or_forget_button_gets_an_alert_and_n
     press = api.press_button(member, shown, "c:1:m:weekly")
     answer = await api.wait_for_callback_answer(press["callback_query"]["id"], timeout=10)
     assert answer.show_alert and answer.text == REFUSED_EN
-    reader = (await harness.app.services.reader(group.id)).subscriber
+    reader = (await harness.app.services.readers.reader(group.id)).subscriber
     assert reader is not None and reader.mode == "instant"
     assert api.edits == [] and api.messages(group.id)[-1] == shown
 
@@ -100,7 +100,7 @@ async def test_admin_lookups_are_remembered_within_their_window(harness: Harness
         edits = len(api.edits)
         api.press_button(owner, shown, data)
         await edited(api, edits)
-    reader = (await harness.app.services.reader(group.id)).subscriber
+    reader = (await harness.app.services.readers.reader(group.id)).subscriber
     assert reader is not None and reader.mode == "daily"
     # /subscribe asked once; both presses within the window used that answer.
     assert lookups(api, owner) == 1
@@ -116,7 +116,7 @@ async def test_a_failing_lookup_refuses_politely_logs_once_and_recovers(
     with caplog.at_level(logging.INFO):
         for _ in range(2):
             assert await harness.ask(owner, "/subscribe", group) == UNCHECKED_EN
-        assert (await harness.app.services.reader(group.id)).subscriber is None
+        assert (await harness.app.services.readers.reader(group.id)).subscriber is None
         api.recover()
         assert SUBSCRIBED_EN in await harness.ask(owner, "/subscribe", group)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

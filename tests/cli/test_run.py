@@ -140,7 +140,7 @@ async def test_a_database_that_refuses_the_write_is_one_log_line_without_traceba
         async with app.db.transaction() as conn:
             await conn.execute("DROP TRIGGER refuse")
         await jobs.poll()
-        assert await app.services.post_count() == 1
+        assert await app.services.archive.post_count() == 1
 
 
 async def test_sigint_while_a_request_is_in_flight_stops_quietly(

@@ -2,7 +2,7 @@
 slow answers, a migrated group, and a seeded mixture of them (kill -9: tests/notifier/test_delivery_crash.py).
 
 Each test stores readers and a feed file holding one new post, starts the service against the local Bot API
-(`tests/support/bot_api.py`) with faults armed, and counts what the Bot API accepted: every reachable reader
+(`tests/support/bot_api/`) with faults armed, and counts what the Bot API accepted: every reachable reader
 gets the post exactly once (the delivery issue allows repeats only of messages in flight at a kill), and the
 `/metrics` counters agree with what the Bot API answered.
 """
@@ -61,6 +61,10 @@ def private(count: int) -> list[tuple[int, str]]:
     return [(FIRST_PRIVATE + n, "private") for n in range(count)]
 
 
+# /metrics answers only with this bearer token.
+METRICS_TOKEN = "faults-scrape-token"
+
+
 def service(db: Database, api: BotApiServer, **env: str) -> Service:
     """`kexue-notifier run` on the test's store, polling the feed file once (at start) and sending through
     the local Bot API. The test keeps its own connections open: opening the file again for every look
@@ -78,6 +82,7 @@ def service(db: Database, api: BotApiServer, **env: str) -> Service:
             "TELEGRAM_API_BASE": api.base_url,
             "TELEGRAM_RICH": "false",
             "WEB_PORT": "0",
+            "METRICS_TOKEN": METRICS_TOKEN,
             **env,
         }
     )
@@ -114,7 +119,11 @@ async def scrape(svc: Service) -> Samples:
     """`/metrics` of the running service, as (sample name, labels) → value."""
     found = re.findall(r"web app listening on (http://\S+)", svc.log())
     assert found, f"the web app did not start:\n{svc.log()[-2000:]}"
-    async with aiohttp.ClientSession() as session, session.get(found[-1] + "/metrics") as response:
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(found[-1] + "/metrics", headers=bearer) as response,
+    ):
         assert response.status == 200
         text = await response.text()
     return {

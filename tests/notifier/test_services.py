@@ -47,35 +47,35 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
 
 
 async def test_results_are_data(app: App) -> None:
-    latest = await app.services.latest(2)
+    latest = await app.services.archive.latest(2)
     assert [s.post.id for s in latest] == [10735, 10699]
-    hits = await app.services.search("负载均衡")
+    hits = await app.services.archive.search("负载均衡")
     assert hits[0].post.id == 10735
-    assert [s.name for s in await app.services.series_index()] == ["MoE环游记", "低秩近似之路"]
+    assert [s.name for s in await app.services.archive.series_index()] == ["MoE环游记", "低秩近似之路"]
 
 
 async def test_find_series_by_spelling_prefix_ambiguity_and_absence(app: App) -> None:
-    found = await app.services.find_series("ｍｏｅ环游记")
+    found = await app.services.archive.find_series("ｍｏｅ环游记")
     assert found.match is SeriesMatch.FOUND and found.detail is not None
     assert [s.post.id for s in found.detail.posts] == [10699, 10735] and found.detail.missing == []
-    gaps = await app.services.find_series("低秩")
+    gaps = await app.services.archive.find_series("低秩")
     assert gaps.detail is not None and gaps.detail.missing == [2]
     await seed(app.db, [Post(1, "低温物理：1、导论", PostDate(2020, 1, 1))], now=NOW)
-    ambiguous = await app.services.find_series("低")
+    ambiguous = await app.services.archive.find_series("低")
     assert ambiguous.match is SeriesMatch.AMBIGUOUS
     assert {s.name for s in ambiguous.candidates} == {"低秩近似之路", "低温物理"}
-    assert (await app.services.find_series("不存在的系列")).match is SeriesMatch.NOT_FOUND
+    assert (await app.services.archive.find_series("不存在的系列")).match is SeriesMatch.NOT_FOUND
     with pytest.raises(InvalidRequest):
-        await app.services.find_series("  ")
+        await app.services.archive.find_series("  ")
 
 
 async def test_requests_out_of_range_are_refused_as_data_errors(app: App) -> None:
     for call in (
-        app.services.latest(0),
-        app.services.latest(10**20),
-        app.services.search(""),
-        app.services.search("矩阵", offset=2**63 - 1),
-        app.services.search("x" * 201),
+        app.services.archive.latest(0),
+        app.services.archive.latest(10**20),
+        app.services.archive.search(""),
+        app.services.archive.search("矩阵", offset=2**63 - 1),
+        app.services.archive.search("x" * 201),
     ):
         with pytest.raises(InvalidRequest):
             await call
@@ -83,43 +83,43 @@ async def test_requests_out_of_range_are_refused_as_data_errors(app: App) -> Non
 
 async def test_subscribe_and_unsubscribe_say_what_changed(app: App) -> None:
     services = app.services
-    started = await services.start(42, chat_type="private", lang="en")
+    started = await services.readers.start(42, chat_type="private", lang="en")
     assert started.started.created and started.started.subscriber.lang == "en"
-    assert (await services.subscribe(42)).change is FollowChange.ADDED
-    assert (await services.subscribe(42)).change is FollowChange.ALREADY
-    moe = await services.subscribe(42, "moe环游")
+    assert (await services.readers.subscribe(42)).change is FollowChange.ADDED
+    assert (await services.readers.subscribe(42)).change is FollowChange.ALREADY
+    moe = await services.readers.subscribe(42, "moe环游")
     assert moe.change is FollowChange.ADDED and moe.series is not None and moe.series.name == "MoE环游记"
-    nowhere = await services.subscribe(42, "不存在")
+    nowhere = await services.readers.subscribe(42, "不存在")
     assert nowhere.change is None and nowhere.lookup is not None
     assert nowhere.lookup.match is SeriesMatch.NOT_FOUND
-    state = await services.reader(42)
+    state = await services.readers.reader(42)
     assert state.follows.everything and state.follows.series_keys == {moe.series.key}
-    assert (await services.unsubscribe(42, "MoE环游记")).change is FollowChange.REMOVED
-    assert (await services.unsubscribe(42)).change is FollowChange.REMOVED
-    assert (await services.unsubscribe(42)).change is FollowChange.NOT_FOLLOWING
+    assert (await services.readers.unsubscribe(42, "MoE环游记")).change is FollowChange.REMOVED
+    assert (await services.readers.unsubscribe(42)).change is FollowChange.REMOVED
+    assert (await services.readers.unsubscribe(42)).change is FollowChange.NOT_FOLLOWING
     # A group that never sent /start can subscribe at once.
-    assert (await services.subscribe(-100123, chat_type="supergroup")).change is FollowChange.ADDED
+    assert (await services.readers.subscribe(-100123, chat_type="supergroup")).change is FollowChange.ADDED
 
 
 async def test_a_deep_link_follows_its_series_and_settings_persist(app: App) -> None:
     services = app.services
-    moe = await services.find_series("MoE环游记")
+    moe = await services.archive.find_series("MoE环游记")
     assert moe.detail is not None
     series_id = await app.reads.subscribers.series_id(moe.detail.summary.key)
     assert series_id is not None
-    result = await services.start(7, chat_type="private", lang="zh", series_id=series_id)
+    result = await services.readers.start(7, chat_type="private", lang="zh", series_id=series_id)
     assert result.change is FollowChange.ADDED and result.series is not None
-    assert (await services.start(7, chat_type="private", lang="zh", series_id=99999)).change is (
+    assert (await services.readers.start(7, chat_type="private", lang="zh", series_id=99999)).change is (
         FollowChange.UNKNOWN_SERIES
     )
-    weekly = await services.set_mode(7, "weekly", hour=8, day=0)
+    weekly = await services.readers.set_mode(7, "weekly", hour=8, day=0)
     assert (weekly.mode, weekly.digest_hour, weekly.digest_day) == ("weekly", 8, 0)
     with pytest.raises(InvalidRequest):
-        await services.set_mode(7, "daily", hour=24)
-    assert (await services.set_language(7, "en")).lang == "en"
-    assert await services.forget(7)
-    assert (await services.reader(7)).subscriber is None
-    assert not await services.forget(7)
+        await services.readers.set_mode(7, "daily", hour=24)
+    assert (await services.readers.set_language(7, "en")).lang == "en"
+    assert await services.readers.forget(7)
+    assert (await services.readers.reader(7)).subscriber is None
+    assert not await services.readers.forget(7)
 
 
 async def test_a_read_never_sees_another_coroutines_half_written_transaction(app: App) -> None:
@@ -136,18 +136,18 @@ async def test_a_read_never_sees_another_coroutines_half_written_transaction(app
     writer = asyncio.create_task(slow_writer())
     await inside.wait()
     # Mid-transaction: the reads see only what was committed, and they do not wait for the writer.
-    assert 20000 not in [s.post.id for s in await app.services.latest(10)]
-    assert await app.services.search("尚未提交") == []
-    assert (await app.services.reader(555)).subscriber is None
+    assert 20000 not in [s.post.id for s in await app.services.archive.latest(10)]
+    assert await app.services.archive.search("尚未提交") == []
+    assert (await app.services.readers.reader(555)).subscriber is None
     # A second writer queues behind the first instead of failing inside its transaction.
-    second = asyncio.create_task(app.services.subscribe(556))
+    second = asyncio.create_task(app.services.readers.subscribe(556))
     await asyncio.sleep(0.05)
     assert not second.done()
     release.set()
     await writer
     assert (await second).change is FollowChange.ADDED
-    assert (await app.services.latest(1))[0].post.id == 20000
-    assert (await app.services.reader(555)).subscriber is not None
+    assert (await app.services.archive.latest(1))[0].post.id == 20000
+    assert (await app.services.readers.reader(555)).subscriber is not None
 
 
 async def test_a_failed_unit_of_work_leaves_nothing_behind(app: App) -> None:
@@ -155,9 +155,9 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(app: App) -> None:
         async with app.uow() as uow:
             await uow.subscribers.start(777, chat_type="private", lang="zh", now=NOW)
             raise RuntimeError("crash half-way")
-    assert (await app.services.reader(777)).subscriber is None
+    assert (await app.services.readers.reader(777)).subscriber is None
     # The connection is usable afterwards.
-    assert (await app.services.subscribe(777)).change is FollowChange.ADDED
+    assert (await app.services.readers.subscribe(777)).change is FollowChange.ADDED
 
 
 async def test_hundreds_of_mixed_concurrent_reads_and_writes_in_one_process(app: App) -> None:
@@ -171,27 +171,27 @@ async def test_hundreds_of_mixed_concurrent_reads_and_writes_in_one_process(app:
         kind = n % 8
         if kind == 0:
             subscribed.add(chat)
-            calls.append(services.subscribe(chat))
+            calls.append(services.readers.subscribe(chat))
         elif kind == 1:
             subscribed.add(chat)
-            calls.append(services.subscribe(chat, "MoE环游记"))
+            calls.append(services.readers.subscribe(chat, "MoE环游记"))
         elif kind == 2:
-            calls.append(services.latest(3))
+            calls.append(services.archive.latest(3))
         elif kind == 3:
-            calls.append(services.search("矩阵"))
+            calls.append(services.archive.search("矩阵"))
         elif kind == 4:
-            calls.append(services.find_series("低秩"))
+            calls.append(services.archive.find_series("低秩"))
         elif kind == 5:
-            calls.append(services.start(chat, chat_type="private", lang="en"))
+            calls.append(services.readers.start(chat, chat_type="private", lang="en"))
         elif kind == 6:
             calls.append(seed(app.db, [Post(30000 + n, f"并发写入的文章{n}", PostDate(2025, 5, 1))], now=NOW))
         else:
-            calls.append(services.reader(chat))
+            calls.append(services.readers.reader(chat))
     results = await asyncio.gather(*calls, return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert errors == []
-    assert await services.post_count() == len(POSTS) + 75
-    followers = {chat for chat in chats if (await services.reader(chat)).follows.anything}
+    assert await services.archive.post_count() == len(POSTS) + 75
+    followers = {chat for chat in chats if (await services.readers.reader(chat)).follows.anything}
     assert followers == subscribed
 
 
@@ -207,11 +207,11 @@ WRITER = textwrap.dedent(
         async with open_app(Settings(), db_path=path) as app:
             for n in range(150):
                 chat = tag * 100_000 + n
-                await app.services.subscribe(chat)
+                await app.services.readers.subscribe(chat)
                 if n % 3 == 0:
                     post = Post(tag * 100_000 + n, f"进程{tag}的文章{n}", PostDate(2025, 5, 1))
                     await seed(app.db, [post], now=app.clock())
-                await app.services.latest(5)
+                await app.services.archive.latest(5)
 
     asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
     """

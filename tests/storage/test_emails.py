@@ -61,8 +61,8 @@ async def test_signing_up_again_changes_nothing_about_a_confirmed_address(db: Da
         store = EmailStore(conn)
         subs = SubscriberStore(conn)
         stranger = (await subs.start(99, chat_type="private", lang="en", now=NOW)).subscriber
-        again = await store.sign_up("READER@example.org", lang="en", now=NOW, subscriber_id=stranger.id)
-        resent = await store.sign_up("Other@Example.org", lang="en", now=NOW, subscriber_id=stranger.id)
+        again = await store.sign_up("READER@example.org", lang="en", now=NOW)
+        resent = await store.sign_up("Other@Example.org", lang="en", now=NOW)
     assert again.outcome is SignUpOutcome.CONFIRMED
     assert (again.email.address, again.email.lang, again.email.subscriber_id) == (
         "reader@example.org",
@@ -70,11 +70,15 @@ async def test_signing_up_again_changes_nothing_about_a_confirmed_address(db: Da
         None,
     )
     assert resent.outcome is SignUpOutcome.PENDING and resent.email.id == pending.email.id
+    # A sign-up links nobody: only the reader's own confirmation does.
     assert (resent.email.address, resent.email.lang, resent.email.subscriber_id) == (
         "Other@Example.org",
         "en",
-        stranger.id,
+        None,
     )
+    async with db.transaction() as conn:
+        linked = await EmailStore(conn).confirm(resent.email.id, NOW, subscriber_id=stranger.id)
+    assert linked is not None and linked.subscriber_id == stranger.id
     # One row per address hash, whoever inserts.
     with pytest.raises(Exception, match="UNIQUE"):
         async with db.transaction() as conn:

@@ -267,7 +267,8 @@ async def test_migrating_onto_an_existing_reader_merges_the_two(db: Database) ->
         await store.follow_all(SUPERGROUP, NOW)
         await store.follow_series(SUPERGROUP, moe, NOW)
         emails = EmailStore(conn)
-        signed = await emails.sign_up("admin@example.org", lang="en", now=NOW, subscriber_id=old_id)
+        signed = await emails.sign_up("admin@example.org", lang="en", now=NOW)
+        await emails.confirm(signed.email.id, NOW, subscriber_id=old_id)
         for chat, item in ((GROUP, "post:1"), (GROUP, "post:2"), (SUPERGROUP, "post:2")):
             await conn.execute(
                 "INSERT INTO deliveries (channel, recipient, item, created_at) VALUES ('telegram', ?, ?, ?)",
@@ -299,8 +300,10 @@ async def test_forget_removes_everything_about_the_reader_and_nothing_else(db: D
         await store.follow_series(USER, moe, NOW)
         await store.follow_all(other, NOW)
         me = await reader_id(store, USER)
-        mine = await emails.sign_up("me@example.org", lang="zh", now=NOW, subscriber_id=me)
-        gone = await emails.sign_up("old@example.org", lang="zh", now=NOW, subscriber_id=me)
+        mine = await emails.sign_up("me@example.org", lang="zh", now=NOW)
+        await emails.confirm(mine.email.id, NOW, subscriber_id=me)
+        gone = await emails.sign_up("old@example.org", lang="zh", now=NOW)
+        await emails.confirm(gone.email.id, NOW, subscriber_id=me)
         await emails.unsubscribe(gone.email.id, NOW)
         theirs = await emails.sign_up("web@example.org", lang="zh", now=NOW)
         for channel, recipient in (

@@ -1,7 +1,7 @@
 """`make demo`: the whole system offline for about a minute, narrated as it happens.
 
 A local copy of the blog (tests/fixtures/archive, plus a feed built with `make_feed_xml`), the local Telegram
-Bot API with a few simulated readers (tests/support/bot_api.py), a local SMTP server
+Bot API with a few simulated readers (tests/support/bot_api/), a local SMTP server
 (tests/notifier/smtp_server.py) and, between them, the real `kexue-notifier run` in its own process
 (tests/support/service.py). The readers talk to the bot, an email reader signs up on the web form, the blog
 publishes a new part of a series, and the transcript shows what every chat and mailbox receives; then
@@ -510,7 +510,7 @@ class Demo:
                 print(
                     "kexue-notifier demo: the whole system offline on 127.0.0.1; it stops by itself.\n"
                     f"  blog     {self.blog.url('/feed')}  (tests/fixtures/archive + a feed of 6 posts)\n"
-                    f"  Bot API  {self.api.base_url}  (tests/support/bot_api.py, with simulated readers)\n"
+                    f"  Bot API  {self.api.base_url}  (tests/support/bot_api/, with simulated readers)\n"
                     f"  SMTP     {self.smtp.host}:{self.smtp.port}  (tests/notifier/smtp_server.py)\n"
                     f"  service  kexue-notifier run  (database and log in {self.workdir})\n",
                     file=self.out,

@@ -49,6 +49,7 @@ class SmtpServer:
     reject_data: dict[str, tuple[int, str]] = field(default_factory=dict)
     drop_after: dict[str, int] = field(default_factory=dict)
     connections: int = 0
+    delay: float = 0.0  # seconds each DATA waits before its reply: a slow server
     _server: asyncio.AbstractServer | None = None
     _protocols: list[SMTP] = field(default_factory=list)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -79,6 +80,8 @@ class SmtpServer:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         for address in envelope.rcpt_tos:
             if self.drop.get(address, 0) > 0:
                 self.drop[address] -= 1

@@ -1,815 +1,70 @@
-"""A real local Telegram Bot API server for tests, benchmarks and the demo.
-
-It speaks the wire format aiogram uses (form posts, urlencoded or multipart, nested objects as JSON strings;
-JSON bodies and GET queries too) and answers ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code",
-"description", "parameters"}``. It rejects what Telegram rejects (malformed HTML under parse_mode HTML, text
-over the limit, oversized callback data ...), injects faults per chat or globally, enforces rate limits when
-asked, and records every call for tests to read.
-
-Use it from pytest with the `bot_api` fixture (tests/conftest.py lists this module as a plugin), from a
-benchmark or a demo with ``server = await start_bot_api()`` (stop it with ``await server.stop()``), or
-standalone: ``python -m tests.support.bot_api --port 8081`` prints the base URL and token to use.
-
-A test plays the users: ``reader = server.user()``, ``server.send_text(reader, None, "/start")``, then reads
-the bot's answer with ``await server.wait_for_message(reader.id)``. Faults: ``server.fail(Fault.blocked(),
-chat_id=reader.id)``; rules are tried in the order they were added, each `times` times or until recover().
-Counters (``server.counters``): calls, ok, error:<status>, fault:<kind>, cooldown, rate_limit:<scope>.
-Groups have people, as getChatMember answers: ``server.group(creator=owner, admins=[admin])`` (given neither,
-the first user who acts there is its creator), everyone else who writes there a member, and
-``set_member_status(group, user, status)`` for the rest; ``send_text(admin, group, text, anonymous=True)``
-posts as the group, the way an anonymous administrator does.
-
-Point aiogram at it with ``AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))`` and
-``Bot(server.token, ...)``; point the service at it with ``TELEGRAM_API_BASE=server.base_url``.
-"""
+"""The local Bot API server: users and chats a test plays, the 30 methods, faults and limits applied."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
-import math
 import re
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
-import pytest
 from aiohttp import web
 
-__all__ = [
-    "ANONYMOUS_ADMIN",
-    "DEFAULT_TOKEN",
-    "MEMBER_STATUSES",
-    "BotApiServer",
-    "BotInfo",
-    "Call",
-    "CallbackAnswer",
-    "Chat",
-    "Edit",
-    "Fault",
-    "FaultRule",
-    "HtmlParseError",
-    "InlineAnswer",
-    "RateLimits",
-    "SentMessage",
-    "UploadedFile",
-    "User",
-    "bot_api",
-    "parse_telegram_html",
-    "start_bot_api",
-]
+from tests.support.bot_api.faults import (
+    Fault,
+    FaultRule,
+    RateLimits,
+    _ApiError,
+    _bad,
+    _Cooldown,
+    _in_scope,
+    _RawFault,
+    _too_many,
+    _Window,
+)
+from tests.support.bot_api.html import HtmlParseError, _utf16, parse_telegram_html
+from tests.support.bot_api.models import (
+    _ADMIN_RIGHTS,
+    _NOT_BY_DEFAULT,
+    _RESTRICTED,
+    ANONYMOUS_ADMIN,
+    CALLBACK_ANSWER_LIMIT,
+    CALLBACK_DATA_LIMIT,
+    CAPTION_LIMIT,
+    COMMAND_DESCRIPTION_LIMIT,
+    COMMANDS_LIMIT,
+    CONFLICT_TERMINATED,
+    CONFLICT_WEBHOOK,
+    DEFAULT_TOKEN,
+    DESCRIPTION_LIMIT,
+    INLINE_OFFSET_LIMIT,
+    INLINE_RESULTS_LIMIT,
+    JSON,
+    MEMBER_STATUSES,
+    MESSAGE_LIMIT,
+    NOT_MODIFIED,
+    QUERY_TOO_OLD,
+    SHORT_DESCRIPTION_LIMIT,
+    BotInfo,
+    Call,
+    CallbackAnswer,
+    Chat,
+    Edit,
+    InlineAnswer,
+    SentMessage,
+    T,
+    UploadedFile,
+    User,
+)
+from tests.support.bot_api.rich import _check_rich, _flatten
 
 logger = logging.getLogger(__name__)
-
-JSON = dict[str, Any]
-T = TypeVar("T")
-
-DEFAULT_TOKEN = "123456789:AAHlocal-test-token_kexue-notifier"
-
-# Telegram's documented limits.
-MESSAGE_LIMIT = 4096  # UTF-16 units of text after entity parsing
-CAPTION_LIMIT = 1024
-CALLBACK_DATA_LIMIT = 64  # bytes
-CALLBACK_ANSWER_LIMIT = 200
-INLINE_RESULTS_LIMIT = 50
-INLINE_OFFSET_LIMIT = 64  # bytes
-COMMANDS_LIMIT = 100
-COMMAND_DESCRIPTION_LIMIT = 256
-DESCRIPTION_LIMIT = 512
-SHORT_DESCRIPTION_LIMIT = 120
-RICH_TEXT_LIMIT = 32768  # characters, formula sources included
-RICH_BLOCK_LIMIT = 500
-RICH_DEPTH_LIMIT = 16
-
-# Update types Telegram leaves out unless asked for by name.
-_NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-
-NOT_MODIFIED = (
-    "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
-    "same as a current content and reply markup of the message"
-)
-QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
-CONFLICT_TERMINATED = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
-CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
-)
-
-
-# -- the people and chats of a test ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class User:
-    """A Telegram user as the server sends it in updates."""
-
-    id: int
-    first_name: str
-    username: str | None = None
-    last_name: str | None = None
-    language_code: str | None = None
-    is_bot: bool = False
-
-    def to_json(self) -> JSON:
-        """The User object of the Bot API."""
-        out: JSON = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
-        for key in ("last_name", "username", "language_code"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
-
-
-# The sender Telegram shows for a message an administrator posts anonymously, as the group itself.
-ANONYMOUS_ADMIN = User(1087968824, "Group", username="GroupAnonymousBot", is_bot=True)
-
-
-@dataclass(frozen=True)
-class Chat:
-    """A chat: private (id = the user's id), group, supergroup or channel."""
-
-    id: int
-    type: str
-    title: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-
-    def to_json(self) -> JSON:
-        """The Chat object of the Bot API."""
-        out: JSON = {"id": self.id, "type": self.type}
-        for key in ("title", "username", "first_name"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        return out
-
-
-@dataclass(frozen=True)
-class BotInfo:
-    """The bot's identity, as getMe answers it."""
-
-    id: int
-    first_name: str = "Kexue Notifier"
-    username: str = "kexue_notifier_bot"
-    can_join_groups: bool = True
-    can_read_all_group_messages: bool = False
-    supports_inline_queries: bool = True
-
-    def user(self) -> User:
-        """The bot as a User, the author of its messages."""
-        return User(self.id, self.first_name, username=self.username, is_bot=True)
-
-    def to_json(self) -> JSON:
-        """getMe's result."""
-        return {
-            **self.user().to_json(),
-            "can_join_groups": self.can_join_groups,
-            "can_read_all_group_messages": self.can_read_all_group_messages,
-            "supports_inline_queries": self.supports_inline_queries,
-        }
-
-
-# -- what the server records ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart request."""
-
-    field: str
-    filename: str | None
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the server answered: its method, parameters, chat, when, and the outcome."""
-
-    method: str
-    params: Mapping[str, Any]
-    chat_id: int | str | None
-    at: float  # the server's clock when the request arrived
-    status: int
-    description: str | None = None
-    retry_after: int | None = None
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    """A message the bot sent, in its current version (edits replace it)."""
-
-    chat_id: int
-    message_id: int
-    method: str
-    text: str | None  # as sent (HTML source under parse_mode HTML); the caption for media
-    parse_mode: str | None
-    plain: str  # the text Telegram shows: entities parsed, outer whitespace trimmed
-    entities: tuple[JSON, ...]
-    reply_markup: JSON | None
-    rich_message: JSON | None  # the InputRichMessage of sendRichMessage, as sent
-    math: tuple[str, ...]  # the LaTeX of every math block or inline formula of a rich message
-    date: int
-    result: JSON = field(compare=False)  # the Message object the server answered
-    edit_date: int | None = None
-    file: UploadedFile | None = None
-
-    @property
-    def callback_data(self) -> list[str]:
-        """Every callback_data of the inline keyboard, row by row."""
-        return [
-            button["callback_data"]
-            for row in (self.reply_markup or {}).get("inline_keyboard", [])
-            for button in row
-            if isinstance(button, dict) and "callback_data" in button
-        ]
-
-
-@dataclass(frozen=True)
-class Edit:
-    """One accepted edit of a bot message."""
-
-    chat_id: int
-    message_id: int
-    method: str
-    text: str | None
-    parse_mode: str | None
-    plain: str
-    reply_markup: JSON | None
-    rich_message: JSON | None
-    at: float
-
-
-@dataclass(frozen=True)
-class CallbackAnswer:
-    """The bot's answerCallbackQuery for one button press."""
-
-    callback_query_id: str
-    text: str | None
-    show_alert: bool
-    url: str | None
-    cache_time: int | None
-
-
-@dataclass(frozen=True)
-class InlineAnswer:
-    """The bot's answerInlineQuery for one inline query."""
-
-    inline_query_id: str
-    results: tuple[JSON, ...]
-    next_offset: str | None
-    cache_time: int | None
-    is_personal: bool
-    button: JSON | None
-
-
-# -- faults and limits ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fault:
-    """An answer the server gives instead of the real one (status None: a delay only)."""
-
-    status: int | None
-    description: str = ""
-    retry_after: int | None = None
-    migrate_to_chat_id: int | None = None
-    delay: float = 0.0
-    kind: str = "fault"  # the counter key suffix: fault:<kind>
-
-    @classmethod
-    def too_many_requests(cls, retry_after: int) -> Fault:
-        """429 with parameters.retry_after; the scope is then refused until that time has passed."""
-        return cls(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after, kind="429")
-
-    @classmethod
-    def blocked(cls) -> Fault:
-        """403: the user blocked the bot."""
-        return cls(403, "Forbidden: bot was blocked by the user", kind="blocked")
-
-    @classmethod
-    def deactivated(cls) -> Fault:
-        """403: the user deleted their account."""
-        return cls(403, "Forbidden: user is deactivated", kind="deactivated")
-
-    @classmethod
-    def chat_not_found(cls) -> Fault:
-        """400: no such chat."""
-        return cls(400, "Bad Request: chat not found", kind="chat_not_found")
-
-    @classmethod
-    def migrated(cls, to_chat_id: int) -> Fault:
-        """400: a group became a supergroup, with parameters.migrate_to_chat_id."""
-        return cls(
-            400,
-            "Bad Request: group chat was upgraded to a supergroup chat",
-            migrate_to_chat_id=to_chat_id,
-            kind="migrated",
-        )
-
-    @classmethod
-    def server_error(cls, status: int = 500, description: str = "Internal Server Error") -> Fault:
-        """A 5xx answer."""
-        return cls(status, description, kind="5xx")
-
-    @classmethod
-    def slow(cls, seconds: float) -> Fault:
-        """Answer normally, but only after `seconds`."""
-        return cls(None, delay=seconds, kind="slow")
-
-
-@dataclass
-class FaultRule:
-    """A fault armed for one chat or all (chat_id None), for some methods, a number of times or standing."""
-
-    fault: Fault
-    chat_id: int | str | None
-    methods: frozenset[str] | None  # lower-case method names; None: every method that carries a chat_id
-    remaining: int | None  # None: until recover()
-    fired: int = 0
-
-    def matches(self, method: str, chat_id: int | str | None) -> bool:
-        """Whether this rule applies to a call of `method` addressed to `chat_id`."""
-        return _in_scope(self.chat_id, self.methods, method, chat_id)
-
-
-def _in_scope(
-    scope_chat: int | str | None, scope_methods: frozenset[str] | None, method: str, chat_id: int | str | None
-) -> bool:
-    """Whether a call falls under a rule's chat (None: any) and methods (None: calls carrying a chat_id)."""
-    if scope_methods is None:
-        if chat_id is None:
-            return False
-    elif method.lower() not in scope_methods:
-        return False
-    return scope_chat is None or scope_chat == chat_id
-
-
-@dataclass(frozen=True)
-class _Cooldown:
-    """After a 429 the rule's scope is refused until `until`, as Telegram holds a flood wait."""
-
-    chat_id: int | str | None
-    methods: frozenset[str] | None
-    until: float
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    """Telegram's limits on sending: overall per second, per private chat per second, per group per minute."""
-
-    global_per_second: int | None = 30
-    private_per_second: int | None = 1
-    group_per_minute: int | None = 20
-
-
-class _Window:
-    """A sliding window of accepted sends: `limit` within `span` seconds."""
-
-    def __init__(self, limit: int, span: float) -> None:
-        self.limit = limit
-        self.span = span
-        self.times: deque[float] = deque()
-
-    def wait(self, now: float) -> float:
-        """Seconds until one more send fits (0: it fits now)."""
-        while self.times and self.times[0] <= now - self.span:
-            self.times.popleft()
-        if len(self.times) < self.limit:
-            return 0.0
-        return self.times[len(self.times) - self.limit] + self.span - now
-
-    def add(self, now: float) -> None:
-        self.times.append(now)
-
-
-class _ApiError(Exception):
-    def __init__(self, status: int, description: str, parameters: JSON | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
-
-
-def _bad(description: str) -> _ApiError:
-    return _ApiError(400, f"Bad Request: {description}")
-
-
-# -- Telegram's HTML parse mode -------------------------------------------------------------------------
-
-
-class HtmlParseError(ValueError):
-    """Why Telegram's HTML parser refuses a text (the part after "can't parse entities: ")."""
-
-
-_HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-    "tg-time": "date_time",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6}));")
-_SPECIAL = re.compile(r"[<&]")
-
-
-@dataclass
-class _Open:
-    tag: str
-    start: int  # UTF-16 offset in the parsed text
-    attrs: dict[str, str]
-    language: str | None = None
-
-
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _decode_entity(match: re.Match[str]) -> str | None:
-    named, decimal, hexadecimal = match.groups()
-    if named is not None:
-        return _NAMED_ENTITIES[named]
-    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
-    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code)
-
-
-def _decode_attribute(raw: str) -> str:
-    # Inside attribute values Telegram decodes entities and keeps any other '&' as written.
-    def one(match: re.Match[str]) -> str:
-        decoded = _decode_entity(match)
-        return match.group(0) if decoded is None else decoded
-
-    return _ENTITY.sub(one, raw)
-
-
-def parse_telegram_html(source: str) -> tuple[str, list[JSON]]:
-    """Parse `source` as Telegram's HTML parse mode does: (trimmed text, entities); HtmlParseError if refused.
-
-    Stricter than Telegram in one way, as its documentation asks: a bare '&' in text is refused.
-    """
-    out: list[str] = []
-    pos = 0  # UTF-16 offset in the parsed text
-    stack: list[_Open] = []
-    entities: list[JSON] = []
-    i, n = 0, len(source)
-
-    def at(index: int) -> int:
-        return len(source[:index].encode("utf-8", "surrogatepass"))
-
-    while i < n:
-        special = _SPECIAL.search(source, i)
-        stop = n if special is None else special.start()
-        if stop > i:
-            chunk = source[i:stop]
-            out.append(chunk)
-            pos += _utf16(chunk)
-            i = stop
-            continue
-        if source[i] == "&":
-            match = _ENTITY.match(source, i)
-            decoded = None if match is None else _decode_entity(match)
-            if match is None or decoded is None:
-                raise HtmlParseError(f'Character "&" is reserved and must be escaped at byte offset {at(i)}')
-            out.append(decoded)
-            pos += _utf16(decoded)
-            i = match.end()
-            continue
-        begin = i
-        i += 1
-        if i < n and source[i] == "/":
-            if not stack:
-                raise HtmlParseError(f"Unexpected end tag at byte offset {at(begin)}")
-            j = i + 1
-            while j < n and not source[j].isspace() and source[j] != ">":
-                j += 1
-            name = source[i + 1 : j].lower()
-            while j < n and source[j].isspace():
-                j += 1
-            if j >= n or source[j] != ">":
-                raise HtmlParseError(f"Unclosed end tag at byte offset {at(begin)}")
-            top = stack.pop()
-            if name and name != top.tag:
-                raise HtmlParseError(
-                    f"Unmatched end tag at byte offset {at(begin)}, "
-                    f'expected "</{top.tag}>", found "</{name}>"'
-                )
-            _close(top, pos, stack, entities)
-            i = j + 1
-            continue
-        j = i
-        while j < n and not source[j].isspace() and source[j] != ">":
-            j += 1
-        if j >= n:
-            raise HtmlParseError(f"Unclosed start tag at byte offset {at(begin)}")
-        name = source[i:j].lower()
-        if name not in _HTML_TAGS:
-            raise HtmlParseError(f'Unsupported start tag "{name}" at byte offset {at(begin)}')
-        attrs, i = _attributes(source, j, name, at(begin))
-        _check_tag(name, attrs, at(begin))
-        stack.append(_Open(name, pos, attrs))
-    if stack:
-        raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
-    return _trim("".join(out), entities)
-
-
-def _attributes(source: str, j: int, tag: str, offset: int) -> tuple[dict[str, str], int]:
-    """Read a start tag's attributes from `j`; return them and the index after '>'."""
-    n = len(source)
-    attrs: dict[str, str] = {}
-    unclosed = HtmlParseError(f"Unclosed start tag at byte offset {offset}")
-    while True:
-        while j < n and source[j].isspace():
-            j += 1
-        if j >= n:
-            raise unclosed
-        if source[j] == ">":
-            return attrs, j + 1
-        start = j
-        while j < n and not source[j].isspace() and source[j] not in "=>":
-            j += 1
-        name = source[start:j].lower()
-        if not name:
-            raise HtmlParseError(f'Empty attribute name in the tag "{tag}" at byte offset {offset}')
-        while j < n and source[j].isspace():
-            j += 1
-        if j >= n:
-            raise unclosed
-        if source[j] != "=":
-            if tag == "blockquote" and name == "expandable":
-                attrs[name] = ""
-                continue
-            raise HtmlParseError(
-                "Expected equal sign in declaration of an attribute "
-                f'of the tag "{tag}" at byte offset {offset}'
-            )
-        j += 1
-        while j < n and source[j].isspace():
-            j += 1
-        if j >= n:
-            raise unclosed
-        if source[j] in "\"'":
-            end = source.find(source[j], j + 1)
-            if end < 0:
-                raise unclosed
-            raw = source[j + 1 : end]
-            j = end + 1
-        else:
-            start = j
-            while j < n and not source[j].isspace() and source[j] != ">":
-                j += 1
-            raw = source[start:j]
-        attrs[name] = _decode_attribute(raw)
-
-
-def _check_tag(tag: str, attrs: Mapping[str, str], offset: int) -> None:
-    if tag == "span" and attrs.get("class") != "tg-spoiler":
-        raise HtmlParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
-    if tag == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
-        raise HtmlParseError(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}')
-    if tag == "tg-time" and not attrs.get("unix", "").isdigit():
-        raise HtmlParseError(f'Tag "tg-time" must have attribute "unix" at byte offset {offset}')
-
-
-def _close(top: _Open, pos: int, stack: list[_Open], entities: list[JSON]) -> None:
-    parent = stack[-1] if stack else None
-    if top.tag == "code" and parent is not None and parent.tag == "pre" and parent.start == top.start:
-        # <pre><code class="language-x"> is one pre entity with a language, as Telegram reads it.
-        css = top.attrs.get("class", "")
-        if css.startswith("language-"):
-            parent.language = css.removeprefix("language-")
-        return
-    length = pos - top.start
-    if length == 0:
-        return
-    entity: JSON = {"type": _HTML_TAGS[top.tag], "offset": top.start, "length": length}
-    if top.tag == "a":
-        href = top.attrs.get("href")
-        if not href:
-            return
-        entity["url"] = href
-    elif top.tag == "pre" and top.language:
-        entity["language"] = top.language
-    elif top.tag == "blockquote" and "expandable" in top.attrs:
-        entity["type"] = "expandable_blockquote"
-    elif top.tag == "tg-emoji":
-        entity["custom_emoji_id"] = top.attrs["emoji-id"]
-    elif top.tag == "tg-time":
-        entity["unix_time"] = int(top.attrs["unix"])
-        if "format" in top.attrs:
-            entity["date_time_format"] = top.attrs["format"]
-    entities.append(entity)
-
-
-def _trim(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
-    """Telegram trims outer whitespace; entities move with the text and lose what was cut."""
-    stripped = text.strip()
-    if not stripped:
-        return "", []
-    left = _utf16(text[: len(text) - len(text.lstrip())])
-    size = _utf16(stripped)
-    kept: list[JSON] = []
-    for entity in entities:
-        start = max(entity["offset"] - left, 0)
-        end = min(entity["offset"] + entity["length"] - left, size)
-        if end > start:
-            kept.append({**entity, "offset": start, "length": end - start})
-    kept.sort(key=lambda e: (e["offset"], -e["length"]))
-    return stripped, kept
-
-
-# -- rich messages --------------------------------------------------------------------------------------
-
-_MATH_BLOCK_HTML = re.compile(r"<tg-math-block\b[^>]*>(.*?)</tg-math-block\s*>", re.S | re.I)
-_MATH_INLINE_HTML = re.compile(r"<tg-math\b[^>]*>(.*?)</tg-math\s*>", re.S | re.I)
-_MATH_BLOCK_MD = re.compile(r"\$\$(.*?)\$\$", re.S)
-_MATH_INLINE_MD = re.compile(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)")
-_TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True)
-class _Rich:
-    math: tuple[str, ...]
-    blocks: tuple[JSON, ...]  # what the answered Message's rich_message holds
-
-
-def _check_rich(value: Any) -> _Rich:
-    """Validate an InputRichMessage: one source, math present and non-empty, within the size limits."""
-    if not isinstance(value, dict):
-        raise _bad("can't parse rich message JSON object")
-    sources = [key for key in ("html", "markdown", "blocks") if value.get(key) is not None]
-    if len(sources) != 1:
-        raise _bad("exactly one of html, markdown or blocks must be specified in the rich message")
-    source = sources[0]
-    if source == "blocks":
-        blocks = value["blocks"]
-        if not isinstance(blocks, list) or not blocks:
-            raise _bad("rich message blocks must be a non-empty array")
-        math: list[str] = []
-        count, depth, chars = _walk_blocks(blocks, math, 1)
-        if count > RICH_BLOCK_LIMIT:
-            raise _bad(f"too many blocks in the rich message: {count} > {RICH_BLOCK_LIMIT}")
-        if depth > RICH_DEPTH_LIMIT:
-            raise _bad(f"rich message is nested too deeply: {depth} > {RICH_DEPTH_LIMIT}")
-        answered = tuple(_answer_block(block) for block in blocks if isinstance(block, dict))
-    else:
-        text = value[source]
-        if not isinstance(text, str) or not text.strip():
-            raise _bad("rich message text is empty")
-        if source == "html":
-            opened = len(re.findall(r"<tg-math-block\b", text, re.I))
-            if opened != len(_MATH_BLOCK_HTML.findall(text)):
-                raise _bad(
-                    "can't parse rich message: "
-                    'Can\'t find end tag corresponding to start tag "tg-math-block"'
-                )
-            math = [_decode_attribute(m) for m in _MATH_BLOCK_HTML.findall(text)]
-            rest = _MATH_BLOCK_HTML.sub("\0", text)
-            math += [_decode_attribute(m) for m in _MATH_INLINE_HTML.findall(rest)]
-            chars = len(_decode_attribute(_TAG.sub("", text)))
-            pieces = [_decode_attribute(_TAG.sub("", part)).strip() for part in rest.split("\0")]
-        else:
-            math = list(_MATH_BLOCK_MD.findall(text))
-            rest = _MATH_BLOCK_MD.sub("\0", text)
-            math += _MATH_INLINE_MD.findall(rest)
-            chars = len(text)
-            pieces = [part.strip() for part in rest.split("\0")]
-        block_math = iter(m.strip() for m in math)
-        answered_list: list[JSON] = []
-        for index, piece in enumerate(pieces):
-            if index:
-                answered_list.append({"type": "mathematical_expression", "expression": next(block_math)})
-            if piece:
-                answered_list.append({"type": "paragraph", "text": piece})
-        answered = tuple(answered_list)
-    for expression in math:
-        if not expression.strip():
-            raise _bad("mathematical expression is empty")
-    if chars > RICH_TEXT_LIMIT:
-        raise _bad(f"rich message is too long: {chars} > {RICH_TEXT_LIMIT} characters")
-    return _Rich(tuple(m.strip() for m in math), answered)
-
-
-def _walk_blocks(node: Any, math: list[str], depth: int) -> tuple[int, int, int]:
-    """(blocks, deepest nesting, characters) of a blocks tree, collecting math expressions on the way."""
-    count, deepest, chars = 0, depth, 0
-    if isinstance(node, list):
-        for item in node:
-            c, d, t = _walk_blocks(item, math, depth)
-            count, deepest, chars = count + c, max(deepest, d), chars + t
-        return count, deepest, chars
-    if isinstance(node, str):
-        return 0, depth, len(node)
-    if not isinstance(node, dict):
-        return 0, depth, 0
-    if "type" in node:
-        count += 1
-        if node["type"] == "mathematical_expression":
-            expression = node.get("expression")
-            if not isinstance(expression, str):
-                raise _bad("mathematical expression must be a string")
-            math.append(expression)
-    for key, value in node.items():
-        if key in ("type", "url", "media", "file_id"):
-            continue
-        c, d, t = _walk_blocks(value, math, depth + 1 if isinstance(value, dict | list) else depth)
-        count, deepest, chars = count + c, max(deepest, d), chars + t
-    return count, deepest, chars
-
-
-def _answer_block(block: JSON) -> JSON:
-    """A sent block as a received RichBlock: math kept, anything else a paragraph of its text."""
-    if block.get("type") == "mathematical_expression":
-        return {"type": "mathematical_expression", "expression": str(block.get("expression", ""))}
-    if block.get("type") == "divider":
-        return {"type": "divider"}
-    return {"type": "paragraph", "text": _flatten(block) or " "}
-
-
-def _flatten(node: Any) -> str:
-    if isinstance(node, str):
-        return node
-    if isinstance(node, list):
-        return "".join(_flatten(item) for item in node)
-    if isinstance(node, dict):
-        if node.get("type") == "mathematical_expression":
-            return str(node.get("expression", ""))
-        return "".join(_flatten(v) for k, v in node.items() if k not in ("type", "url", "media", "file_id"))
-    return ""
-
-
-# The rights of the bot as a channel administrator: what ChatMemberAdministrator requires.
-_ADMIN_RIGHTS: JSON = {
-    **dict.fromkeys(("can_manage_chat", "can_delete_messages", "can_post_messages"), True),
-    **dict.fromkeys(
-        (
-            "can_be_edited",
-            "is_anonymous",
-            "can_manage_video_chats",
-            "can_restrict_members",
-            "can_promote_members",
-            "can_change_info",
-            "can_invite_users",
-            "can_post_stories",
-            "can_edit_stories",
-            "can_delete_stories",
-            "can_send_welcome_messages",
-        ),
-        False,
-    ),
-}
-
-# Who a chat member can be, as getChatMember names them.
-MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
-
-# A restricted member as ChatMemberRestricted requires it: still in the group, allowed to write.
-_RESTRICTED: JSON = {
-    "is_member": True,
-    "until_date": 0,
-    **dict.fromkeys(
-        (
-            "can_send_messages",
-            "can_send_audios",
-            "can_send_documents",
-            "can_send_photos",
-            "can_send_videos",
-            "can_send_video_notes",
-            "can_send_voice_notes",
-            "can_send_polls",
-            "can_send_other_messages",
-            "can_add_web_page_previews",
-            "can_react_to_messages",
-        ),
-        True,
-    ),
-    **dict.fromkeys(
-        ("can_edit_tag", "can_change_info", "can_invite_users", "can_pin_messages", "can_manage_topics"),
-        False,
-    ),
-}
 
 # -- the server -----------------------------------------------------------------------------------------
 
@@ -1353,6 +608,13 @@ class BotApiServer:
             chat_id = _chat_id(params)
             await self._apply_faults(method, chat_id)
             result = await entry[1](params, chat_id)
+        except _RawFault as raw:
+            fault = raw.fault
+            assert fault.status is not None
+            self._record(Call(method, params, chat_id, arrived, fault.status, fault.description))
+            if fault.redirect:
+                return web.Response(status=fault.status, headers={"Location": str(request.rel_url)})
+            return web.Response(status=fault.status, body=fault.raw, content_type="text/html")
         except _ApiError as error:
             status, description, parameters = error.status, error.description, error.parameters
             retry_after = (parameters or {}).get("retry_after")
@@ -1396,6 +658,8 @@ class BotApiServer:
                 await asyncio.sleep(fault.delay)
             if fault.status is None:
                 continue
+            if fault.raw is not None or fault.redirect:
+                raise _RawFault(fault)
             parameters: JSON = {}
             if fault.retry_after is not None:
                 parameters["retry_after"] = fault.retry_after
@@ -2214,50 +1478,3 @@ def _check_inline_result(result: Any, seen: set[str]) -> None:
             _check_rich(content["rich_message"])
     elif result.get("type") == "article":
         raise _bad("input_message_content is required for an article")
-
-
-def _too_many(wait: float) -> _ApiError:
-    seconds = max(1, math.ceil(wait))
-    return _ApiError(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
-
-
-# -- entry points ---------------------------------------------------------------------------------------
-
-
-async def start_bot_api(token: str = DEFAULT_TOKEN, **options: Any) -> BotApiServer:
-    """A started BotApiServer (for benchmarks and the demo); the caller stops it: `await server.stop()`."""
-    server = BotApiServer(token, **options)
-    await server.start()
-    return server
-
-
-@pytest.fixture
-async def bot_api() -> AsyncIterator[BotApiServer]:
-    """A started BotApiServer with Telegram's behaviour and no rate limits, stopped after the test."""
-    async with BotApiServer() as server:
-        yield server
-
-
-async def _serve(port: int, token: str, limits: bool) -> None:
-    server = await start_bot_api(token, port=port, rate_limits=RateLimits() if limits else None)
-    print(f"TELEGRAM_API_BASE={server.base_url}\nTELEGRAM_BOT_TOKEN={server.token}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await server.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the server in the foreground until interrupted (for the demo and manual tries)."""
-    parser = argparse.ArgumentParser(prog="python -m tests.support.bot_api", description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", default=DEFAULT_TOKEN)
-    parser.add_argument("--rate-limits", action="store_true", help="enforce Telegram's sending limits")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.port, args.token, args.rate_limits))
-
-
-if __name__ == "__main__":
-    main()
