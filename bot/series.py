@@ -93,6 +93,11 @@ async def answer_lookup(
         shown = lookup.candidates[:PAGE]
         rows = [[(s.name, SeriesShow(series_id=refs[s.key].id).pack())] for s in shown if s.key in refs]
         await message.answer(views.render(lang, "series_ambiguous", name, shown), reply_markup=keyboard(rows))
+    elif lookup.suggestions:
+        refs = await services.archive.series_refs()
+        shown = lookup.suggestions
+        rows = [[(s.name, SeriesShow(series_id=refs[s.key].id).pack())] for s in shown if s.key in refs]
+        await message.answer(views.render(lang, "series_not_found", name, shown), reply_markup=keyboard(rows))
     else:
         await message.answer(views.render(lang, "series_not_found", name))
 
