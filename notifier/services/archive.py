@@ -15,7 +15,7 @@ from notifier.config import Config
 from notifier.errors import InvalidRequest
 from storage.db import Database
 from storage.posts import SeriesSummary, StoredPost
-from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
+from storage.search import MAX_LIMIT, MAX_QUERY_CHARS, QueryTooLongError, SearchHit, search
 from storage.subscribers import (
     SeriesRef,
 )
@@ -88,8 +88,9 @@ class ArchiveService:
             raise InvalidRequest(f"the count must be from 1 to {MAX_LIMIT}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidRequest(f"the offset must be from 0 to {MAX_OFFSET}")
+        # A pasted paragraph is searched by its first MAX_QUERY_CHARS characters rather than refused.
         try:
-            return await search(self.db, query, limit=limit, offset=offset)
+            return await search(self.db, query[:MAX_QUERY_CHARS], limit=limit, offset=offset)
         except QueryTooLongError as exc:
             raise InvalidRequest(str(exc)) from None
 

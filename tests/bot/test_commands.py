@@ -229,3 +229,10 @@ async def test_a_series_is_found_by_any_part_and_a_typo_gets_did_you_mean_button
     assert "低秩近似之路（一）" in (await api.wait_for_message(reader.id)).plain
     nonsense = await harness.ask(harness.user("en"), "/series 量子引力的弦论")
     assert "No series matches" in nonsense and "Did you mean" not in nonsense
+
+
+async def test_a_pasted_paragraph_is_searched_by_its_start_and_answered_in_chinese(harness: Harness) -> None:
+    reader = harness.user("zh")
+    text = await harness.ask(reader, "/search 低秩近似 " + "这是一段很长的粘贴文字" * 24)
+    assert "query too long" not in text and "无法执行" not in text
+    assert "低秩近似之路" in text
