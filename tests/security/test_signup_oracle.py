@@ -73,6 +73,9 @@ async def test_a_telegram_user_cannot_hijack_someone_elses_sign_up(
         web_mail, telegram_mail = _by_origin(smtp)
         assert await web.confirm(confirm_link(web_mail)) == 200
         assert address_row(tmp_path, VICTIM) == ("confirmed", None)
+        # Whichever mail the owner opens: the link the attacker asked for no longer links anyone.
+        assert await web.confirm(confirm_link(telegram_mail)) == 200
+        assert address_row(tmp_path, VICTIM) == ("confirmed", None)
         # The attacker's chat sees only what it asked for, still waiting; /email off and /forget touch
         # nothing.
         listing = await ask(bot_api, attacker, "/email")
