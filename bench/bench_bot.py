@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from archive.model import Post, PostDate
 from bench.timing import percentiles
-from bot.app import BotRunner, build_dispatcher, make_bot
-from bot.config import BotConfig
+from bot.app import BotRunner, build_dispatcher
 from notifier.bootstrap import open_app
+from notifier.config import TelegramConfig
 from notifier.settings import Settings
+from notifier.telegram import make_bot
 from tests.support.bot_api import BotApiServer, User
 from tests.support.fixtures import content_entries
 from tests.support.store import seed
@@ -96,7 +97,7 @@ async def run() -> None:
             open_app(Settings(), db_path=str(Path(tmp) / "bench.sqlite3")) as app,
         ):
             await seed(app.db, archive(), now=NOW)
-            config = BotConfig(token=api.token, api_base=api.base_url)
+            config = TelegramConfig(token=api.token, api_base=api.base_url)
             runner = BotRunner(app, config, bot=make_bot(config), dp=build_dispatcher(app, config))
             runner.start_polling(polling_timeout=1)
             await api.wait_for_poll(timeout=10)

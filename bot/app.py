@@ -15,9 +15,6 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent, User
 from aiohttp import web
@@ -44,7 +41,6 @@ from bot import (
 )
 from bot.callbacks import SearchMemory
 from bot.common import commands
-from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
 from bot.resilience import hold_polling_failures, until_done
 from bot.rich import RichSender
@@ -52,26 +48,18 @@ from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.config import TelegramConfig
 from notifier.errors import EXPECTED_FAILURES
 from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
+from notifier.telegram import make_bot
 
 log = logging.getLogger(__name__)
 
 # The failures of our own parts that an update can meet: one log line, no trace.
 EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
-
-
-def make_bot(config: BotConfig) -> Bot:
-    """The aiogram Bot on TELEGRAM_API_BASE, HTML by default, link previews off (a list of posts has many)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
-    return Bot(
-        config.token,
-        session=session,
-        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
-    )
 
 
 async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") -> bool:
@@ -93,7 +81,7 @@ async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") 
 
 def build_dispatcher(
     app: App,
-    config: BotConfig,
+    config: TelegramConfig,
     *,
     flood_limit: int = 20,
     flood_span: float = 10.0,
@@ -195,7 +183,7 @@ class BotRunner:
     def __init__(
         self,
         app: App,
-        config: BotConfig,
+        config: TelegramConfig,
         *,
         bot: Bot | None = None,
         dp: Dispatcher | None = None,
@@ -204,7 +192,8 @@ class BotRunner:
         self.app = app
         self.lease_ttl = lease_ttl
         self.config = config
-        self.bot = bot or make_bot(config)
+        # The application's one Bot (its session shared with the sender), unless a test brings its own.
+        self.bot = bot or app.bot or make_bot(config)
         self.dp = dp or build_dispatcher(app, config)
         self._task: asyncio.Task[None] | None = None
         self._web: web.AppRunner | None = None
@@ -355,7 +344,7 @@ class BotRunner:
 
 async def start_bot(app: App) -> BotRunner | None:
     """The bot for `run`, started; None (and one plain log line) when no TELEGRAM_BOT_TOKEN is set."""
-    config = app.bot_config
+    config = app.config.telegram
     if config is None:
         log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
         return None

@@ -73,8 +73,10 @@ class Jobs:
         )
 
     async def maintenance(self) -> None:
-        """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
+        """Finish a wanted or interrupted backfill, or refresh reader counts when due; forget the sign-up
+        events no limit counts any more (so the table does not grow forever)."""
         await self._guarded("maintenance crawl", self.app.services.blog.maintain)
+        await self._guarded("sign-up events", self.app.services.email.forget_old_events)
 
     async def weekly(self) -> None:
         """Send this week's email to every confirmed address that is due and has not had it."""
@@ -223,7 +225,7 @@ async def serve(app: App) -> None:
     )
     bot = None
     try:
-        if app.bot_config is None:
+        if app.config.telegram is None:
             log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
         else:
             # Imported only with a token: aiogram's models take seconds to load, for nothing without a bot.

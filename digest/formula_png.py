@@ -65,6 +65,7 @@ _MATHOP_TEXT = re.compile(r"\\mathop\s*\{\s*\\(?:text|mathrm|rm)\s*\{([A-Za-z ]+
 _MATHOP = re.compile(r"\\mathop\s*\{([A-Za-z]+)\}")
 # Characters mathtext's fonts have no glyph for: a drawing would show a box in their place.
 _NO_GLYPH = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002ffff]")
+_LABELS = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]{0,200}\}|\\(?:nonumber|notag)(?![A-Za-z])")
 _REFUSED = re.compile(
     r"\\(?:begin|end|label|tag|ref|eqref|href|url|input|include|def|newcommand)(?![A-Za-z])"
 )
@@ -111,13 +112,16 @@ def formula_key(source: str, *, display: bool) -> str:
 
 
 def name_operators(source: str) -> str:
-    """`source` with the operator names the blog defines as macros (`\\tr`, `\\argmax`) spelled out."""
-    return _COMMAND.sub(lambda m: _OPERATORS.get(m.group(1), m.group(0)), source)
+    """`source` without equation labels and tags (`\\label{eq:x}`, `\\tag{1}`, `\\nonumber`: a display
+    formula of the blog nearly always has one, and they number nothing in an excerpt), and with the operator
+    names the blog defines as macros (`\\tr`, `\\argmax`) spelled out."""
+    text = _LABELS.sub("", source)
+    return _COMMAND.sub(lambda m: _OPERATORS.get(m.group(1), m.group(0)), text)
 
 
 def to_mathtext(source: str) -> str | None:
     """`source` rewritten to mathtext's dialect, or None when it holds what mathtext cannot draw."""
-    text = source.strip()
+    text = _LABELS.sub("", source).strip()
     if not text or len(text) > MAX_SOURCE_CHARS or "$" in text or _NO_GLYPH.search(text):
         return None
     if _REFUSED.search(text):

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.fetch import Fetcher
-from bot.config import BotConfig
 from digest.render import Renderer
 from notifier.alerts import AlertPolicy
 from notifier.config import Clock, Config
@@ -24,14 +23,14 @@ from notifier.crawling import Crawler
 from notifier.polling import Poller
 from notifier.services import Services
 from notifier.settings import DEFAULT_DB, Settings
+from notifier.telegram import InvalidToken, make_bot
 from storage import StorageError
 from storage.db import Database, open_database
 from storage.uow import Stores, read_stores, unit_of_work
 
 if TYPE_CHECKING:
-    from aiogram import Bot
-
     from notifier.sender import Sender
+    from notifier.telegram import Bot
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,8 @@ class App:
         db: Database,
         clock: Clock,
         stack: AsyncExitStack,
-        *,
-        bot_config: BotConfig | None = None,
     ) -> None:
         self.config = config
-        # The Telegram bot's settings; None when no TELEGRAM_BOT_TOKEN is set (the bot is off).
-        self.bot_config = bot_config
         self.db = db
         self.clock = clock
         self._stack = stack
@@ -125,25 +120,16 @@ class App:
 
     @functools.cached_property
     def bot(self) -> Bot | None:
-        """The aiogram Bot at TELEGRAM_API_BASE (closed on exit), or None without TELEGRAM_BOT_TOKEN."""
-        token = self.config.telegram_token
-        if token is None:
+        """The one aiogram Bot of the process (closed on exit), or None without TELEGRAM_BOT_TOKEN."""
+        telegram = self.config.telegram
+        if telegram is None:
             return None
-        # Imported here: every other command starts without loading aiogram.
-        from aiogram import Bot
-        from aiogram.client.session.aiohttp import AiohttpSession
-        from aiogram.client.telegram import TelegramAPIServer
-        from aiogram.utils.token import TokenValidationError
-
-        session = AiohttpSession(api=TelegramAPIServer.from_base(self.config.telegram_api_base))
         try:
-            bot = Bot(token.get_secret_value(), session=session)
-        except TokenValidationError:
-            log.error(
-                "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): Telegram is off"
-            )
+            bot = make_bot(telegram)
+        except InvalidToken as exc:
+            log.error("%s: Telegram is off", exc)
             return None
-        self._stack.push_async_callback(session.close)
+        self._stack.push_async_callback(bot.session.close)
         return bot
 
     @functools.cached_property
@@ -164,7 +150,7 @@ class App:
             clock=self.clock,
             rate=self.config.send_rate,
             concurrency=self.config.send_concurrency,
-            rich=self.config.telegram_rich,
+            rich=self.config.telegram.rich if self.config.telegram else False,
             backoff_base=self.config.send_retry_base,
             give_up_after=self.config.send_give_up_after,
         )
@@ -200,7 +186,7 @@ async def open_app(
     async with AsyncExitStack() as stack:
         db = await open_database(config.db_path)
         stack.push_async_callback(db.close)
-        yield App(config, db, settings.now, stack, bot_config=BotConfig.from_settings(settings))
+        yield App(config, db, settings.now, stack)
 
 
 def config_from(settings: Settings, *, db_path: str | None = None) -> Config:

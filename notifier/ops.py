@@ -19,6 +19,7 @@ from archive.fetch import Fetcher, redact_url
 from archive.site import site_root
 from notifier.config import Config
 from notifier.errors import NotifierError
+from notifier.telegram import BotUnauthorized, BotUnreachable, InvalidToken, who_am_i
 from storage import StorageError, maintenance
 from storage.maintenance import DatabaseSummary
 
@@ -92,9 +93,9 @@ def settings_summary(config: Config) -> str:
         f"POLL_INTERVAL={config.poll_interval}s",
         f"TIME_ZONE={config.tz.key}",
         f"LINK_HOST={config.link_host}",
-        f"bot {'on' if config.telegram_token else 'off'}",
+        f"bot {'on' if config.telegram else 'off'}",
     ]
-    if config.telegram_token:
+    if config.telegram:
         parts.append(f"SEND_RATE={config.send_rate:g}/s")
     if config.channel_id:
         parts.append(f"CHANNEL_ID={config.channel_id}")
@@ -182,51 +183,32 @@ async def check_source(source: str, tz: ZoneInfo, timeout: float = CHECK_TIMEOUT
 
 async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
     """getMe at TELEGRAM_API_BASE with TELEGRAM_BOT_TOKEN; off without a token."""
-    if config.telegram_token is None:
+    telegram = config.telegram
+    if telegram is None:
         return Check("telegram", "off", "bot off: no TELEGRAM_BOT_TOKEN (polling and the archive still run)")
-    token = config.telegram_token.get_secret_value()
-    # Imported here: the other checks never load aiogram.
-    from aiogram import Bot
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
-    from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
-    from aiogram.utils.token import TokenValidationError
-
-    session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
+    base = telegram.api_base
     try:
-        try:
-            bot = Bot(token, session=session)
-        except TokenValidationError:
-            return Check(
-                "telegram",
-                "FAIL",
-                "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): "
-                "copy it from @BotFather",
-            )
-        try:
-            me = await bot.get_me(request_timeout=int(max(1, timeout)))
-        except TelegramUnauthorizedError:
-            return Check(
-                "telegram",
-                "FAIL",
-                f"{config.telegram_api_base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
-                "revoked or mistyped; copy the current one from @BotFather",
-            )
-        except (AiogramError, OSError, TimeoutError, ValueError) as exc:
-            # One line, however long the answer was (an HTML page where JSON belongs is all in the error).
-            reason = " ".join(str(exc).replace(token, "<token>").split())
-            reason = reason if len(reason) <= 160 else reason[:160] + "…"
-            return Check(
-                "telegram",
-                "FAIL",
-                f"cannot reach the Bot API at {config.telegram_api_base} ({type(exc).__name__}: {reason}): "
-                "check TELEGRAM_API_BASE and the network",
-            )
-    finally:
-        await session.close()
-    return Check(
-        "telegram", "ok", f"@{me.username or me.first_name} (id {me.id}) at {config.telegram_api_base}"
-    )
+        name, bot_id = await who_am_i(telegram, timeout)
+    except InvalidToken:
+        return Check(
+            "telegram",
+            "FAIL",
+            "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): copy it from @BotFather",
+        )
+    except BotUnauthorized:
+        return Check(
+            "telegram",
+            "FAIL",
+            f"{base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
+            "revoked or mistyped; copy the current one from @BotFather",
+        )
+    except BotUnreachable as exc:
+        return Check(
+            "telegram",
+            "FAIL",
+            f"cannot reach the Bot API at {base} ({exc}): check TELEGRAM_API_BASE and the network",
+        )
+    return Check("telegram", "ok", f"{name} (id {bot_id}) at {base}")
 
 
 def _smtp_login(login: SmtpLogin, timeout: float) -> None:

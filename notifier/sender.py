@@ -56,6 +56,7 @@ from notifier.alerts import alert_html
 from notifier.config import Clock
 from notifier.formula_choice import AGAIN_POST, FormulaChoice, switch_data
 from notifier.leasing import LeaseKeeper, holder_id
+from notifier.telegram import redact
 from notifier.watching import with_watch_note
 from storage import StorageError
 from storage.counters import MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
@@ -95,13 +96,6 @@ class ChatLimits:
 
     private_per_second: float = 1.0
     group_per_minute: int = 20
-
-
-def redact(text: str, token: str | None) -> str:
-    """`text` with the bot token replaced: aiogram puts it in URLs, which some errors repeat."""
-    if token:
-        text = text.replace(token, "<token>")
-    return text
 
 
 def backoff(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:

@@ -116,3 +116,10 @@ def test_importing_the_application_loads_no_drawing_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_equation_labels_and_tags_are_dropped_not_refused() -> None:
+    labelled = draw(r"\mathbb{E}[x^2] = \sigma^2 \label{eq:var}", display=True)
+    plain = draw(r"\mathbb{E}[x^2] = \sigma^2", display=True)
+    assert labelled is not None and plain is not None and labelled.png == plain.png
+    assert draw(r"y = 2x \tag{3}") is not None and draw(r"y = 2x \nonumber") is not None
