@@ -15,6 +15,7 @@ from bot.callbacks import SearchMemory, SearchPage
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views, hit_view
 from notifier.services import InvalidRequest, Services
+from storage.search import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ async def answer_search(
     if not query.strip():
         await message.answer(views.render(lang, "search_usage"))
         return
+    # A pasted paragraph is searched (and quoted back) by its start, as the service searches it.
+    query = query[:MAX_QUERY_CHARS]
     text, markup = await search_page(services, views, lang, query, searches.remember(query), 0)
     await message.answer(text, reply_markup=markup)
 
