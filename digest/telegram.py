@@ -45,7 +45,8 @@ def telegram_length(html: str) -> int:
     """The length Telegram checks against its 4,096 limit, for a message in its HTML parse mode (for text
     it would refuse, the length of the source: an upper bound, so a limit check errs on the safe side)."""
     try:
-        text, _ = parse_telegram_html(html)
+        # Untrimmed: the renderers measure pieces that are joined into one message.
+        text, _ = parse_telegram_html(html, trim=False)
     except HtmlParseError:
         return utf16_length(html)
     return utf16_length(text)
@@ -108,10 +109,11 @@ def decode_attribute(raw: str) -> str:
     return _ENTITY.sub(one, raw)
 
 
-def parse_telegram_html(source: str) -> tuple[str, list[JSON]]:
+def parse_telegram_html(source: str, *, trim: bool = True) -> tuple[str, list[JSON]]:
     """Parse `source` as Telegram's HTML parse mode does: (trimmed text, entities); HtmlParseError if refused.
 
-    Stricter than Telegram in one way, as its documentation asks: a bare '&' in text is refused.
+    Stricter than Telegram in one way, as its documentation asks: a bare '&' in text is refused. With
+    `trim=False` the edges' whitespace is kept: a piece of a message is measured as it will stand inside it.
     """
     out: list[str] = []
     pos = 0  # UTF-16 offset in the parsed text
@@ -175,7 +177,8 @@ def parse_telegram_html(source: str) -> tuple[str, list[JSON]]:
         stack.append(_Open(name, pos, attrs))
     if stack:
         raise HtmlParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1].tag}"')
-    return _trim("".join(out), entities)
+    text = "".join(out)
+    return _trim(text, entities) if trim else (text, entities)
 
 
 def _attributes(source: str, j: int, tag: str, offset: int) -> tuple[dict[str, str], int]:
