@@ -21,7 +21,9 @@ RAW = re.compile(r"\\(?:begin|end|left|right|frac|mathbf|boldsymbol)\b|&")
 BARE = {
     "aligned": "于是 \\begin{aligned} L &= \\sum_i \\ell_i \\\\ &\\le n \\end{aligned} 得证。",
     "gathered": "同时 \\begin{gathered} u = v \\\\ w = z \\end{gathered} 成立。",
-    "array cases": "定义 \\left\\{\\begin{array}{ll} x, & x > 0 \\\\ 0, & x \\le 0 \\end{array}\\right. 为ReLU。",
+    "array cases": (
+        "定义 \\left\\{\\begin{array}{ll} x, & x > 0 \\\\ 0, & x \\le 0 \\end{array}\\right. 为ReLU。"
+    ),
     "multline": "展开 \\begin{multline} a + b \\\\ + c + d \\end{multline} 即可。",
     "split": "拆开 \\begin{split} f(x) &= (x+1)^2 \\\\ &= x^2 + 2x + 1 \\end{split} 两行。",
     "starred align": "对齐 \\begin{align*} p &= q \\\\ r &= s \\end{align*} 完毕。",
@@ -47,7 +49,8 @@ def test_a_bare_environment_is_a_formula_wherever_it_is_read(name: str) -> None:
 
 
 def test_the_telegram_post_shows_no_raw_latex() -> None:
-    item = PostItem(1, "标题", "https://kexue.fm/archives/1", "2025-01-01", None, render_excerpt(BARE["aligned"]))
+    excerpt = render_excerpt(BARE["aligned"])
+    item = PostItem(1, "标题", "https://kexue.fm/archives/1", "2025-01-01", None, excerpt)
     renderer = Renderer()
     assert not RAW.search(renderer.telegram_post(item, "zh").replace("&amp;", "").replace("&lt;", ""))
 
