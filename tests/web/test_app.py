@@ -16,7 +16,7 @@ from notifier.tokens import TokenSigner
 from tests.support.mail import BASE_URL, MONDAY, SECRET, MailWorld
 from tests.support.store import reads
 from web import WebServer, start_web
-from web.app import client_address
+from web.pages import client_address
 
 METRICS_TOKEN = "scrape-token-for-tests"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
