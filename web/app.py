@@ -19,22 +19,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
-from html import escape
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from digest.formulas import Formula
-from digest.formulas import email_html as formula_email_html
-from digest.mathml import to_mathml
-from digest.model import Digest
 from digest.render import Renderer
 from notifier.choices import Choices
 from notifier.feeds import Feeds
 from notifier.listening import GuardedRunner, Limits, connection_cap
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
+from web.digests import add_digest_routes
 from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
 from web.metrics import metrics_handler
 from web.pages import (
@@ -88,7 +83,15 @@ async def subscribe(request: web.Request) -> web.Response:
             ),
         )
     elif outcome is EmailSignUpStatus.INVALID:
-        status, text = 400, pages.gettext(lang, "That does not look like an email address. Please check it.")
+        # The form again, with what was typed and why it was refused: nothing to type twice.
+        return pages.render(
+            request,
+            "index.html",
+            title=title,
+            status=400,
+            error=pages.gettext(lang, "That does not look like an email address. Please check it."),
+            address=address if isinstance(address, str) else "",
+        )
     elif outcome is EmailSignUpStatus.LIMITED:
         status, text = (
             429,
@@ -115,8 +118,13 @@ async def confirm_page(request: web.Request) -> web.Response:
         return pages.message(
             request, pages.gettext(lang, "Confirmed"), pages.gettext(lang, "This address is confirmed.")
         )
+    address = await services_of(request).email.address_of(request.match_info["token"])
     return pages.render(
-        request, "confirm.html", title=pages.gettext(lang, "Confirm your address"), action=request.path
+        request,
+        "confirm.html",
+        title=pages.gettext(lang, "Confirm your address"),
+        action=request.path,
+        address=address or "",
     )
 
 
@@ -168,42 +176,6 @@ async def unsubscribe(request: web.Request) -> web.Response:
     )
 
 
-async def digest_page(request: web.Request) -> web.Response:
-    """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
-    pages = pages_of(request)
-    week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    return _digest_page(pages, request, await services_of(request).pages.week_digest(week))
-
-
-async def span_page(request: web.Request) -> web.Response:
-    """The posts of one weekly email's period in the browser, `/digest/2025-12-15..2025-12-22`."""
-    pages = pages_of(request)
-    try:
-        first = date.fromisoformat(request.match_info["first"])
-        last = date.fromisoformat(request.match_info["last"])
-    except ValueError:
-        return pages.not_found(request)
-    return _digest_page(pages, request, await services_of(request).pages.span_digest(first, last))
-
-
-def _mathml(formula: Formula) -> str | None:
-    return to_mathml(formula.source, display=formula.display, alt=formula.text)
-
-
-def _digest_page(pages: Pages, request: web.Request, digest: Digest | None) -> web.Response:
-    """A digest as the weekly email's HTML with its formulas in MathML, or the 404 page when there is none."""
-    if digest is None:
-        return pages.not_found(request)
-    lang = pages.lang(request)
-    html = formula_email_html(pages.renderer, digest, lang, _mathml)
-    title = escape(pages.gettext(lang, "Scientific Spaces · New posts"), quote=True)
-    feed = (
-        f'<link rel="alternate" type="application/atom+xml" title="{title}" href="/feed.atom?lang={lang}">\n'
-    )
-    html = html.replace("</head>", feed + "\n</head>", 1)
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
-
-
 async def series_page(request: web.Request) -> web.Response:
     """Every series with its parts and the link to its Atom feed."""
     pages = pages_of(request)
@@ -251,8 +223,7 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_post("/confirm/{token}", confirm)
     app.router.add_get("/unsubscribe/{token}", unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
-    app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
-    app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
+    add_digest_routes(app)
     app.router.add_get("/series", series_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services, services.config.mail.metrics_token))

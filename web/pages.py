@@ -99,10 +99,25 @@ class Pages:
         return response
 
     def message(
-        self, request: web.Request, title: str, message: str, *, status: int = 200, home: bool = True
+        self,
+        request: web.Request,
+        title: str,
+        message: str,
+        *,
+        status: int = 200,
+        home: bool = True,
+        links: Sequence[tuple[str, str]] = (),
     ) -> web.Response:
-        """A page that says one thing."""
-        return self.render(request, "message.html", title=title, message=message, status=status, home=home)
+        """A page that says one thing (and offers `links`, (href, text) pairs, besides the sign-up)."""
+        return self.render(
+            request,
+            "message.html",
+            title=title,
+            message=message,
+            status=status,
+            home=home and not links,
+            links=links,
+        )
 
     def not_found(self, request: web.Request) -> web.Response:
         """The plain 404 page (a bad or forged token gets nothing more)."""
