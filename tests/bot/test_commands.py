@@ -236,3 +236,12 @@ async def test_a_pasted_paragraph_is_searched_by_its_start_and_answered_in_chine
     text = await harness.ask(reader, "/search 低秩近似 " + "这是一段很长的粘贴文字" * 24)
     assert "query too long" not in text and "无法执行" not in text
     assert "低秩近似之路" in text
+
+
+async def test_start_from_a_reader_who_gets_everything_offers_no_missing_button(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/subscribe")
+    api.send_text(reader, None, "/start")
+    welcome = await api.wait_for_message(reader.id)
+    assert "You already get every new post" in welcome.plain and "Press the button" not in welcome.plain
+    assert not (welcome.reply_markup or {}).get("inline_keyboard", [[]])[0]
