@@ -63,11 +63,15 @@ async def test_latest_pages_back_with_the_more_button_in_both_languages(harness:
     text = await harness.ask(zh, "/latest")
     assert text.startswith("最新文章") and text.count("杂谈第") == 5
     assert "20" in await harness.ask(zh, "/latest many")
+    # 0 and 999 are refused like `many`, never silently changed into 1 or 20.
+    for count in ("0", "999", "-5"):
+        answer = await harness.ask(zh, f"/latest {count}")
+        assert "20" in answer and "杂谈第" not in answer, count
 
 
 async def test_latest_20_is_split_within_telegrams_limit(harness: Harness) -> None:
     reader = harness.user("en")
-    harness.api.send_text(reader, None, "/latest 50")
+    harness.api.send_text(reader, None, "/latest 20")
     messages = [await harness.api.wait_for_message(reader.id)]
     while messages[-1].reply_markup is None:
         messages.append(await harness.api.wait_for_message(reader.id))
