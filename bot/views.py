@@ -67,7 +67,7 @@ def hit_view(hit: SearchHit, link_host: str) -> HitView:
     return HitView(
         title=hit.post.title,
         url=hit.post.url(link_host),
-        date=hit.post.date.iso(),
+        date=hit.post.date.shown(),
         series=None if series is None else series.name,
         part=None if series is None else series.part,
         pieces=tuple(pieces),

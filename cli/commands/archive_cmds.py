@@ -24,7 +24,7 @@ EMPTY_STORE = "no posts stored yet (run `kexue-notifier poll` or `kexue-notifier
 
 def format_post(post: Post, link_host: str) -> str:
     """One human-readable line for a post: date, id, title, readers, link."""
-    parts = [post.date.iso()]
+    parts = [post.date.shown()]
     if post.id is not None:
         parts.append(f"#{post.id}")
     parts.append(post.title)
@@ -147,7 +147,8 @@ async def cmd_series(args: argparse.Namespace, app: App) -> int:
             print(f"kexue-notifier series: {EMPTY_STORE}", file=sys.stderr)
         for s in summaries:
             noun = "part" if s.parts == 1 else "parts"
-            print(f"{s.name}  ({s.parts} {noun}, latest {s.latest or '?'})")
+            latest = f", latest {s.latest}" if s.latest else ""
+            print(f"{s.name}  ({s.parts} {noun}{latest})")
         return 0
     lookup = await app.services.archive.find_series(args.name)
     if lookup.match is SeriesMatch.NOT_FOUND:

@@ -480,3 +480,12 @@ async def test_latest_pages_through_more_than_the_services_page(cli: Cli) -> Non
     shown = [p["id"] for p in (await cli("latest", "-n", "150", "--json")).json()]
     assert len(shown) == len(set(shown)) == 150
     assert shown == sorted(shown, reverse=True)
+
+
+def test_a_post_known_only_from_a_capture_reads_without_dashes_or_question_marks() -> None:
+    from archive.model import Post, PostDate
+    from cli.commands.archive_cmds import format_post
+
+    seen = Post(id=None, title="只在快照里见过", date=PostDate.from_iso("--06-17"))
+    line = format_post(seen, "kexue.fm")
+    assert line.startswith("06-17 ") and "--" not in line and "no link yet" in line
