@@ -225,9 +225,8 @@ async def serve(app: App) -> None:
     )
     bot = None
     try:
-        if app.config.telegram is None:
-            log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
-        else:
+        # Without a token the warning above said it once: the bot is off.
+        if app.config.telegram is not None:
             # Imported only with a token: aiogram's models take seconds to load, for nothing without a bot.
             from bot.app import start_bot
 

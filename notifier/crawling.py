@@ -154,13 +154,15 @@ class Crawler:
             async with unit_of_work(self.db) as uow:
                 await uow.meta.reset_crawl(crawl)
                 await uow.meta.put(f"{crawl}_completed_at", self.clock().isoformat())
+        errors = len(report.errors)
         log.info(
-            "crawl %s: %d pages, %d posts (%d new, %d updated), %d errors",
+            "crawl %s: %d pages, %d posts (%d new, %d updated), %d error%s",
             crawl,
             report.pages,
             report.posts,
             report.inserted,
             report.updated,
-            len(report.errors),
+            errors,
+            "" if errors == 1 else "s",
         )
         return report

@@ -249,3 +249,8 @@ async def test_start_from_a_reader_who_gets_everything_offers_no_missing_button(
     welcome = await api.wait_for_message(reader.id)
     assert "You already get every new post" in welcome.plain and "Press the button" not in welcome.plain
     assert not (welcome.reply_markup or {}).get("inline_keyboard", [[]])[0]
+
+
+async def test_the_series_index_in_chinese_uses_chinese_punctuation(harness: Harness) -> None:
+    index = await harness.ask(harness.user("zh"), "/series")
+    assert "篇，最新" in index and "篇, " not in index
