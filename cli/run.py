@@ -23,6 +23,8 @@ from web import WebServer, start_web
 log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = timedelta(hours=6)
+# A page every clone holds, for a first try without the network.
+SAMPLE_SOURCE = "tests/fixtures/archive/capture-homepage.txt"
 # The first maintenance run (a wanted backfill) starts right after the first poll has begun.
 MAINTENANCE_FIRST_DELAY = timedelta(seconds=1)
 # The weekly mail runs at its time and every few minutes besides: what is due comes from the ledger, so a
@@ -39,6 +41,7 @@ class Jobs:
         # Called after a poll queued new posts (the sender's wake-up).
         self.on_new = on_new
         self._running: set[asyncio.Task[object]] = set()
+        self._hinted = False
 
     async def _guarded(self, name: str, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.current_task()
@@ -63,6 +66,15 @@ class Jobs:
             report = await self.app.services.blog.poll_once(respect_backoff=True)
             if report.new and self.on_new is not None:
                 self.on_new()
+            failed = report.sources and all(outcome.error for outcome in report.sources)
+            if failed and not self._hinted and not await self.app.services.archive.post_count():
+                # A newcomer offline sees why nothing happens, and what to try instead.
+                self._hinted = True
+                log.info(
+                    "no source could be read and nothing is stored yet: offline? `make demo` runs the whole "
+                    "service against local servers, or set KEXUE_SOURCES=%s to poll a saved page",
+                    SAMPLE_SOURCE,
+                )
 
         await self._guarded("poll", work)
 

@@ -104,7 +104,12 @@ class Crawler:
             await self._store(crawl, "content", report, url, result.content, listing=False)
         except ArchiveError as exc:
             report.errors.append(failure_line(url, str(exc)))
-            log.warning("crawl %s stopped, to resume later: %s", crawl, report.errors[-1])
+            log.warning(
+                "crawl %s stopped, to resume at the next maintenance run (within 6 hours, or at the next "
+                "start): %s",
+                crawl,
+                report.errors[-1],
+            )
             return False
         return True
 
@@ -130,7 +135,14 @@ class Crawler:
                     log.info("crawl %s: category %s does not exist (404)", crawl, slug)
                     break
                 report.errors.append(failure_line(url, str(exc)))
-                log.warning("crawl %s stopped at %s page %d, to resume later: %s", crawl, slug, page, exc)
+                log.warning(
+                    "crawl %s stopped at %s page %d, to resume at the next maintenance run (within 6 hours, "
+                    "or at the next start): %s",
+                    crawl,
+                    slug,
+                    page,
+                    exc,
+                )
                 return False
             if next_url is None:
                 break
