@@ -15,9 +15,6 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, BotCommandScopeDefault, ErrorEvent, User
 from aiohttp import web
@@ -47,9 +44,9 @@ from bot.common import commands
 from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
 from bot.resilience import hold_polling_failures, until_done
-from bot.rich import RichSender
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
+from notifier import telegram
 from notifier.bootstrap import App
 from notifier.choices import Choices
 from notifier.errors import EXPECTED_FAILURES
@@ -65,13 +62,18 @@ RETRY_START = (1.0, 60.0)
 
 
 def make_bot(config: BotConfig) -> Bot:
-    """The aiogram Bot on TELEGRAM_API_BASE, HTML by default, link previews off (a list of posts has many)."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
-    return Bot(
-        config.token,
-        session=session,
-        default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
-    )
+    """A Bot of its own for `config` (tests and benchmarks; `run` uses the application's one Bot)."""
+    return telegram.make_bot(config.token, config.api_base)
+
+
+def _adapter(app: App, config: BotConfig, formulas: FormulaChoice) -> telegram.Telegram:
+    """The application's Telegram adapter (its Bot unused when the runner was handed another one)."""
+    adapter = app.telegram
+    if adapter is None:
+        adapter = telegram.Telegram(None, rich=config.rich, refusals=telegram.DbRefusals(app.db))
+    if adapter.formulas is None:
+        adapter.formulas = formulas
+    return adapter
 
 
 async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") -> bool:
@@ -116,7 +118,7 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services.readers, formulas=choice),
+        rich=_adapter(app, config, choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
         formulas=choice,
     )
@@ -165,26 +167,6 @@ def _log_end(task: asyncio.Task[None]) -> None:
         log.error("bot: %s ended: %s", task.get_name(), task.exception(), exc_info=task.exception())
 
 
-def _log_targets() -> list[logging.Filterer]:
-    """Where a token could be logged: aiogram's loggers (it logs request URLs) and the root's handlers."""
-    names = ("aiogram", "aiogram.dispatcher", "aiogram.event", "aiogram.middlewares", "aiogram.webhook")
-    return [*(logging.getLogger(name) for name in names), *logging.getLogger().handlers]
-
-
-class _Redact(logging.Filter):
-    """Replaces the bot token in any log record: it must never reach a log."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
-
-
 # Only the process holding this lease long-polls Telegram for updates.
 UPDATES_LEASE = "telegram-updates"
 
@@ -204,14 +186,16 @@ class BotRunner:
         self.app = app
         self.lease_ttl = lease_ttl
         self.config = config
+        if bot is None:
+            bot = app.telegram.bot if app.telegram is not None else None
         self.bot = bot or make_bot(config)
         self.dp = dp or build_dispatcher(app, config)
         self._task: asyncio.Task[None] | None = None
         self._web: web.AppRunner | None = None
         self.webhook: WebhookHandler | None = None  # the webhook's request handler, once it is served
-        self._redact = _Redact(config.token)
+        self._redact = telegram.RedactToken(config.token)
         hold_polling_failures()
-        for target in _log_targets():
+        for target in telegram.log_targets():
             target.addFilter(self._redact)
 
     @property
@@ -345,7 +329,7 @@ class BotRunner:
         if self._web is not None:
             await self._web.cleanup()
         await self.bot.session.close()
-        for target in _log_targets():
+        for target in telegram.log_targets():
             target.removeFilter(self._redact)
         log.info("bot: stopped")
 

@@ -12,10 +12,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import MAX_OFFSET, Button, LatestMore
 from bot.common import keyboard, pressed_in
 from bot.formula_buttons import AGAIN_LATEST, switch_button
-from bot.rich import RichMessage, RichSender
 from bot.views import Views
 from digest.rich import excerpt_slot, fill_slots, rich_excerpt
 from notifier.services import Services
+from notifier.telegram import RichMessage, Telegram
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ async def send_latest(
     chat_id: int,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
     offset: int,
     count: int,
@@ -75,7 +75,7 @@ async def send_latest(
     older = following <= MAX_OFFSET and bool(await services.archive.latest(1, following))
     t = views.translations
     more = [(t.gettext(lang, "More ▸"), LatestMore(following, count).pack())] if older else []
-    await rich.send(bot, chat_id, page, keyboard([more]))
+    await rich.send(chat_id, page, keyboard([more]), bot=bot)
 
 
 async def latest(
@@ -84,7 +84,7 @@ async def latest(
     bot: Bot,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
 ) -> None:
     """The newest posts."""
@@ -102,7 +102,7 @@ async def more(
     bot: Bot,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
 ) -> None:
     """The "more" button: the next older page, as a new message."""

@@ -25,13 +25,13 @@ from notifier.polling import Poller
 from notifier.services import Services
 from notifier.settings import DEFAULT_DB, Settings
 from storage import StorageError
+from storage.counters import REPLIES_DROPPED
 from storage.db import Database, open_database
 from storage.uow import Stores, read_stores, unit_of_work
 
 if TYPE_CHECKING:
-    from aiogram import Bot
-
-    from notifier.sender import Sender
+    from notifier.delivery import Sender
+    from notifier.telegram import Telegram
 
 log = logging.getLogger(__name__)
 
@@ -124,39 +124,43 @@ class App:
         )
 
     @functools.cached_property
-    def bot(self) -> Bot | None:
-        """The aiogram Bot at TELEGRAM_API_BASE (closed on exit), or None without TELEGRAM_BOT_TOKEN."""
+    def telegram(self) -> Telegram | None:
+        """The one road to Telegram (its Bot closed on exit), or None without TELEGRAM_BOT_TOKEN.
+
+        The bot's replies and the sender's broadcasts share its Bot and so its budget.
+        """
         token = self.config.telegram_token
-        if token is None:
+        if token is None or not token.get_secret_value().strip():
             return None
         # Imported here: every other command starts without loading aiogram.
-        from aiogram import Bot
-        from aiogram.client.session.aiohttp import AiohttpSession
-        from aiogram.client.telegram import TelegramAPIServer
-        from aiogram.utils.token import TokenValidationError
+        from notifier.telegram import BadToken, Budget, DbRefusals, Telegram, make_bot
 
-        session = AiohttpSession(api=TelegramAPIServer.from_base(self.config.telegram_api_base))
+        budget = Budget(on_stale=self._count_stale_reply)
         try:
-            bot = Bot(token.get_secret_value(), session=session)
-        except TokenValidationError:
+            bot = make_bot(token.get_secret_value().strip(), self.config.telegram_api_base, budget=budget)
+        except BadToken:
             log.error(
                 "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): Telegram is off"
             )
             return None
-        self._stack.push_async_callback(session.close)
-        return bot
+        self._stack.push_async_callback(bot.session.close)
+        return Telegram(bot, rich=self.config.telegram_rich, budget=budget, refusals=DbRefusals(self.db))
+
+    async def _count_stale_reply(self) -> None:
+        async with unit_of_work(self.db) as uow:
+            await uow.counters.add(REPLIES_DROPPED)
 
     @functools.cached_property
     def sender(self) -> Sender | None:
         """The delivery sender over this database (None without a bot)."""
-        bot = self.bot
-        if bot is None:
+        telegram = self.telegram
+        if telegram is None:
             return None
-        from notifier.sender import Sender
+        from notifier.delivery import Sender
 
         return Sender(
             db=self.db,
-            bot=bot,
+            telegram=telegram,
             renderer=self.renderer,
             tz=self.config.tz,
             link_host=self.config.link_host,

@@ -184,49 +184,33 @@ async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
     """getMe at TELEGRAM_API_BASE with TELEGRAM_BOT_TOKEN; off without a token."""
     if config.telegram_token is None:
         return Check("telegram", "off", "bot off: no TELEGRAM_BOT_TOKEN (polling and the archive still run)")
-    token = config.telegram_token.get_secret_value()
+    token = config.telegram_token.get_secret_value().strip()
     # Imported here: the other checks never load aiogram.
-    from aiogram import Bot
-    from aiogram.client.session.aiohttp import AiohttpSession
-    from aiogram.client.telegram import TelegramAPIServer
-    from aiogram.exceptions import AiogramError, TelegramUnauthorizedError
-    from aiogram.utils.token import TokenValidationError
+    from notifier.telegram import BadToken, TelegramFailed, TokenRefused, who_am_i
 
-    session = AiohttpSession(api=TelegramAPIServer.from_base(config.telegram_api_base))
     try:
-        try:
-            bot = Bot(token, session=session)
-        except TokenValidationError:
-            return Check(
-                "telegram",
-                "FAIL",
-                "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): "
-                "copy it from @BotFather",
-            )
-        try:
-            me = await bot.get_me(request_timeout=int(max(1, timeout)))
-        except TelegramUnauthorizedError:
-            return Check(
-                "telegram",
-                "FAIL",
-                f"{config.telegram_api_base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
-                "revoked or mistyped; copy the current one from @BotFather",
-            )
-        except (AiogramError, OSError, TimeoutError, ValueError) as exc:
-            # One line, however long the answer was (an HTML page where JSON belongs is all in the error).
-            reason = " ".join(str(exc).replace(token, "<token>").split())
-            reason = reason if len(reason) <= 160 else reason[:160] + "…"
-            return Check(
-                "telegram",
-                "FAIL",
-                f"cannot reach the Bot API at {config.telegram_api_base} ({type(exc).__name__}: {reason}): "
-                "check TELEGRAM_API_BASE and the network",
-            )
-    finally:
-        await session.close()
-    return Check(
-        "telegram", "ok", f"@{me.username or me.first_name} (id {me.id}) at {config.telegram_api_base}"
-    )
+        me = await who_am_i(token, config.telegram_api_base, timeout=timeout)
+    except BadToken:
+        return Check(
+            "telegram",
+            "FAIL",
+            "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): copy it from @BotFather",
+        )
+    except TokenRefused:
+        return Check(
+            "telegram",
+            "FAIL",
+            f"{config.telegram_api_base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
+            "revoked or mistyped; copy the current one from @BotFather",
+        )
+    except TelegramFailed as exc:
+        return Check(
+            "telegram",
+            "FAIL",
+            f"cannot reach the Bot API at {config.telegram_api_base} ({exc.failure.message}): "
+            "check TELEGRAM_API_BASE and the network",
+        )
+    return Check("telegram", "ok", f"@{me.name} (id {me.id}) at {config.telegram_api_base}")
 
 
 def _smtp_login(login: SmtpLogin, timeout: float) -> None:
