@@ -43,6 +43,7 @@ from bot.callbacks import SearchMemory
 from bot.common import commands
 from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
+from bot.ordering import ChatOrder
 from bot.resilience import hold_polling_failures, until_done
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
@@ -80,12 +81,14 @@ async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") 
     """Log the failure with its update id and give the user a short apology, never a trace."""
     update, exc = event.update, event.exception
     chat = update.message.chat.id if update.message is not None else None
+    if isinstance(exc, telegram.StaleReply):
+        return True  # the budget said so in one line; an apology would be as stale
     if isinstance(exc, EXPECTED):
         log.error("update %d (chat %s): %s: %s", update.update_id, chat, type(exc).__name__, exc)
     else:
         log.error("update %d (chat %s) failed", update.update_id, chat, exc_info=exc)
     apology = views.render(lang, "apology")
-    with contextlib.suppress(TelegramAPIError):
+    with contextlib.suppress(TelegramAPIError, telegram.StaleReply):
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id, apology[:200])
         elif chat is not None:
@@ -122,6 +125,8 @@ def build_dispatcher(
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
         formulas=choice,
     )
+    # First: a chat's updates in order (the flood notice included), each noting when it arrived.
+    dp.update.outer_middleware(ChatOrder())
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
     # Inner: it needs the handler's flags, and runs for every router's handlers below the dispatcher.

@@ -135,7 +135,7 @@ class App:
         # Imported here: every other command starts without loading aiogram.
         from notifier.telegram import BadToken, Budget, DbRefusals, Telegram, make_bot
 
-        budget = Budget(on_stale=self._count_stale_reply)
+        budget = Budget(self.config.telegram_rate, on_stale=self._count_stale_reply)
         try:
             bot = make_bot(token.get_secret_value().strip(), self.config.telegram_api_base, budget=budget)
         except BadToken:
