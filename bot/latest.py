@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -15,6 +16,7 @@ from bot.formula_buttons import AGAIN_LATEST, switch_button
 from bot.views import Views
 from digest.rich import excerpt_slot, fill_slots, rich_excerpt
 from notifier.services import Services
+from notifier.shared import Shared
 from notifier.telegram import RichMessage, Telegram
 
 log = logging.getLogger(__name__)
@@ -33,10 +35,25 @@ def parse_count(args: str | None) -> int | None:
     return max(1, min(MAX_COUNT, int(words[0])))
 
 
+# A crowd asking /latest at once after a notification gets one page built, shared for two seconds.
+_pages: weakref.WeakKeyDictionary[Services, Shared[RichMessage | None]] = weakref.WeakKeyDictionary()
+
+
 async def latest_page(
     services: Services, views: Views, lang: str, offset: int, count: int
 ) -> RichMessage | None:
     """A page of posts in both forms, with whether an older page exists; None when there is nothing."""
+    pages = _pages.get(services)
+    if pages is None:
+        pages = _pages[services] = Shared(ttl=2.0)
+    return await pages.get(
+        (id(views), lang, offset, count), lambda: _build_page(services, views, lang, offset, count)
+    )
+
+
+async def _build_page(
+    services: Services, views: Views, lang: str, offset: int, count: int
+) -> RichMessage | None:
     stored = await services.archive.latest(count, offset)
     if not stored:
         return None
