@@ -236,8 +236,12 @@ class Sender:
         now = self.wall()
         ready: list[Delivery] = []
         later: list[tuple[int, float]] = []
+        budget = self.telegram.budget
         for delivery in rows:
             at = self.pacer.ready_at(delivery, now)
+            if budget is not None:
+                # A chat that just got a reply waits its pace here, in the table, not in a slot.
+                at = max(at, now + budget.ready_at(chat_id_of(delivery.recipient)) - budget.clock())
             if at > now:
                 later.append((delivery.id, at))
             else:

@@ -138,10 +138,8 @@ class Budget:
         return self._done[busy - self.limit] + self.span - now
 
     async def _run_pump(self) -> None:
-        while True:
-            while not (self._replies or self._broadcast):
-                self._wake.clear()
-                await self._wake.wait()
+        # Runs while calls wait, and ends when none does (the next waiter starts it again).
+        while self._replies or self._broadcast:
             wait = self._wait(self.clock())
             if wait > 0:
                 self._wake.clear()
