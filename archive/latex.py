@@ -223,8 +223,6 @@ _FONT_IDENTITY = frozenset(
         "texttt",
         "emph",
         "boxed",
-        "overbrace",
-        "underbrace",
         "mathclap",
         "mathllap",
         "mathrlap",
@@ -516,6 +514,11 @@ def _wrap(text: str) -> str:
     return text if is_atomic(text) else f"({text})"
 
 
+def _factor(text: str) -> str:
+    """A fraction's side inside `op(…/…)`: bare when it is one product (`p(x)`), else in parentheses."""
+    return text if is_atomic(text) or not re.search(r"[\s+\-−±=<>≤≥/]", text) else f"({text})"
+
+
 def _script_text(body: str, kind: Literal["sub", "sup"]) -> str:
     """`²` where Unicode has the script forms, else `^x`, with parentheses around several symbols."""
     table = SUPERSCRIPTS if kind == "sup" else SUBSCRIPTS
@@ -700,7 +703,26 @@ class _Renderer:
             top, index = self._argument(items, index)
             bottom, index = self._argument(items, index)
             numerator, denominator = self._part(top), self._part(bottom)
-            out.append(f"{_FRAC}{_wrap(numerator)}/{_wrap(denominator)}{_FRAC_END}")
+            after_operator = "".join(out).rstrip(" " + _SOFT).endswith((_OP_R, _OP_SCRIPTED))
+            if after_operator:
+                _strip_trailing_space(out)
+            if after_operator:
+                # `log(p/q)`, never `log p/q`, which reads as (log p)/q.
+                inner = f"{_factor(numerator)}/{_factor(denominator)}"
+                out[-1] = out[-1][:-1] + f"({inner})" + _OP_SCRIPTED
+            else:
+                out.append(f"{_FRAC}{_wrap(numerator)}/{_wrap(denominator)}{_FRAC_END}")
+        elif name in ("overbrace", "underbrace"):
+            # A brace's note is no power or index: `(x+y) ⏞ k`, `(a+b) ⏟ n`.
+            body, index = self._argument(items, index)
+            out.append(_wrap(self._part(body)))
+            script = "^" if name == "overbrace" else "_"
+            look = index
+            while look < len(items) and _is_blank(items[look]):
+                look += 1
+            if look < len(items) and items[look] == _Char(script):
+                note, index = self._argument(items, look + 1)
+                out.append((" ⏞ " if name == "overbrace" else " ⏟ ") + self._part(note))
         elif name == "sqrt":
             degree, index = self._optional(items, index)
             body, index = self._argument(items, index)
@@ -802,9 +824,10 @@ class _Renderer:
         rows = [row for row in rows if any(row)]
         if name in _MATRICES:
             opening, closing = _MATRICES[name]
-            return opening + "; ".join(", ".join(row) for row in rows) + closing
+            return opening + "; ".join(_join_cells(row) for row in rows) + closing
         if name in _CASES:
-            return "{" + "; ".join(_join_cells(row) for row in rows)
+            # Closed, so what follows the cases is not read as one more case.
+            return "{" + "; ".join(_join_cells(row) for row in rows) + "}"
         # Alignment points (`&=`) are not separators: a row reads as written without them.
         lines = [_collapse("".join(self.render(cell) for cell in row)) for row in _split_rows(items)]
         return _ROW.join(line for line in lines if line)
@@ -887,10 +910,17 @@ def _arity(name: str) -> int:
         or name in _STYLED_ALIASES
         or name in _ACCENTS
         or name in ("sqrt", "operatorname", "mathop", "not", "eqref", "ref", "xrightarrow", "xleftarrow")
-        or name in ("bbox", "pmod", "substack")
+        or name in ("bbox", "pmod", "substack", "overbrace", "underbrace")
     ):
         return 1
     return 0
+
+
+# `\left\{\begin{array}{ll} … \end{array}\right.`: cases written as an array (MathJax draws the same).
+_ARRAY_CASES = re.compile(
+    r"\\left\s*(?:\\\{|\\lbrace)\s*\\begin\{array\}\s*\{[^{}]*\}(?P<rows>.*?)\\end\{array\}\s*\\right\s*\.",
+    re.S,
+)
 
 
 def render_math(source: str, *, display: bool = False) -> str:
@@ -898,6 +928,7 @@ def render_math(source: str, *, display: bool = False) -> str:
 
     A display formula may give several lines (one per `\\\\` row of an `align`); inline math gives one.
     """
+    source = _ARRAY_CASES.sub(r"\\begin{cases}\g<rows>\\end{cases}", source)
     try:
         rendered = _Renderer().render(_parse(source))
     except (latexwalker.LatexWalkerError, RecursionError) as exc:
@@ -923,13 +954,26 @@ class Segment:
 
 
 _ENV_NAMES = "|".join(sorted(_DISPLAY_ENVIRONMENTS | {"math"}, key=len, reverse=True))
+# Environments MathJax typesets where they stand, outside any `$…$`, besides the display ones above: the
+# blog writes `\begin{aligned}…\end{aligned}` or `\left\{\begin{array}…\end{array}\right.` bare in the text.
+_BARE_ENVIRONMENTS = (
+    frozenset(["aligned", "alignedat", "gathered", "split", "array", "subarray", "CD", *_CASES, *_MATRICES])
+    - _DISPLAY_ENVIRONMENTS
+)
+_BARE_NAMES = "|".join(sorted(_BARE_ENVIRONMENTS, key=len, reverse=True))
+# A `\left` delimiter right before a bare environment belongs to it (`\left\{\begin{array}`).
+_LEFT = r"\\left\s*(?:\\[{|]|\\l[a-z]+|[(\[|.])\s*"
+_RIGHT = re.compile(r"\s*\\right\s*(?:\\[}|]|\\r[a-z]+|[)\]|.])")
 _OPENER = re.compile(
-    r"\\\$|\$\$|\$|\\\[|\\\(|\\begin\{(?P<env>" + _ENV_NAMES + r")(?P<star>\*?)\}|\\(?:eq)?ref\{[^{}]*\}"
+    r"\\\$|\$\$|\$|\\\[|\\\(|\\begin\{(?P<env>" + _ENV_NAMES + r")(?P<star>\*?)\}"
+    r"|(?P<left>" + _LEFT + r")?\\begin\{(?P<bare>" + _BARE_NAMES + r")(?P<bstar>\*?)\}"
+    r"|\\(?:eq)?ref\{[^{}]*\}"
 )
 
 
 def split_math(text: str) -> list[Segment]:
-    """Cut running text into text and formulas: `$…$`, `\\(…\\)`, `$$…$$`, `\\[…\\]`, `\\begin{equation}…`."""
+    """Cut running text into text and formulas: `$…$`, `\\(…\\)`, `$$…$$`, `\\[…\\]`, `\\begin{equation}…`,
+    and the environments MathJax typesets bare (`\\begin{aligned}…`, `\\left\\{\\begin{array}…\\right.`)."""
     segments: list[Segment] = []
     buffer: list[str] = []
     position = 0
@@ -954,6 +998,21 @@ def split_math(text: str) -> list[Segment]:
             flush()
             segments.append(Segment("inline", token))
             position = found.end()
+            continue
+        if found.group("bare"):
+            # The whole environment is the formula, as written (with its `\left…\right` pair).
+            closer = "\\end{" + found.group("bare") + found.group("bstar") + "}"
+            end = _find_closer(text, closer, found.end())
+            flush()
+            if end < 0:
+                segments.append(Segment("display", text[found.start() :], closed=False))
+                break
+            stop = end + len(closer)
+            right = _RIGHT.match(text, stop) if found.group("left") else None
+            if right is not None:
+                stop = right.end()
+            segments.append(Segment("display", text[found.start() : stop]))
+            position = stop
             continue
         if found.group("env"):
             closer = "\\end{" + found.group("env") + found.group("star") + "}"

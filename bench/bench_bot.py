@@ -25,8 +25,8 @@ from zoneinfo import ZoneInfo
 from archive.model import Post, PostDate
 from bench.timing import percentiles
 from bot.app import BotRunner
-from bot.config import BotConfig
 from notifier.bootstrap import App, open_app
+from notifier.config import TelegramConfig
 from notifier.settings import Settings
 from storage.uow import unit_of_work
 from tests.support.bot_api import BotApiServer, RateLimits, User
@@ -144,7 +144,7 @@ async def run() -> None:
             )
             async with open_app(Settings(), db_path=str(Path(tmp) / "bench.sqlite3")) as app:
                 await seed(app.db, archive(), now=NOW)
-                config = BotConfig(token=api.token, api_base=api.base_url)
+                config = TelegramConfig(token=api.token, api_base=api.base_url)
                 runner = BotRunner(app, config)
                 runner.start_polling(polling_timeout=1)
                 await api.wait_for_poll(timeout=10)

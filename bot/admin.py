@@ -11,8 +11,8 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from archive.fetch import redact_url
-from bot.config import BotConfig
 from bot.views import Views
+from notifier.config import TelegramConfig
 from notifier.logs import Scrubber
 from notifier.services import Services
 
@@ -46,7 +46,9 @@ class StatsView:
     failed_today: int
 
 
-async def stats(message: Message, services: Services, views: Views, lang: str, config: BotConfig) -> None:
+async def stats(
+    message: Message, services: Services, views: Views, lang: str, config: TelegramConfig
+) -> None:
     """The admin's figures."""
     if message.from_user is None or message.from_user.id not in config.admin_ids:
         await message.answer(views.render(lang, "unknown_command"))

@@ -41,7 +41,6 @@ from bot import (
 )
 from bot.callbacks import SearchMemory
 from bot.common import commands
-from bot.config import BotConfig
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
 from bot.ordering import ChatOrder
 from bot.resilience import hold_polling_failures, until_done
@@ -50,10 +49,12 @@ from bot.webhook import WebhookHandler, server_log
 from notifier import telegram
 from notifier.bootstrap import App
 from notifier.choices import Choices
+from notifier.config import TelegramConfig
 from notifier.errors import EXPECTED_FAILURES
 from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
+from notifier.telegram import make_bot
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,7 @@ EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
 
 
-def make_bot(config: BotConfig) -> Bot:
-    """A Bot of its own for `config` (tests and benchmarks; `run` uses the application's one Bot)."""
-    return telegram.make_bot(config.token, config.api_base)
-
-
-def _adapter(app: App, config: BotConfig, formulas: FormulaChoice) -> telegram.Telegram:
+def _adapter(app: App, config: TelegramConfig, formulas: FormulaChoice) -> telegram.Telegram:
     """The application's Telegram adapter (its Bot unused when the runner was handed another one)."""
     adapter = app.telegram
     if adapter is None:
@@ -98,7 +94,7 @@ async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") 
 
 def build_dispatcher(
     app: App,
-    config: BotConfig,
+    config: TelegramConfig,
     *,
     flood_limit: int = 20,
     flood_span: float = 10.0,
@@ -182,7 +178,7 @@ class BotRunner:
     def __init__(
         self,
         app: App,
-        config: BotConfig,
+        config: TelegramConfig,
         *,
         bot: Bot | None = None,
         dp: Dispatcher | None = None,
@@ -191,8 +187,9 @@ class BotRunner:
         self.app = app
         self.lease_ttl = lease_ttl
         self.config = config
-        if bot is None:
-            bot = app.telegram.bot if app.telegram is not None else None
+        # The application's one Bot (session and budget shared with the sender), unless a test brings one.
+        if bot is None and app.telegram is not None:
+            bot = app.telegram.bot
         self.bot = bot or make_bot(config)
         self.dp = dp or build_dispatcher(app, config)
         self._task: asyncio.Task[None] | None = None
@@ -310,8 +307,11 @@ class BotRunner:
             if not await self._prepare():
                 return
             await self.dp.emit_startup(bot=self.bot, **self.dp.workflow_data)
-            await self.bot.set_webhook(
-                url, secret_token=secret, allowed_updates=self.dp.resolve_used_update_types()
+            updates = self.dp.resolve_used_update_types()
+            await until_done(
+                lambda: self.bot.set_webhook(url, secret_token=secret, allowed_updates=updates),
+                "setWebhook",
+                backoff=RETRY_START,
             )
             log.info("bot: webhook registered")
 
@@ -341,7 +341,7 @@ class BotRunner:
 
 async def start_bot(app: App) -> BotRunner | None:
     """The bot for `run`, started; None (and one plain log line) when no TELEGRAM_BOT_TOKEN is set."""
-    config = app.bot_config
+    config = app.config.telegram
     if config is None:
         log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
         return None

@@ -1,108 +1,95 @@
-"""Callback data: compact, versioned strings within Telegram's 64 bytes, parsed strictly, never trusted.
+"""Callback data: compact, versioned aiogram CallbackData within Telegram's 64 bytes, validated, never
+trusted.
 
-Every button's data is `<kind>:1:<fields>`; the `1` is the format version, so a button sent by an older
-release that no longer parses gets a polite answer instead of a wrong action. A search's words never travel in
-the data (a query can be 200 characters): they stay here, in a small bounded memory keyed by a short id.
+A search's words never travel in the data (a query can be 200 characters): they stay here, in a small bounded
+memory keyed by a short id.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Final, Literal
 
-from aiogram.filters import Filter
-from aiogram.types import CallbackQuery
+from aiogram.filters.callback_data import CallbackData
+from pydantic import Field, model_validator
 
 from storage.subscribers import MODES, Mode
 
-VERSION = "1"
+VERSION: Final = "1"
 MAX_OFFSET = 10_000
 MAX_PAGE = 1_000
-CALLBACK_LIMIT = 64
+
+# Every button's data is `<prefix>:1:<fields>` (aiogram's CallbackData: pack, unpack, the 64-byte check and
+# `.filter()`); the `1` is the format version, so a button of an older release that no longer unpacks falls
+# through to the polite "this button has expired" answer instead of a wrong action.
+Version = Literal["1"]
 
 
-@dataclass(frozen=True, slots=True)
-class LatestMore:
+class LatestMore(CallbackData, prefix="l"):
     """The "more" button of /latest: the next `count` posts after `offset`."""
 
-    offset: int
-    count: int
-
-    def pack(self) -> str:
-        """The callback data."""
-        return f"l:{VERSION}:{self.offset}:{self.count}"
+    v: Version = VERSION
+    offset: int = Field(ge=0, le=MAX_OFFSET)
+    count: int = Field(ge=1, le=20)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchPage:
-    """A page of a remembered search."""
+class SearchPage(CallbackData, prefix="s"):
+    """A page of a remembered search (the words stay in SearchMemory, under `query_id`)."""
 
-    query_id: str
-    page: int
-
-    def pack(self) -> str:
-        """The callback data."""
-        return f"s:{VERSION}:{self.query_id}:{self.page}"
+    v: Version = VERSION
+    query_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    page: int = Field(ge=0, le=MAX_PAGE)
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesIndexPage:
+class SeriesIndexPage(CallbackData, prefix="i"):
     """A page of the /series index."""
 
-    page: int
-
-    def pack(self) -> str:
-        """The callback data."""
-        return f"i:{VERSION}:{self.page}"
+    v: Version = VERSION
+    page: int = Field(ge=0, le=MAX_PAGE)
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesShow:
+class SeriesShow(CallbackData, prefix="r"):
     """Show one series (by its deep-link number)."""
 
-    series_id: int
-
-    def pack(self) -> str:
-        """The callback data."""
-        return f"r:{VERSION}:{self.series_id}"
+    v: Version = VERSION
+    series_id: int = Field(ge=0, le=999_999_999)
 
 
-@dataclass(frozen=True, slots=True)
-class SeriesFollow:
+class SeriesFollow(CallbackData, prefix="f"):
     """Follow one series (by its deep-link number)."""
 
-    series_id: int
-
-    def pack(self) -> str:
-        """The callback data."""
-        return f"f:{VERSION}:{self.series_id}"
+    v: Version = VERSION
+    series_id: int = Field(ge=0, le=999_999_999)
 
 
-@dataclass(frozen=True, slots=True)
-class FollowAll:
+class FollowAll(CallbackData, prefix="a"):
     """Subscribe to every new post (the welcome's button)."""
 
-    def pack(self) -> str:
-        """The callback data."""
-        return f"a:{VERSION}"
+    v: Version = VERSION
 
 
 SettingKind = Literal["m", "h", "d", "l"]
+_SETTING_VALUES: dict[str, frozenset[str]] = {
+    "m": frozenset(MODES),
+    "h": frozenset({"+1", "-1"}),
+    "d": frozenset({"+1", "-1"}),
+    "l": frozenset({"zh", "en"}),
+}
 
 
-@dataclass(frozen=True, slots=True)
-class SettingChange:
+class SettingChange(CallbackData, prefix="c"):
     """A /settings button: mode (`m`), hour (`h`, +1/-1), weekday (`d`, +1/-1) or language (`l`)."""
 
+    v: Version = VERSION
     kind: SettingKind
     value: str
 
-    def pack(self) -> str:
-        """The callback data."""
-        return f"c:{VERSION}:{self.kind}:{self.value}"
+    @model_validator(mode="after")
+    def _known_value(self) -> SettingChange:
+        if self.value not in _SETTING_VALUES[self.kind]:
+            raise ValueError(f"no {self.kind} setting {self.value!r}")
+        return self
 
     @property
     def mode(self) -> Mode | None:
@@ -113,73 +100,16 @@ class SettingChange:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class ForgetAnswer:
-    """The /forget confirmation: yes or no."""
+class ForgetAnswer(CallbackData, prefix="x"):
+    """The /forget confirmation: yes (`y`) or no (`n`)."""
 
-    confirmed: bool
+    v: Version = VERSION
+    answer: Literal["y", "n"]
 
-    def pack(self) -> str:
-        """The callback data."""
-        return f"x:{VERSION}:{'y' if self.confirmed else 'n'}"
-
-
-Callback = (
-    LatestMore
-    | SearchPage
-    | SeriesIndexPage
-    | SeriesShow
-    | SeriesFollow
-    | FollowAll
-    | SettingChange
-    | ForgetAnswer
-)
-
-_NUMBER = r"(0|[1-9][0-9]{0,8})"
-_PATTERNS: list[tuple[re.Pattern[str], Any]] = [
-    (re.compile(rf"l:1:{_NUMBER}:{_NUMBER}"), lambda m: LatestMore(int(m[1]), int(m[2]))),
-    (re.compile(rf"s:1:([A-Za-z0-9_-]{{1,16}}):{_NUMBER}"), lambda m: SearchPage(m[1], int(m[2]))),
-    (re.compile(rf"i:1:{_NUMBER}"), lambda m: SeriesIndexPage(int(m[1]))),
-    (re.compile(rf"r:1:{_NUMBER}"), lambda m: SeriesShow(int(m[1]))),
-    (re.compile(rf"f:1:{_NUMBER}"), lambda m: SeriesFollow(int(m[1]))),
-    (re.compile(r"a:1"), lambda m: FollowAll()),
-    (re.compile(r"c:1:m:(instant|daily|weekly)"), lambda m: SettingChange("m", m[1])),
-    (re.compile(r"c:1:([hd]):(\+1|-1)"), lambda m: SettingChange(m[1], m[2])),
-    (re.compile(r"c:1:l:(zh|en)"), lambda m: SettingChange("l", m[1])),
-    (re.compile(r"x:1:([yn])"), lambda m: ForgetAnswer(m[1] == "y")),
-]
-
-
-def parse(data: str | None) -> Callback | None:
-    """The button behind `data`, or None for data we never sent (or that is out of range)."""
-    if not data or len(data.encode()) > CALLBACK_LIMIT:
-        return None
-    for pattern, build in _PATTERNS:
-        found = pattern.fullmatch(data)
-        if found is not None:
-            parsed: Callback = build(found)
-            if isinstance(parsed, LatestMore) and not (
-                parsed.offset <= MAX_OFFSET and 1 <= parsed.count <= 20
-            ):
-                return None
-            if isinstance(parsed, SearchPage | SeriesIndexPage) and parsed.page > MAX_PAGE:
-                return None
-            return parsed
-    return None
-
-
-class Button(Filter):
-    """An aiogram filter matching callback data of one kind; the handler gets it as `cb`."""
-
-    def __init__(self, kind: type[Callback]) -> None:
-        self.kind = kind
-
-    async def __call__(self, query: CallbackQuery) -> bool | dict[str, Any]:
-        """The parsed data as `cb` when it is of this filter's kind."""
-        parsed = parse(query.data)
-        if isinstance(parsed, self.kind):
-            return {"cb": parsed}
-        return False
+    @property
+    def confirmed(self) -> bool:
+        """Whether the reader said yes."""
+        return self.answer == "y"
 
 
 class SearchMemory:

@@ -7,12 +7,12 @@ from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.common import commands
-from bot.config import BotConfig
 from bot.views import Views
+from notifier.config import TelegramConfig
 from notifier.watching import watch_macros
 
 
-async def help_command(message: Message, bot: Bot, views: Views, lang: str, config: BotConfig) -> None:
+async def help_command(message: Message, bot: Bot, views: Views, lang: str, config: TelegramConfig) -> None:
     """List the commands (admins see /stats too)."""
     admin = message.from_user is not None and message.from_user.id in config.admin_ids
     me = await bot.me()

@@ -10,7 +10,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import MAX_OFFSET, Button, LatestMore
+from bot.callbacks import MAX_OFFSET, LatestMore
 from bot.common import keyboard, pressed_in
 from bot.formula_buttons import AGAIN_LATEST, switch_button
 from bot.views import Views
@@ -91,7 +91,7 @@ async def send_latest(
     following = offset + count
     older = following <= MAX_OFFSET and bool(await services.archive.latest(1, following))
     t = views.translations
-    more = [(t.gettext(lang, "More ▸"), LatestMore(following, count).pack())] if older else []
+    more = [(t.gettext(lang, "More ▸"), LatestMore(offset=following, count=count).pack())] if older else []
     await rich.send(chat_id, page, keyboard([more]), bot=bot)
 
 
@@ -115,7 +115,7 @@ async def latest(
 
 async def more(
     query: CallbackQuery,
-    cb: LatestMore,
+    callback_data: LatestMore,
     bot: Bot,
     services: Services,
     views: Views,
@@ -127,12 +127,14 @@ async def more(
     await query.answer()
     if message is None:
         return
-    await send_latest(bot, message.chat.id, services, views, rich, lang, cb.offset, cb.count)
+    await send_latest(
+        bot, message.chat.id, services, views, rich, lang, callback_data.offset, callback_data.count
+    )
 
 
 def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="latest")
     router.message.register(latest, Command("latest"))
-    router.callback_query.register(more, Button(LatestMore))
+    router.callback_query.register(more, LatestMore.filter())
     return router

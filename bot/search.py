@@ -11,10 +11,11 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.callbacks import Button, SearchMemory, SearchPage
+from bot.callbacks import SearchMemory, SearchPage
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.views import Views, hit_view
 from notifier.services import InvalidRequest, Services
+from storage.search import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ async def search_page(
     t = views.translations
     row: list[tuple[str, str]] = []
     if page > 0:
-        row.append((t.gettext(lang, "◂ Previous"), SearchPage(query_id, page - 1).pack()))
+        row.append((t.gettext(lang, "◂ Previous"), SearchPage(query_id=query_id, page=page - 1).pack()))
     if len(hits) > PAGE:
-        row.append((t.gettext(lang, "Next ▸"), SearchPage(query_id, page + 1).pack()))
+        row.append((t.gettext(lang, "Next ▸"), SearchPage(query_id=query_id, page=page + 1).pack()))
     return text, keyboard([row])
 
 
@@ -52,6 +53,8 @@ async def answer_search(
     if not query.strip():
         await message.answer(views.render(lang, "search_usage"))
         return
+    # A pasted paragraph is searched (and quoted back) by its start, as the service searches it.
+    query = query[:MAX_QUERY_CHARS]
     text, markup = await search_page(services, views, lang, query, searches.remember(query), 0)
     await message.answer(text, reply_markup=markup)
 
@@ -69,15 +72,20 @@ async def search(
 
 
 async def turn_page(
-    query: CallbackQuery, cb: SearchPage, services: Services, views: Views, searches: SearchMemory, lang: str
+    query: CallbackQuery,
+    callback_data: SearchPage,
+    services: Services,
+    views: Views,
+    searches: SearchMemory,
+    lang: str,
 ) -> None:
     """Previous / next: the same message shows another page."""
     message = pressed_in(query)
-    words = searches.recall(cb.query_id)
+    words = searches.recall(callback_data.query_id)
     if message is None or words is None:
         await query.answer(views.translations.gettext(lang, "This search has expired; please send it again."))
         return
-    text, markup = await search_page(services, views, lang, words, cb.query_id, cb.page)
+    text, markup = await search_page(services, views, lang, words, callback_data.query_id, callback_data.page)
     await query.answer()
     await edit_in_place(message, text, markup)
 
@@ -86,5 +94,5 @@ def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="search")
     router.message.register(search, Command("search"))
-    router.callback_query.register(turn_page, Button(SearchPage))
+    router.callback_query.register(turn_page, SearchPage.filter())
     return router

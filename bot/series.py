@@ -10,7 +10,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.callbacks import Button, SeriesFollow, SeriesIndexPage, SeriesShow
+from bot.callbacks import SeriesFollow, SeriesIndexPage, SeriesShow
 from bot.common import ECHO_CHARS, edit_in_place, keyboard, label, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
@@ -42,13 +42,13 @@ async def index_page(
     page = min(page, pages - 1)
     shown = summaries[page * PAGE : (page + 1) * PAGE]
     refs = await services.archive.series_refs()
-    rows = [[(s.name, SeriesShow(refs[s.key].id).pack())] for s in shown if s.key in refs]
+    rows = [[(s.name, SeriesShow(series_id=refs[s.key].id).pack())] for s in shown if s.key in refs]
     t = views.translations
     nav: list[tuple[str, str]] = []
     if page > 0:
-        nav.append((t.gettext(lang, "◂ Previous"), SeriesIndexPage(page - 1).pack()))
+        nav.append((t.gettext(lang, "◂ Previous"), SeriesIndexPage(page=page - 1).pack()))
     if page + 1 < pages:
-        nav.append((t.gettext(lang, "Next ▸"), SeriesIndexPage(page + 1).pack()))
+        nav.append((t.gettext(lang, "Next ▸"), SeriesIndexPage(page=page + 1).pack()))
     rows.append(nav)
     return views.render(lang, "series_index", shown, page, pages), keyboard(rows)
 
@@ -70,7 +70,11 @@ async def send_detail(
     refs = await services.archive.series_refs()
     ref = refs.get(detail.summary.key)
     t = views.translations
-    follow = [(t.gettext(lang, "Follow this series"), SeriesFollow(ref.id).pack())] if ref is not None else []
+    follow = (
+        [(t.gettext(lang, "Follow this series"), SeriesFollow(series_id=ref.id).pack())]
+        if ref is not None
+        else []
+    )
     messages = views.pack(blocks, sep="\n")
     for index, text in enumerate(messages):
         last = index == len(messages) - 1
@@ -87,8 +91,13 @@ async def answer_lookup(
     elif lookup.match is SeriesMatch.AMBIGUOUS:
         refs = await services.archive.series_refs()
         shown = lookup.candidates[:PAGE]
-        rows = [[(s.name, SeriesShow(refs[s.key].id).pack())] for s in shown if s.key in refs]
+        rows = [[(s.name, SeriesShow(series_id=refs[s.key].id).pack())] for s in shown if s.key in refs]
         await message.answer(views.render(lang, "series_ambiguous", name, shown), reply_markup=keyboard(rows))
+    elif lookup.suggestions:
+        refs = await services.archive.series_refs()
+        shown = lookup.suggestions
+        rows = [[(s.name, SeriesShow(series_id=refs[s.key].id).pack())] for s in shown if s.key in refs]
+        await message.answer(views.render(lang, "series_not_found", name, shown), reply_markup=keyboard(rows))
     else:
         await message.answer(views.render(lang, "series_not_found", name))
 
@@ -111,34 +120,38 @@ async def series(
 
 
 async def turn_page(
-    query: CallbackQuery, cb: SeriesIndexPage, services: Services, views: Views, lang: str
+    query: CallbackQuery, callback_data: SeriesIndexPage, services: Services, views: Views, lang: str
 ) -> None:
     """Previous / next page of the index, in place."""
     message = pressed_in(query)
     await query.answer()
     if message is None:
         return
-    text, markup = await index_page(services, views, lang, cb.page)
+    text, markup = await index_page(services, views, lang, callback_data.page)
     await edit_in_place(message, text, markup)
 
 
-async def show(query: CallbackQuery, cb: SeriesShow, services: Services, views: Views, lang: str) -> None:
+async def show(
+    query: CallbackQuery, callback_data: SeriesShow, services: Services, views: Views, lang: str
+) -> None:
     """A series' button: its parts."""
     message = pressed_in(query)
-    lookup = await services.archive.series_by_id(cb.series_id)
+    lookup = await services.archive.series_by_id(callback_data.series_id)
     await query.answer()
     if message is None:
         return
     if lookup.detail is None:
-        await message.answer(views.render(lang, "series_not_found", "#" + str(cb.series_id)))
+        await message.answer(views.render(lang, "series_not_found", "#" + str(callback_data.series_id)))
         return
     await send_detail(message, lookup.detail, services, views, lang)
 
 
-async def follow(query: CallbackQuery, cb: SeriesFollow, services: Services, views: Views, lang: str) -> None:
+async def follow(
+    query: CallbackQuery, callback_data: SeriesFollow, services: Services, views: Views, lang: str
+) -> None:
     """The follow button under a series: follow it in this chat."""
     message = pressed_in(query)
-    lookup = await services.archive.series_by_id(cb.series_id)
+    lookup = await services.archive.series_by_id(callback_data.series_id)
     if message is None or lookup.detail is None:
         await query.answer(
             views.translations.gettext(lang, "This button no longer works; please send the command again.")
@@ -155,7 +168,7 @@ def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="series")
     router.message.register(series, Command("series"))
-    router.callback_query.register(turn_page, Button(SeriesIndexPage))
-    router.callback_query.register(show, Button(SeriesShow))
-    router.callback_query.register(follow, Button(SeriesFollow), flags=CHANGES_CHAT)
+    router.callback_query.register(turn_page, SeriesIndexPage.filter())
+    router.callback_query.register(show, SeriesShow.filter())
+    router.callback_query.register(follow, SeriesFollow.filter(), flags=CHANGES_CHAT)
     return router

@@ -9,7 +9,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message
 
-from bot.callbacks import Button, SettingChange
+from bot.callbacks import SettingChange
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.formula_buttons import settings_row
 from bot.middlewares import CHANGES_CHAT
@@ -72,18 +72,24 @@ async def settings_message(
         [
             (
                 mark(reader.mode == "instant", t.gettext(lang, "Instant")),
-                SettingChange("m", "instant").pack(),
+                SettingChange(kind="m", value="instant").pack(),
             ),
-            (mark(reader.mode == "daily", t.gettext(lang, "Daily")), SettingChange("m", "daily").pack()),
-            (mark(reader.mode == "weekly", t.gettext(lang, "Weekly")), SettingChange("m", "weekly").pack()),
+            (
+                mark(reader.mode == "daily", t.gettext(lang, "Daily")),
+                SettingChange(kind="m", value="daily").pack(),
+            ),
+            (
+                mark(reader.mode == "weekly", t.gettext(lang, "Weekly")),
+                SettingChange(kind="m", value="weekly").pack(),
+            ),
         ]
     ]
     if reader.mode != "instant":
         earlier, later = (reader.digest_hour - 1) % 24, (reader.digest_hour + 1) % 24
         rows.append(
             [
-                (f"◂ {earlier:02d}:00", SettingChange("h", "-1").pack()),
-                (f"{later:02d}:00 ▸", SettingChange("h", "+1").pack()),
+                (f"◂ {earlier:02d}:00", SettingChange(kind="h", value="-1").pack()),
+                (f"{later:02d}:00 ▸", SettingChange(kind="h", value="+1").pack()),
             ]
         )
     if reader.mode != "instant":
@@ -95,14 +101,14 @@ async def settings_message(
         )
         rows.append(
             [
-                (f"◂ {days[0]}", SettingChange("d", "-1").pack()),
-                (f"{days[1]} ▸", SettingChange("d", "+1").pack()),
+                (f"◂ {days[0]}", SettingChange(kind="d", value="-1").pack()),
+                (f"{days[1]} ▸", SettingChange(kind="d", value="+1").pack()),
             ]
         )
     rows.append(
         [
-            (mark(lang == "zh", "中文"), SettingChange("l", "zh").pack()),
-            (mark(lang == "en", "English"), SettingChange("l", "en").pack()),
+            (mark(lang == "zh", "中文"), SettingChange(kind="l", value="zh").pack()),
+            (mark(lang == "en", "English"), SettingChange(kind="l", value="en").pack()),
         ]
     )
     if display:
@@ -121,7 +127,7 @@ async def settings(
 
 async def change(
     query: CallbackQuery,
-    cb: SettingChange,
+    callback_data: SettingChange,
     services: Services,
     views: Views,
     lang: str,
@@ -135,16 +141,16 @@ async def change(
         return
     reader = await reader_of(services, message.chat, lang)
     chat_id = reader.chat_id
-    if cb.kind == "m" and cb.mode is not None:
-        reader = await services.readers.set_mode(chat_id, cb.mode)
-    elif cb.kind == "h" and reader.mode != "instant":
-        hour = (reader.digest_hour + int(cb.value)) % 24
+    if callback_data.kind == "m" and callback_data.mode is not None:
+        reader = await services.readers.set_mode(chat_id, callback_data.mode)
+    elif callback_data.kind == "h" and reader.mode != "instant":
+        hour = (reader.digest_hour + int(callback_data.value)) % 24
         reader = await services.readers.set_mode(chat_id, reader.mode, hour=hour)
-    elif cb.kind == "d" and reader.mode == "weekly":
-        day = (reader.digest_day + int(cb.value)) % 7
+    elif callback_data.kind == "d" and reader.mode == "weekly":
+        day = (reader.digest_day + int(callback_data.value)) % 7
         reader = await services.readers.set_mode(chat_id, reader.mode, day=day)
-    elif cb.kind == "l" and cb.value in views.languages:
-        reader = await services.readers.set_language(chat_id, cb.value)
+    elif callback_data.kind == "l" and callback_data.value in views.languages:
+        reader = await services.readers.set_language(chat_id, callback_data.value)
     text, markup = await settings_message(services, views, reader, choices, formulas)
     await edit_in_place(message, text, markup)
 
@@ -153,5 +159,5 @@ def make_router() -> Router:
     """A fresh router with this module's handlers (a router belongs to one dispatcher)."""
     router = Router(name="settings")
     router.message.register(settings, Command("settings"))
-    router.callback_query.register(change, Button(SettingChange), flags=CHANGES_CHAT)
+    router.callback_query.register(change, SettingChange.filter(), flags=CHANGES_CHAT)
     return router

@@ -9,7 +9,7 @@ from aiogram import Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import CallbackQuery, Message
 
-from bot.callbacks import Button, FollowAll
+from bot.callbacks import FollowAll
 from bot.common import display_name, keyboard, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
@@ -74,5 +74,5 @@ def make_router() -> Router:
     router = Router(name="start")
     # /start creates or reactivates the chat's reader, sets its language and may follow a series.
     router.message.register(start, CommandStart(), flags=CHANGES_CHAT)
-    router.callback_query.register(follow_all, Button(FollowAll), flags=CHANGES_CHAT)
+    router.callback_query.register(follow_all, FollowAll.filter(), flags=CHANGES_CHAT)
     return router

@@ -73,8 +73,10 @@ class Jobs:
         )
 
     async def maintenance(self) -> None:
-        """Finish a wanted or interrupted backfill, or refresh reader counts when due."""
+        """Finish a wanted or interrupted backfill, or refresh reader counts when due; forget the sign-up
+        events no limit counts any more (so the table does not grow forever)."""
         await self._guarded("maintenance crawl", self.app.services.blog.maintain)
+        await self._guarded("sign-up events", self.app.services.email.forget_old_events)
 
     async def weekly(self) -> None:
         """Send this week's email to every confirmed address that is due and has not had it."""
@@ -159,6 +161,12 @@ def _schedule_weekly(scheduler: AsyncIOScheduler, jobs: Jobs, app: App) -> None:
         coalesce=True,
         next_run_time=datetime.now(app.config.tz) + WEEKLY_FIRST_DELAY,
     )
+    if mail.smtp_user and mail.smtp_security == "none":
+        log.warning(
+            "SMTP_USER's password will cross a plaintext connection to %s (SMTP_SECURITY=none): "
+            "anyone on the way can read it; use starttls or tls",
+            mail.smtp_host,
+        )
     log.info(
         "weekly email on %s at %s %s through %s",
         mail.weekly_day,
@@ -217,7 +225,7 @@ async def serve(app: App) -> None:
     )
     bot = None
     try:
-        if app.bot_config is None:
+        if app.config.telegram is None:
             log.info("bot: off (no TELEGRAM_BOT_TOKEN); polling and everything else run without it")
         else:
             # Imported only with a token: aiogram's models take seconds to load, for nothing without a bot.

@@ -65,6 +65,13 @@ _MATHOP_TEXT = re.compile(r"\\mathop\s*\{\s*\\(?:text|mathrm|rm)\s*\{([A-Za-z ]+
 _MATHOP = re.compile(r"\\mathop\s*\{([A-Za-z]+)\}")
 # Characters mathtext's fonts have no glyph for: a drawing would show a box in their place.
 _NO_GLYPH = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U00020000-\U0002ffff]")
+# An alignment environment that is the whole formula, and its row breaks (`\\\\`, `\\\\[2pt]`).
+_ALIGNMENT = re.compile(
+    r"\s*\\begin\{(aligned|align\*?|split|gathered|eqnarray\*?)\}(.*)\\end\{\1\}\s*", re.DOTALL
+)
+_ROW_BREAK = re.compile(r"\\\\(?:\[[^\]]{0,20}\])?")
+MAX_ROWS = 12
+_LABELS = re.compile(r"\\(?:label|tag\*?)\s*\{[^{}]{0,200}\}|\\(?:nonumber|notag)(?![A-Za-z])")
 _REFUSED = re.compile(
     r"\\(?:begin|end|label|tag|ref|eqref|href|url|input|include|def|newcommand)(?![A-Za-z])"
 )
@@ -111,13 +118,16 @@ def formula_key(source: str, *, display: bool) -> str:
 
 
 def name_operators(source: str) -> str:
-    """`source` with the operator names the blog defines as macros (`\\tr`, `\\argmax`) spelled out."""
-    return _COMMAND.sub(lambda m: _OPERATORS.get(m.group(1), m.group(0)), source)
+    """`source` without equation labels and tags (`\\label{eq:x}`, `\\tag{1}`, `\\nonumber`: a display
+    formula of the blog nearly always has one, and they number nothing in an excerpt), and with the operator
+    names the blog defines as macros (`\\tr`, `\\argmax`) spelled out."""
+    text = _LABELS.sub("", source)
+    return _COMMAND.sub(lambda m: _OPERATORS.get(m.group(1), m.group(0)), text)
 
 
 def to_mathtext(source: str) -> str | None:
     """`source` rewritten to mathtext's dialect, or None when it holds what mathtext cannot draw."""
-    text = source.strip()
+    text = _LABELS.sub("", source).strip()
     if not text or len(text) > MAX_SOURCE_CHARS or "$" in text or _NO_GLYPH.search(text):
         return None
     if _REFUSED.search(text):
@@ -162,28 +172,76 @@ class _GlyphMissing(logging.Handler):
 
 
 def _draw(key: str, source: str, display: bool) -> Drawing | None:
-    text = to_mathtext(source)
-    if text is None:
+    size = (DISPLAY_FONT_PX if display else FONT_PX) * SCALE
+    rows = _ALIGNMENT.fullmatch(_LABELS.sub("", source))
+    if rows is not None:
+        drawn = _draw_rows(rows.group(2), size, centred=rows.group(1) == "gathered")
+    else:
+        drawn = _raster(source, size)
+    if drawn is None:
         log.debug("formula %s: not drawable by mathtext", key)
         return None
-    parser, prop = _parser(FONT_PX * SCALE if not display else DISPLAY_FONT_PX * SCALE)
+    image, depth = drawn
+    height, width = int(image.shape[0]), int(image.shape[1])
+    if not (0 < width <= MAX_WIDTH_PX and 0 < height <= MAX_HEIGHT_PX) or not image.any():
+        return None
+    return Drawing(key, source, display, _png(image), width, height, depth)
+
+
+def _raster(source: str, size: int) -> tuple[Any, int] | None:
+    """Mathtext's coverage mask of `source` and its depth below the baseline, or None."""
+    text = to_mathtext(source)
+    if text is None:
+        return None
+    parser, prop = _parser(size)
     watcher = _GlyphMissing()
     mathtext_log = logging.getLogger("matplotlib.mathtext")
     mathtext_log.addHandler(watcher)
     try:
         parsed = parser.parse(f"${text}$", dpi=72, prop=prop)
-    except Exception as exc:  # mathtext raises ValueError, pyparsing's own errors, RecursionError
-        log.debug("formula %s: mathtext refused it: %s", key, type(exc).__name__)
+    except Exception:  # mathtext raises ValueError, pyparsing's own errors, RecursionError
         return None
     finally:
         mathtext_log.removeHandler(watcher)
     if watcher.missing:
         return None
-    image = parsed.image
-    height, width = int(image.shape[0]), int(image.shape[1])
-    if not (0 < width <= MAX_WIDTH_PX and 0 < height <= MAX_HEIGHT_PX) or not image.any():
+    return parsed.image, round(parsed.depth)
+
+
+def _draw_rows(body: str, size: int, *, centred: bool) -> tuple[Any, int] | None:
+    """An alignment environment (`aligned`, `align`, `split`) drawn row by row, the rows stacked and lined
+    up at their first `&` (mathtext has no environments; `gathered` is centred)."""
+    import numpy as np
+
+    rows = [row for row in _ROW_BREAK.split(body) if row.strip()]
+    if not rows or len(rows) > MAX_ROWS:
         return None
-    return Drawing(key, source, display, _png(image), width, height, round(parsed.depth))
+    drawn: list[tuple[Any, int]] = []
+    for row in rows:
+        left, _, right = row.partition("&")
+        whole = _raster(left + " " + right.replace("&", r"\quad "), size)
+        lead = _raster(left, size) if left.strip() and not centred else None
+        if whole is None or (left.strip() and not centred and lead is None):
+            return None
+        drawn.append((whole[0], 0 if lead is None else int(lead[0].shape[1])))
+    gap = size // 3
+    align = max(lead for _, lead in drawn)
+    offsets = [align - lead for _, lead in drawn]
+    width = max(offset + image.shape[1] for (image, _), offset in zip(drawn, offsets, strict=True))
+    if centred:
+        offsets = [(width - image.shape[1]) // 2 for image, _ in drawn]
+    height = sum(image.shape[0] for image, _ in drawn) + gap * (len(drawn) - 1)
+    if width > MAX_WIDTH_PX or height > MAX_HEIGHT_PX:
+        return None
+    canvas = np.zeros((height, width), dtype=np.uint8)
+    top = 0
+    for (image, _), offset in zip(drawn, offsets, strict=True):
+        rows_px, cols_px = image.shape
+        canvas[top : top + rows_px, offset : offset + cols_px] = np.maximum(
+            canvas[top : top + rows_px, offset : offset + cols_px], image
+        )
+        top += rows_px + gap
+    return canvas, height // 2
 
 
 def _png(coverage: Any) -> bytes:

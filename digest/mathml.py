@@ -9,6 +9,7 @@ attributes (no link, no style, no event). Otherwise None: the page shows the rea
 from __future__ import annotations
 
 import logging
+import re
 import xml.etree.ElementTree as ET
 
 from digest.formula_png import name_operators
@@ -103,7 +104,7 @@ def to_mathml(source: str, *, display: bool = False, alt: str = "") -> str | Non
     try:
         from latex2mathml.converter import convert
 
-        raw = convert(name_operators(text), display="block" if display else "inline")
+        raw = convert(_arrays(name_operators(text)), display="block" if display else "inline")
         root = ET.fromstring(raw)
     except Exception as exc:  # latex2mathml raises its own errors, IndexError, RecursionError, …
         log.debug("mathml: %s does not convert: %s", text[:40], type(exc).__name__)
@@ -151,6 +152,22 @@ def styled(text: str, variant: str) -> str | None:
     return "".join(out)
 
 
+_ALIGNED = re.compile(r"\\begin\{(aligned|align\*?|split|gathered|eqnarray\*?)\}(.*?)\\end\{\1\}", re.DOTALL)
+
+
+def _arrays(source: str) -> str:
+    """Alignment environments (`aligned`, `align`, `split`) as the `array` latex2mathml converts: columns
+    alternately right and left aligned, as many as the widest row has cells."""
+
+    def array(match: re.Match[str]) -> str:
+        body = match.group(2)
+        cells = max((row.count("&") for row in body.split("\\\\")), default=0) + 1
+        spec = ("rl" * cells)[:cells] if match.group(1) != "gathered" else "c"
+        return "\\begin{array}{" + spec + "}" + body + "\\end{array}"
+
+    return _ALIGNED.sub(array, source)
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -161,7 +178,10 @@ def _clean(element: ET.Element) -> ET.Element | None:
     if name not in _ELEMENTS or len(element) != _ARITY.get(name, len(element)):
         return None
     text = element.text or ""
-    if "\\" in text or (name in ("mi", "mo") and text.strip() in ("&", "{", "}")):
+    # LaTeX latex2mathml did not understand comes out as a stray `&`, or a brace as an identifier; an
+    # operator brace (`\\{x\\}`, `cases`) is mathematics.
+    stray = text.strip() == "&" or (name == "mi" and text.strip() in ("{", "}"))
+    if "\\" in text or (name in ("mi", "mo") and stray):
         return None
     copy = ET.Element(name)
     if name == "math":

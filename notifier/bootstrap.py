@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.fetch import Fetcher
-from bot.config import BotConfig
 from digest.render import Renderer
 from notifier.alerts import AlertPolicy
 from notifier.config import Clock, Config
@@ -49,12 +48,8 @@ class App:
         db: Database,
         clock: Clock,
         stack: AsyncExitStack,
-        *,
-        bot_config: BotConfig | None = None,
     ) -> None:
         self.config = config
-        # The Telegram bot's settings; None when no TELEGRAM_BOT_TOKEN is set (the bot is off).
-        self.bot_config = bot_config
         self.db = db
         self.clock = clock
         self._stack = stack
@@ -129,22 +124,20 @@ class App:
 
         The bot's replies and the sender's broadcasts share its Bot and so its budget.
         """
-        token = self.config.telegram_token
-        if token is None or not token.get_secret_value().strip():
+        config = self.config.telegram
+        if config is None:
             return None
         # Imported here: every other command starts without loading aiogram.
-        from notifier.telegram import BadToken, Budget, DbRefusals, Telegram, make_bot
+        from notifier.telegram import Budget, DbRefusals, InvalidToken, Telegram, make_bot
 
         budget = Budget(self.config.telegram_rate, on_stale=self._count_stale_reply)
         try:
-            bot = make_bot(token.get_secret_value().strip(), self.config.telegram_api_base, budget=budget)
-        except BadToken:
-            log.error(
-                "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): Telegram is off"
-            )
+            bot = make_bot(config, budget=budget)
+        except InvalidToken as exc:
+            log.error("%s: Telegram is off", exc)
             return None
         self._stack.push_async_callback(bot.session.close)
-        return Telegram(bot, rich=self.config.telegram_rich, budget=budget, refusals=DbRefusals(self.db))
+        return Telegram(bot, rich=config.rich, budget=budget, refusals=DbRefusals(self.db))
 
     async def _count_stale_reply(self) -> None:
         async with unit_of_work(self.db) as uow:
@@ -168,7 +161,7 @@ class App:
             clock=self.clock,
             rate=self.config.send_rate,
             concurrency=self.config.send_concurrency,
-            rich=self.config.telegram_rich,
+            rich=self.config.telegram.rich if self.config.telegram else False,
             backoff_base=self.config.send_retry_base,
             give_up_after=self.config.send_give_up_after,
         )
@@ -204,7 +197,7 @@ async def open_app(
     async with AsyncExitStack() as stack:
         db = await open_database(config.db_path)
         stack.push_async_callback(db.close)
-        yield App(config, db, settings.now, stack, bot_config=BotConfig.from_settings(settings))
+        yield App(config, db, settings.now, stack)
 
 
 def config_from(settings: Settings, *, db_path: str | None = None) -> Config:

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
-
-from pydantic import SecretStr
 
 from archive.site import site_root
 
@@ -17,6 +16,49 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 LIVE_SITE = "https://kexue.fm"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    """Telegram's part: the bot token (kept out of every repr), the Bot API base URL, admins, channel, the
+    webhook and rich messages. Config holds None when no TELEGRAM_BOT_TOKEN is set: bot and sending off."""
+
+    token: str = field(repr=False)
+    api_base: str
+    admin_ids: frozenset[int] = frozenset()
+    channel_id: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = 8443
+    rich: bool = True
+    # WEB_READ_TIMEOUT: a request to the webhook must arrive whole within this many seconds.
+    read_timeout: float = 20.0
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the webhook server answers on: the path of WEBHOOK_URL (`/` when it has none)."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TelegramConfig | None:
+        """The bot's configuration, or None when no TELEGRAM_BOT_TOKEN is set (the bot is off)."""
+        token = settings.telegram_bot_token
+        if token is None or not token.get_secret_value().strip():
+            return None
+        secret = settings.webhook_secret
+        return cls(
+            token=token.get_secret_value().strip(),
+            api_base=settings.telegram_api_base,
+            admin_ids=frozenset(settings.admin_ids),
+            channel_id=settings.channel_id,
+            webhook_url=settings.webhook_url,
+            webhook_secret=None if secret is None else secret.get_secret_value(),
+            webhook_host=settings.webhook_host,
+            webhook_port=settings.webhook_port,
+            rich=settings.telegram_rich,
+            read_timeout=settings.web_read_timeout,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +139,13 @@ class Config:
     crawl_delay: float
     excerpt_chars: int
     fetch_timeout: float = 20.0
-    telegram_token: SecretStr | None = None
-    telegram_api_base: str = "https://api.telegram.org"
     channel_id: str | None = None
     send_rate: float = 25.0
     send_concurrency: int = 8
     telegram_rate: float = 30.0
     send_retry_base: float = 2.0
     send_give_up_after: float = 6 * 3600.0
-    telegram_rich: bool = True
+    telegram: TelegramConfig | None = None
     mail: MailConfig = MailConfig()
     admin_ids: tuple[int, ...] = ()
     alert_after: int = 3
@@ -133,15 +173,13 @@ class Config:
             crawl_delay=settings.crawl_delay,
             excerpt_chars=settings.excerpt_chars,
             fetch_timeout=settings.fetch_timeout,
-            telegram_token=settings.telegram_bot_token,
-            telegram_api_base=settings.telegram_api_base,
             channel_id=settings.channel_id,
             send_rate=settings.send_rate,
             send_concurrency=settings.send_concurrency,
             telegram_rate=settings.telegram_rate,
             send_retry_base=settings.send_retry_base,
             send_give_up_after=settings.send_give_up_after,
-            telegram_rich=settings.telegram_rich,
+            telegram=TelegramConfig.from_settings(settings),
             mail=MailConfig.from_settings(settings),
             admin_ids=tuple(settings.admin_ids),
             alert_after=settings.alert_after,

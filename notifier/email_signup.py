@@ -4,7 +4,8 @@
   events, starts or restarts the opt-in in the database and queues the confirmation mail, which goes out
   after the answer (notifier/confirmations.py). Nothing about sending happens inside the request.
 - An address is linked to a Telegram reader only when the confirmation link mailed for that reader's own
-  `/email` is used; a sign-up never links, and a web sign-up or confirmation never takes a link away.
+  `/email` is used; a sign-up never links, a web sign-up voids the links readers asked for before it, and a
+  web confirmation never takes a link away.
 - What a reader sees and stops (`/email`, `/email off`) is what that reader asked for and confirmed.
 
 Limits: SIGNUPS_PER_DAY sign-ups per Telegram user and per IP (an IPv6 /64), SIGNUPS_PER_DAY_TOTAL for
@@ -117,6 +118,10 @@ class EmailSignUps:
                     reader = started.subscriber
                 asker = reader.id
             signed = await uow.emails.sign_up(spelled, lang=lang, now=now)
+            if asker is None:
+                # A web sign-up is the owner's own: a link a Telegram reader asked for earlier no longer
+                # links that reader (whichever mail the owner then opens).
+                await uow.confirmations.void_chat_requests(signed.email.id)
             # A confirmed address needs no mail, unless a reader asks to link it to their chat.
             wanted = signed.outcome is not SignUpOutcome.CONFIRMED or (
                 asker is not None and signed.email.subscriber_id != asker
@@ -129,6 +134,9 @@ class EmailSignUps:
                 queued = await uow.confirmations.enqueue(signed.email.id, asker, lang, now)
                 if queued:
                     await uow.emails.record_event("confirmation_mail", spelled, now)
+            elif wanted and asker is not None:
+                # Listed for the reader all the same: what /email shows must not tell who else asked.
+                await uow.confirmations.record_unsent(signed.email.id, asker, lang, now, "daily mail limit")
         if queued:
             self.queued()
         return EmailSignUpResult(EmailSignUpStatus.ACCEPTED)

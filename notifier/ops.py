@@ -92,9 +92,9 @@ def settings_summary(config: Config) -> str:
         f"POLL_INTERVAL={config.poll_interval}s",
         f"TIME_ZONE={config.tz.key}",
         f"LINK_HOST={config.link_host}",
-        f"bot {'on' if config.telegram_token else 'off'}",
+        f"bot {'on' if config.telegram else 'off'}",
     ]
-    if config.telegram_token:
+    if config.telegram:
         parts.append(f"SEND_RATE={config.send_rate:g}/s")
     if config.channel_id:
         parts.append(f"CHANNEL_ID={config.channel_id}")
@@ -182,35 +182,35 @@ async def check_source(source: str, tz: ZoneInfo, timeout: float = CHECK_TIMEOUT
 
 async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
     """getMe at TELEGRAM_API_BASE with TELEGRAM_BOT_TOKEN; off without a token."""
-    if config.telegram_token is None:
+    telegram = config.telegram
+    if telegram is None:
         return Check("telegram", "off", "bot off: no TELEGRAM_BOT_TOKEN (polling and the archive still run)")
-    token = config.telegram_token.get_secret_value().strip()
+    base = telegram.api_base
     # Imported here: the other checks never load aiogram.
-    from notifier.telegram import BadToken, TelegramFailed, TokenRefused, who_am_i
+    from notifier.telegram import BotUnauthorized, BotUnreachable, InvalidToken, who_am_i
 
     try:
-        me = await who_am_i(token, config.telegram_api_base, timeout=timeout)
-    except BadToken:
+        name, bot_id = await who_am_i(telegram, timeout)
+    except InvalidToken:
         return Check(
             "telegram",
             "FAIL",
             "TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters): copy it from @BotFather",
         )
-    except TokenRefused:
+    except BotUnauthorized:
         return Check(
             "telegram",
             "FAIL",
-            f"{config.telegram_api_base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
+            f"{base} refused TELEGRAM_BOT_TOKEN (401 Unauthorized): the token was "
             "revoked or mistyped; copy the current one from @BotFather",
         )
-    except TelegramFailed as exc:
+    except BotUnreachable as exc:
         return Check(
             "telegram",
             "FAIL",
-            f"cannot reach the Bot API at {config.telegram_api_base} ({exc.failure.message}): "
-            "check TELEGRAM_API_BASE and the network",
+            f"cannot reach the Bot API at {base} ({exc}): check TELEGRAM_API_BASE and the network",
         )
-    return Check("telegram", "ok", f"@{me.name} (id {me.id}) at {config.telegram_api_base}")
+    return Check("telegram", "ok", f"{name} (id {bot_id}) at {base}")
 
 
 def _smtp_login(login: SmtpLogin, timeout: float) -> None:
@@ -258,6 +258,9 @@ async def check_smtp(login: SmtpLogin | None, timeout: float = CHECK_TIMEOUT) ->
             f"cannot connect to {where}: {exc.strerror or exc}: check SMTP_HOST, SMTP_PORT and the network",
         )
     who = f" as {login.user}" if login.user else " (no login configured)"
+    if login.user and login.security == "none":
+        # It works, and anyone on the way reads the password: said, not failed.
+        who += "; warning: the password crosses a plaintext connection (set SMTP_SECURITY to starttls or tls)"
     return Check("email", "ok", f"{where}: connected{who}")
 
 

@@ -76,6 +76,17 @@ class ConfirmationQueue:
         await cursor.close()
         return added
 
+    async def record_unsent(
+        self, email_id: int, subscriber_id: int, lang: str, now: datetime, reason: str
+    ) -> None:
+        """A reader's request that sends no mail (the address had its mails for the day): listed for the
+        reader like any other, linking nothing."""
+        await self.conn.execute(
+            "INSERT INTO confirmation_mails (email_id, subscriber_id, lang, status, created_at, next_at, "
+            "last_error) VALUES (?, ?, ?, 'dropped', ?, ?, ?)",
+            (email_id, subscriber_id, lang, iso(now), iso(now), reason),
+        )
+
     async def due(self, now: datetime, limit: int = 50) -> list[ConfirmationMail]:
         """Waiting mails whose time has come, oldest first."""
         sql = (
@@ -115,13 +126,26 @@ class ConfirmationQueue:
         )
 
     async def asked_by(self, subscriber_id: int, since: datetime) -> list[int]:
-        """The addresses (ids) this reader asked to confirm after `since`, sent or waiting, oldest first."""
+        """The addresses (ids) this reader asked to confirm after `since`, oldest first, whatever became of
+        the mail: what the reader sees must not depend on others (a web sign-up) or on the mailbox."""
         sql = (
-            "SELECT email_id FROM confirmation_mails WHERE subscriber_id = ? AND status != 'dropped' "
+            "SELECT email_id FROM confirmation_mails WHERE subscriber_id = ? "
             "AND created_at > ? GROUP BY email_id ORDER BY min(id)"
         )
         async with self.conn.execute(sql, (subscriber_id, iso(since))) as c:
             return [int(row[0]) for row in await c.fetchall()]
+
+    async def void_chat_requests(self, email_id: int) -> int:
+        """The owner signed up on the web: no Telegram reader's earlier request may link the address any
+        more (nor is its mail still sent). How many were voided."""
+        cursor = await self.conn.execute(
+            "UPDATE confirmation_mails SET status = 'dropped', last_error = 'voided by a web sign-up' "
+            "WHERE email_id = ? AND subscriber_id IS NOT NULL AND status != 'dropped'",
+            (email_id,),
+        )
+        count = cursor.rowcount
+        await cursor.close()
+        return count
 
     async def withdraw(self, subscriber_id: int, email_id: int | None = None) -> int:
         """Forget this reader's requests (for one address, or all): their links confirm nothing. How many."""

@@ -29,7 +29,7 @@ from archive.identity import quoted_lead, series_lookup_key
 from archive.model import Post
 from storage.db import Database
 from storage.posts import POST_COLUMNS, _row_to_post
-from storage.textnorm import is_cjk, query_terms, readable_text, term_spans
+from storage.textnorm import formula_query, is_cjk, query_terms, readable_text, term_spans
 
 __all__ = [
     "MAX_QUERY_CHARS",
@@ -94,10 +94,13 @@ def fts_expression(terms: Sequence[Term], joiner: str = " OR ") -> str:
 
 
 def _relaxed(terms: Sequence[Term]) -> list[Term]:
-    """Long CJK terms cut into their overlapping bigrams; other terms unchanged."""
+    """Long CJK terms cut into their overlapping runs of two thirds of their length (at least two
+    characters); other terms unchanged. A looser match must still hold most of a term in one piece: two
+    stray bigrams across word boundaries (现【在的】 for `不存在的词`) are no match."""
     out: list[Term] = []
     for term in terms:
-        pieces = [term[i : i + 2] for i in range(len(term) - 1)] if len(term) >= 3 else [term]
+        size = max(2, -(-2 * len(term) // 3))
+        pieces = [term[i : i + size] for i in range(len(term) - size + 1)] if len(term) >= 3 else [term]
         for piece in pieces:
             if piece not in out:
                 out.append(piece)
@@ -254,7 +257,7 @@ async def search(db: Database, query: str, *, limit: int = 10, offset: int = 0) 
         raise QueryTooLongError(f"query too long: {len(query)} characters, at most {MAX_QUERY_CHARS}")
     limit = max(0, min(limit, MAX_LIMIT))
     offset = max(0, offset)
-    terms = query_terms(query)[:MAX_TERMS]
+    terms = query_terms(formula_query(query))[:MAX_TERMS]
     if not terms or limit == 0:
         return []
     wanted = offset + limit

@@ -419,20 +419,6 @@ class SubscriberStore:
         )
         return await self._many(sql, {"after": after_id, "key": series_key, "limit": limit})
 
-    async def due_digests(self, hour: int, weekday: int, after_id: int, limit: int) -> list[Subscriber]:
-        """Reachable readers with any follow whose digest falls at `hour` on `weekday` (0 = Monday): daily
-        ones at that hour, weekly ones at that hour and day. Keyset pagination by id like
-        `matching_instant`; whether one was already sent is the caller's (see `last_digest_at`)."""
-        _check_settings("daily", hour, weekday)
-        sql = (
-            f"SELECT {_COLUMNS} FROM subscribers r WHERE id > :after AND {_REACHABLE} "
-            "AND ((mode = 'daily' AND digest_hour = :hour) "
-            "OR (mode = 'weekly' AND digest_hour = :hour AND digest_day = :day)) "
-            "AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = r.id) "
-            "ORDER BY id LIMIT :limit"
-        )
-        return await self._many(sql, {"after": after_id, "hour": hour, "day": weekday, "limit": limit})
-
     async def add_many(self, chat_ids: Sequence[int], *, lang: str, now: datetime) -> None:
         """Private-chat readers following everything, in bulk (imports and benchmarks); known chats kept."""
         stamp = iso(now)

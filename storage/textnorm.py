@@ -44,6 +44,7 @@ from archive.latex import render_math, split_math
 __all__ = [
     "CJK_CLASS",
     "address_hash",
+    "formula_query",
     "index_text",
     "is_cjk",
     "normalize",
@@ -88,6 +89,33 @@ def is_cjk(char: str) -> bool:
     return _CJK_CHAR.fullmatch(char) is not None
 
 
+def _is_script(char: str) -> bool:
+    """Whether a character is written raised or lowered (`ᵀ`, `²`, `ₙ`): NFKC folds it to a plain one."""
+    return unicodedata.decomposition(char).startswith(("<super>", "<sub>"))
+
+
+# Superscript and subscript characters, for `_bases`: tested once per character met.
+_SCRIPTS = re.compile(
+    "[" + "".join(re.escape(chr(c)) for c in range(0x80, 0x2100) if _is_script(chr(c))) + "]"
+)
+
+
+def _bases(text: str) -> list[str]:
+    """The words of a formula less their raised and lowered parts: `QKᵀ` (indexed `qkt`) is also `qk`.
+
+    A reader types a formula as `QK^T`, `QK^\\top`, `QKᵀ` or just `QK`; the first three fold to `qkt`, and
+    this second token lets the last find it too."""
+    if not _SCRIPTS.search(text):
+        return []
+    plain = {m.group() for m in _UNIT.finditer(normalize(text)) if m.group("cjk") is None}
+    stripped = _SCRIPTS.sub(" ", text)
+    return [
+        word
+        for m in _UNIT.finditer(normalize(stripped))
+        if m.group("cjk") is None and (word := m.group()) not in plain
+    ]
+
+
 def index_text(text: str | None) -> str:
     """The space-separated tokens FTS5 indexes for a title or body (see the module docstring)."""
     if not text:
@@ -99,6 +127,8 @@ def index_text(text: str | None) -> str:
             tokens.append(match.group())
         else:
             tokens.extend(run[i : i + 2] for i in range(len(run)))
+    # After every other token: a CJK phrase is a run of consecutive tokens, which these never split.
+    tokens.extend(dict.fromkeys(_bases(str(text))))
     return " ".join(tokens)
 
 
@@ -142,6 +172,17 @@ def term_spans(text: str, terms: Sequence[tuple[str, ...]]) -> list[tuple[int, i
         if _is_whole(flat, start, end):
             found.append((owner[start], owner[end - 1] + 1))
     return found
+
+
+# A query that looks like LaTeX (`QK^T`, `QK^\\top`, `W_q`, `\\alpha`) is read as the formula it spells;
+# `decoder_only` is no formula (an underscore before a whole word stays a separator).
+_LATEX_LIKE = re.compile(r"[\\^]|_(?:\{|[A-Za-z0-9](?![A-Za-z0-9]))")
+
+
+def formula_query(query: str) -> str:
+    """A query as the index reads formulas: with LaTeX markup it is rendered first, as the posts' formulas
+    are (`QK^\\top` reads `QKᵀ`, a search for `qkt`), so a formula is found however the reader types it."""
+    return _formula(query, False) if _LATEX_LIKE.search(query) else query
 
 
 def query_terms(query: str) -> list[tuple[str, ...]]:

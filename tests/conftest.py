@@ -92,3 +92,14 @@ def _logging_as_it_was() -> Iterator[None]:
         root.setLevel(level)
         for name, saved in levels.items():
             logging.getLogger(name).setLevel(saved)
+
+
+@pytest.fixture(autouse=True)
+def _umask_as_it_was() -> Iterator[None]:
+    """Put the umask back after each test: an in-process `main()` sets 077 for everything it creates."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(mask)

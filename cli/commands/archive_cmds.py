@@ -141,7 +141,9 @@ async def cmd_series(args: argparse.Namespace, app: App) -> int:
         return 0
     lookup = await app.services.archive.find_series(args.name)
     if lookup.match is SeriesMatch.NOT_FOUND:
-        raise UsageError(f"no series matches {args.name!r}; `kexue-notifier series` lists them")
+        guess = "; ".join(s.name for s in lookup.suggestions)
+        hint = f"; did you mean: {guess}?" if guess else ""
+        raise UsageError(f"no series matches {args.name!r}{hint} (`kexue-notifier series` lists them)")
     if lookup.match is SeriesMatch.AMBIGUOUS:
         names = "; ".join(s.name for s in lookup.candidates)
         raise UsageError(f"{args.name!r} is ambiguous: {names}")

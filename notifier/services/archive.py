@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from enum import Enum
 
 from archive.identity import series_lookup_key as lookup_key
+from archive.lookup import match_names
 from digest.model import PostItem, build_item
 from digest.selection import DigestBuilder
 from notifier.config import Config
 from notifier.errors import InvalidRequest
 from storage.db import Database
 from storage.posts import SeriesSummary, StoredPost
-from storage.search import MAX_LIMIT, QueryTooLongError, SearchHit, search
+from storage.search import MAX_LIMIT, MAX_QUERY_CHARS, QueryTooLongError, SearchHit, search
 from storage.subscribers import (
     SeriesRef,
 )
@@ -50,6 +51,8 @@ class SeriesLookup:
     match: SeriesMatch
     detail: SeriesDetail | None = None
     candidates: tuple[SeriesSummary, ...] = ()
+    # NOT_FOUND only: the closest names within a typo or two, for a "did you mean" (never acted on unasked).
+    suggestions: tuple[SeriesSummary, ...] = ()
 
 
 def missing_parts(posts: Sequence[StoredPost]) -> list[int]:
@@ -85,8 +88,9 @@ class ArchiveService:
             raise InvalidRequest(f"the count must be from 1 to {MAX_LIMIT}")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidRequest(f"the offset must be from 0 to {MAX_OFFSET}")
+        # A pasted paragraph is searched by its first MAX_QUERY_CHARS characters rather than refused.
         try:
-            return await search(self.db, query, limit=limit, offset=offset)
+            return await search(self.db, query[:MAX_QUERY_CHARS], limit=limit, offset=offset)
         except QueryTooLongError as exc:
             raise InvalidRequest(str(exc)) from None
 
@@ -95,22 +99,22 @@ class ArchiveService:
         return await read_stores(self.db).posts.series_summaries()
 
     async def find_series(self, name: str) -> SeriesLookup:
-        """A series by any spelling of its name or a unique prefix of it."""
-        wanted = lookup_key(name)
-        if not wanted:
+        """A series by any part of its name, spaced and punctuated any way; a name that matches none gets
+        the closest names within a typo or two as `suggestions` (archive/lookup.py)."""
+        if not lookup_key(name):
             raise InvalidRequest("the series name is empty")
         reads = read_stores(self.db)
         summaries = await reads.posts.series_summaries()
-        keys = {s.key: lookup_key(s.key) for s in summaries}
-        exact = [s for s in summaries if keys[s.key] == wanted]
-        matches = exact or [s for s in summaries if keys[s.key].startswith(wanted)]
-        if not matches:
+        matches = match_names(name, [s.key for s in summaries])
+        chosen = [summaries[i] for i in matches.indexes]
+        if matches.how == "typo":
+            return SeriesLookup(SeriesMatch.NOT_FOUND, suggestions=tuple(chosen))
+        if not chosen:
             return SeriesLookup(SeriesMatch.NOT_FOUND)
-        if len(matches) > 1:
-            return SeriesLookup(SeriesMatch.AMBIGUOUS, candidates=tuple(matches))
-        chosen = matches[0]
-        posts = await reads.posts.series_posts(chosen.key)
-        return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(chosen, posts, missing_parts(posts)))
+        if len(chosen) > 1:
+            return SeriesLookup(SeriesMatch.AMBIGUOUS, candidates=tuple(chosen))
+        posts = await reads.posts.series_posts(chosen[0].key)
+        return SeriesLookup(SeriesMatch.FOUND, SeriesDetail(chosen[0], posts, missing_parts(posts)))
 
     async def post_by_key(self, pk: int) -> StoredPost | None:
         """The stored post with this row key (a notification's button names its post so)."""

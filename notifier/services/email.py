@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Literal
 
@@ -55,6 +55,10 @@ def _link_state(email: EmailAddress) -> LinkState:
     if email.status == "confirmed":
         return LinkState.CONFIRMED
     return LinkState.PENDING if email.status == "pending" else LinkState.UNSUBSCRIBED
+
+
+# The sign-up limits count events of the last day; a second day covers a clock that moved back.
+EVENTS_KEPT = timedelta(days=2)
 
 
 class EmailService:
@@ -159,3 +163,8 @@ class EmailService:
         """`/email off`: unsubscribe what this chat confirmed, withdraw what it asked for. How many were
         receiving the weekly email."""
         return await self.signups.off(chat_id)
+
+    async def forget_old_events(self) -> int:
+        """Drop the sign-up events no daily limit looks at any more (older than two days); how many."""
+        async with unit_of_work(self.db) as uow:
+            return await uow.emails.prune_events(self.clock() - EVENTS_KEPT)

@@ -1,4 +1,5 @@
-"""The core's one road to Telegram: the only code in notifier/ that imports aiogram.
+"""The core's one road to Telegram: the only code in notifier/ that imports aiogram (import it lazily: the
+aiogram models take seconds to load, for nothing without a bot).
 
 `make_bot` builds the one Bot; `Telegram` sends (rich or HTML, refusals remembered); `Budget` paces every
 call that sends; failures leave as plain `Failure` data in `TelegramFailed`.
@@ -6,18 +7,18 @@ call that sends; failures leave as plain `Failure` data in `TelegramFailed`.
 
 from notifier.telegram.budget import Budget, StaleReply, answering_since, bulk
 from notifier.telegram.client import (
+    BotUnauthorized,
+    BotUnreachable,
     DbRefusals,
-    Identity,
     Telegram,
-    TokenRefused,
     make_bot,
     markup_of,
     who_am_i,
 )
 from notifier.telegram.failures import (
-    BadToken,
     Failure,
     FailureKind,
+    InvalidToken,
     RedactToken,
     TelegramError,
     TelegramFailed,
@@ -28,13 +29,14 @@ from notifier.telegram.failures import (
 from notifier.telegram.rich import Button, Keyboard, RefusalMemory, RichMessage
 
 __all__ = [
-    "BadToken",
+    "BotUnauthorized",
+    "BotUnreachable",
     "Budget",
     "Button",
     "DbRefusals",
     "Failure",
     "FailureKind",
-    "Identity",
+    "InvalidToken",
     "Keyboard",
     "RedactToken",
     "RefusalMemory",
@@ -43,7 +45,6 @@ __all__ = [
     "Telegram",
     "TelegramError",
     "TelegramFailed",
-    "TokenRefused",
     "answering_since",
     "bulk",
     "classify",

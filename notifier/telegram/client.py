@@ -9,20 +9,25 @@ redacted), so the rest of the core never meets an aiogram type.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramBadRequest,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage, LinkPreviewOptions
 from aiogram.utils.token import TokenValidationError
 
+from notifier.config import TelegramConfig
 from notifier.telegram.budget import Budget
 from notifier.telegram.failures import (
     CALL_ERRORS,
-    BadToken,
+    InvalidToken,
     TelegramError,
     TelegramFailed,
     classify,
@@ -35,21 +40,21 @@ from storage.uow import read_stores, unit_of_work
 log = logging.getLogger(__name__)
 
 
-def make_bot(token: str, api_base: str, *, budget: Budget | None = None) -> Bot:
-    """The aiogram Bot on `api_base`: HTML by default, link previews off (a list of posts has many).
+def make_bot(config: TelegramConfig, *, budget: Budget | None = None) -> Bot:
+    """The aiogram Bot at TELEGRAM_API_BASE: HTML by default, link previews off (a list of posts has many).
 
-    With a `budget`, every call that sends waits its turn in it (see notifier.telegram.budget).
-    Raises BadToken when `token` is not shaped like a bot token.
+    With a `budget`, every call that sends waits its turn in it (see notifier.telegram.budget). Raises
+    InvalidToken when the token cannot be a bot token. The caller closes `bot.session`.
     """
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(config.api_base))
     try:
         bot = Bot(
-            token,
+            config.token,
             session=session,
             default=DefaultBotProperties(parse_mode="HTML", link_preview_is_disabled=True),
         )
-    except TokenValidationError as exc:
-        raise BadToken("TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters)") from exc
+    except TokenValidationError:
+        raise InvalidToken("TELEGRAM_BOT_TOKEN is not a bot token (digits, a colon, then letters)") from None
     if budget is not None:
         session.middleware(budget.middleware)
     return bot
@@ -226,27 +231,28 @@ class Telegram:
         return ids
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who the bot is (getMe)."""
-
-    id: int
-    name: str
+class BotUnauthorized(TelegramError):
+    """The Bot API refused the token (401): revoked or mistyped."""
 
 
-class TokenRefused(TelegramError):
-    """The Bot API answered 401: the token was revoked or mistyped."""
+class BotUnreachable(TelegramError):
+    """The Bot API could not be asked or did not answer as one: the message is one line, token-free."""
 
 
-async def who_am_i(token: str, api_base: str, *, timeout: float) -> Identity:
-    """getMe with a short-lived Bot; raises BadToken, TokenRefused or TelegramFailed."""
-    bot = make_bot(token, api_base)
+async def who_am_i(config: TelegramConfig, timeout: float) -> tuple[str, int]:
+    """getMe with this configuration: the bot's @name (or first name) and id.
+
+    Raises InvalidToken, BotUnauthorized or BotUnreachable."""
+    bot = make_bot(config)
     try:
         me = await bot.get_me(request_timeout=int(max(1, timeout)))
-    except TelegramUnauthorizedError as exc:
-        raise TokenRefused(redact(exc.message, token)) from exc
-    except CALL_ERRORS as exc:
-        raise TelegramFailed(classify(exc, token)) from exc
+    except TelegramUnauthorizedError:
+        raise BotUnauthorized("401 Unauthorized") from None
+    except (AiogramError, OSError, TimeoutError, ValueError) as exc:
+        # One line, however long the answer was (an HTML page where JSON belongs is all in the error).
+        reason = " ".join(redact(str(exc), config.token).split())
+        reason = reason if len(reason) <= 160 else reason[:160] + "…"
+        raise BotUnreachable(f"{type(exc).__name__}: {reason}") from None
     finally:
         await bot.session.close()
-    return Identity(me.id, me.username or me.first_name)
+    return (f"@{me.username}" if me.username else me.first_name), me.id

@@ -35,7 +35,7 @@ class TelegramError(NotifierError):
     """Root of the Telegram adapter's errors."""
 
 
-class BadToken(TelegramError):
+class InvalidToken(TelegramError, ValueError):
     """TELEGRAM_BOT_TOKEN is not shaped like a bot token (digits, a colon, then letters)."""
 
 

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate
-from bot.app import BotRunner, build_dispatcher, make_bot
-from bot.config import BotConfig
+from bot.app import BotRunner, build_dispatcher
 from notifier.bootstrap import App, open_app
+from notifier.config import TelegramConfig
 from notifier.settings import Settings
+from notifier.telegram import make_bot
 from tests.support.bot_api import BotApiServer, User
 from tests.support.store import seed
 
@@ -54,7 +55,7 @@ class Harness:
     api: BotApiServer
     app: App
     runner: BotRunner
-    config: BotConfig
+    config: TelegramConfig
 
     def user(self, lang: str | None = "zh-hans", **kwargs: object) -> User:
         """A new user of the given Telegram language."""
@@ -91,7 +92,9 @@ async def running(
     api: BotApiServer, app: App, *, flood_limit: int = 20, rich: bool = True
 ) -> AsyncIterator[Harness]:
     """The bot long-polling `api` until the test ends."""
-    config = BotConfig(token=api.token, api_base=api.base_url, admin_ids=frozenset({ADMIN_ID}), rich=rich)
+    config = TelegramConfig(
+        token=api.token, api_base=api.base_url, admin_ids=frozenset({ADMIN_ID}), rich=rich
+    )
     bot = make_bot(config)
     dp = build_dispatcher(app, config, flood_limit=flood_limit)
     runner = BotRunner(app, config, bot=bot, dp=dp)

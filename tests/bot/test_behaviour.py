@@ -9,9 +9,10 @@ import logging
 import pytest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.app import BotRunner, make_bot
-from bot.config import BotConfig
+from bot.app import BotRunner
 from notifier.bootstrap import App
+from notifier.config import TelegramConfig
+from notifier.telegram import make_bot
 from tests.bot.conftest import ADMIN_ID, Harness, running
 from tests.support.bot_api import BotApiServer, Fault, User
 
@@ -163,7 +164,7 @@ async def test_a_handler_error_is_logged_with_its_update_id_and_the_user_gets_an
 
 
 async def test_two_processes_on_one_database_long_poll_one_at_a_time(bot_api: BotApiServer, app: App) -> None:
-    config = BotConfig(token=bot_api.token, api_base=bot_api.base_url, admin_ids=frozenset({ADMIN_ID}))
+    config = TelegramConfig(token=bot_api.token, api_base=bot_api.base_url, admin_ids=frozenset({ADMIN_ID}))
     first = BotRunner(app, config, bot=make_bot(config), lease_ttl=1.5)
     second = BotRunner(app, config, bot=make_bot(config), lease_ttl=1.5)
     first.start_polling(polling_timeout=1)

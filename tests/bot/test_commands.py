@@ -212,3 +212,27 @@ async def test_unknown_commands_get_a_helpful_line_and_text_is_a_search(harness:
     assert "/help lists what I can do" in await harness.ask(reader, "/frobnicate")
     assert "我不认识这个命令" in await harness.ask(harness.user("zh"), "/frobnicate")
     assert (await harness.ask(reader, "MoE")).startswith("Search: MoE")
+
+
+async def test_a_series_is_found_by_any_part_and_a_typo_gets_did_you_mean_buttons(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("zh")
+    # Any part of the name, spaced and punctuated any way.
+    assert "低秩近似之路（一）" in await harness.ask(reader, "/series 近似 之路：")
+    api.send_text(reader, None, "/series 低秩近拟之路")
+    guess = await api.wait_for_message(reader.id)
+    assert "没有系列匹配" in guess.plain and "你是不是要找" in guess.plain and "低秩近似之路" in guess.plain
+    refs = await harness.app.services.archive.series_refs()
+    low_rank = next(ref for ref in refs.values() if ref.name.startswith("低秩"))
+    # The suggestion is a button: nothing is followed until the reader presses it.
+    assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
+    api.press_button(reader, guess, f"r:1:{low_rank.id}")
+    assert "低秩近似之路（一）" in (await api.wait_for_message(reader.id)).plain
+    nonsense = await harness.ask(harness.user("en"), "/series 量子引力的弦论")
+    assert "No series matches" in nonsense and "Did you mean" not in nonsense
+
+
+async def test_a_pasted_paragraph_is_searched_by_its_start_and_answered_in_chinese(harness: Harness) -> None:
+    reader = harness.user("zh")
+    text = await harness.ask(reader, "/search 低秩近似 " + "这是一段很长的粘贴文字" * 24)
+    assert "query too long" not in text and "无法执行" not in text
+    assert "低秩近似之路" in text

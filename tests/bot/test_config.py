@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import BotConfig
+from notifier.config import TelegramConfig
 from notifier.settings import Settings
 from tests.bot.conftest import clean_env
 
 
 def test_no_token_means_no_bot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clean_env(monkeypatch, tmp_path)
-    assert BotConfig.from_settings(Settings()) is None
+    assert TelegramConfig.from_settings(Settings()) is None
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "   ")
-    assert BotConfig.from_settings(Settings()) is None
+    assert TelegramConfig.from_settings(Settings()) is None
 
 
 def test_the_bot_settings_by_their_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_the_bot_settings_by_their_names(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("WEBHOOK_SECRET", "hush")
     monkeypatch.setenv("TELEGRAM_RICH", "false")
     settings = Settings()
-    config = BotConfig.from_settings(settings)
+    config = TelegramConfig.from_settings(settings)
     assert config is not None
     assert config.token == "42:SECRET-token" and config.api_base == "http://127.0.0.1:8081"
     assert config.admin_ids == {1, 22, 333} and config.channel_id == "@kexue_channel"

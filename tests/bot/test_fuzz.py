@@ -18,9 +18,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archive.model import Post, PostDate
-from bot.app import build_dispatcher, make_bot
-from bot.config import BotConfig
+from bot.app import build_dispatcher
 from notifier.bootstrap import App
+from notifier.config import TelegramConfig
+from notifier.telegram import make_bot
 from tests.bot.conftest import ADMIN_ID, NOW
 from tests.support.bot_api import NOT_MODIFIED, BotApiServer, Call, Chat, SentMessage, User
 from tests.support.store import seed
@@ -195,7 +196,7 @@ class Fuzzed:
 async def fuzzed(bot_api: BotApiServer, app: App, errors: list[logging.LogRecord]) -> AsyncIterator[Fuzzed]:
     """The bot over the seeded archive, with messages carrying every kind of button to press."""
     await seed(app.db, SERIES_POSTS, now=NOW)
-    config = BotConfig(
+    config = TelegramConfig(
         token=bot_api.token, api_base=bot_api.base_url, admin_ids=frozenset({ADMIN_ID}), rich=True
     )
     bot = make_bot(config)

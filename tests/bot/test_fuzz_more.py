@@ -39,8 +39,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from bot.app import BotRunner
-from bot.config import BotConfig
 from bot.webhook import WebhookHandler
+from notifier.config import TelegramConfig
 from tests.bot import test_fuzz as first_pass
 from tests.bot.test_fuzz import CASE_BOUND, PIECES, Fuzzed, texts
 from tests.bot.test_webhook import free_port
@@ -158,7 +158,7 @@ class Hook:
 async def hook(fuzzed: Fuzzed, tmp_path: Path) -> AsyncIterator[Hook]:
     """The webhook served and registered with Telegram (the local Bot API), over the first pass's world."""
     port = free_port()
-    config = BotConfig(
+    config = TelegramConfig(
         token=fuzzed.api.token,
         api_base=fuzzed.api.base_url,
         webhook_url=f"https://bot.example.org{HOOK_PATH}",

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiogram import Bot
 
-from bot.app import make_bot
-from bot.config import BotConfig
 from bot.middlewares import GroupAdmins, Standing
+from notifier.config import TelegramConfig
+from notifier.telegram import make_bot
 from tests.bot.conftest import Harness
 from tests.support.bot_api import BotApiServer, Fault, User
 
@@ -137,7 +137,7 @@ class ManualClock:
 @pytest.fixture
 async def bot(bot_api: BotApiServer) -> AsyncIterator[Bot]:
     """The bot's aiogram Bot, talking to the local Bot API."""
-    made = make_bot(BotConfig(token=bot_api.token, api_base=bot_api.base_url))
+    made = make_bot(TelegramConfig(token=bot_api.token, api_base=bot_api.base_url))
     try:
         yield made
     finally:

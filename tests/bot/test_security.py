@@ -6,8 +6,8 @@ import asyncio
 import time
 
 from bot.app import BotRunner
-from bot.config import BotConfig
 from notifier.bootstrap import App
+from notifier.config import TelegramConfig
 from tests.bot.conftest import ADMIN_ID, Harness
 from tests.bot.test_webhook import free_port
 from tests.support.bot_api import BotApiServer
@@ -44,7 +44,7 @@ async def test_inline_queries_are_under_flood_control(harness: Harness) -> None:
 
 async def test_the_webhook_drops_a_request_that_dribbles_in(bot_api: BotApiServer, app: App) -> None:
     port = free_port()
-    config = BotConfig(
+    config = TelegramConfig(
         token=bot_api.token,
         api_base=bot_api.base_url,
         webhook_url="https://bot.example.org/hook",

@@ -7,8 +7,8 @@ import socket
 import aiohttp
 
 from bot.app import BotRunner
-from bot.config import BotConfig
 from notifier.bootstrap import App
+from notifier.config import TelegramConfig
 from tests.support.bot_api import BotApiServer
 
 
@@ -23,7 +23,7 @@ async def test_webhook_checks_the_secret_token_and_answers_through_the_api(
     bot_api: BotApiServer, app: App
 ) -> None:
     port = free_port()
-    config = BotConfig(
+    config = TelegramConfig(
         token=bot_api.token,
         api_base=bot_api.base_url,
         webhook_url="https://bot.example.org/telegram/hook",

@@ -8,7 +8,7 @@ import os
 import signal
 import sqlite3
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -187,3 +187,19 @@ async def test_a_slow_crawl_never_delays_or_skips_polls(tmp_path: Path, blog_ser
     assert crawl_started and "(baseline)" in log
     assert "maximum number of running instances" not in log and "skipped" not in log
     assert "Traceback" not in log
+
+
+async def test_maintenance_forgets_the_sign_up_events_no_limit_counts_any_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEXUE_SOURCES", "")
+    monkeypatch.setenv("READERS_REFRESH_DAYS", "0")
+    async with open_app(Settings(), db_path=str(tmp_path / "k.sqlite3")) as app:
+        now = app.clock()
+        async with app.uow() as uow:
+            await uow.meta.put("backfill_completed_at", now.isoformat())
+            await uow.emails.record_event("signup_ip", "203.0.113.9", now - timedelta(days=3))
+            await uow.emails.record_event("signup_ip", "203.0.113.9", now - timedelta(hours=1))
+        await Jobs(app).maintenance()
+        reads = app.reads.emails
+        assert await reads.count_events("signup_ip", "203.0.113.9", now - timedelta(days=30)) == 1

@@ -77,7 +77,8 @@ def test_the_drawing_is_cached_by_the_hash_of_its_source() -> None:
     "source",
     [
         r"\det\begin{pmatrix}a & b\\ c & d\end{pmatrix}",
-        r"\begin{aligned} f(x) &= x^2 \\ &= y \end{aligned}",
+        r"\begin{array}{cc} 1 & 2 \\ 3 & 4 \end{array}",
+        r"\begin{aligned} \begin{pmatrix} 1 \end{pmatrix} &= x \end{aligned}",
         r"\text{损失} = \ell(x)",
         r"\undefinedcommand{x}",
         r"\frac{a}{",
@@ -116,3 +117,28 @@ def test_importing_the_application_loads_no_drawing_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_equation_labels_and_tags_are_dropped_not_refused() -> None:
+    labelled = draw(r"\mathbb{E}[x^2] = \sigma^2 \label{eq:var}", display=True)
+    plain = draw(r"\mathbb{E}[x^2] = \sigma^2", display=True)
+    assert labelled is not None and plain is not None and labelled.png == plain.png
+    assert draw(r"y = 2x \tag{3}") is not None and draw(r"y = 2x \nonumber") is not None
+
+
+def test_an_aligned_environment_is_drawn_row_by_row_lined_up_at_the_relation() -> None:
+    rows = draw(
+        r"\begin{aligned} f(x) &= (x+1)^2 \\ &= x^2 + 2x + 1 \\[2pt] &\geq 0 \end{aligned}", display=True
+    )
+    one = draw(r"f(x) = (x+1)^2", display=True)
+    assert rows is not None and one is not None
+    assert rows.height > 2.5 * one.height and rows.width >= one.width
+    image = _decode(rows.png)
+    alpha = image.getchannel("A")
+    # The second and third rows start right of the first (they line up at "=", after "f(x)").
+    third = alpha.crop((0, rows.height * 3 // 4, rows.width, rows.height))
+    first = alpha.crop((0, 0, rows.width, rows.height // 4))
+    assert (third.getbbox() or (0,))[0] > (first.getbbox() or (0,))[0] + 10
+    gathered = draw(r"\begin{gathered} a = b \\ \sum_i x_i = 1 \end{gathered}", display=True)
+    assert gathered is not None and gathered.height > one.height
+    assert draw(r"\begin{aligned}" + r"a &= b \\" * 20 + r"\end{aligned}", display=True) is None

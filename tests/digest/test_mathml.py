@@ -38,7 +38,7 @@ def test_display_formulas_and_matrices_convert() -> None:
     [
         r"\unknownmacro{x} + 1",
         r"\frac{a}{",
-        r"\begin{aligned} a &= b \\ c &= d \end{aligned}",
+        r"a & b",
         "",
         "x" * 3000,
     ],
@@ -71,3 +71,15 @@ def test_bold_letters_are_written_in_unicode_bold_for_engines_that_ignore_mathva
     assert "𝑾" in markup and "𝜶" in markup and "𝐱" in markup and "mathvariant" not in markup
     assert styled("h", "italic") == "ℎ" and styled("Ω9", "bold") == "𝛀𝟗" and styled("?", "bold") is None
     assert styled("x", "fraktur") is None
+
+
+def test_the_blog_display_environments_convert_and_labels_are_dropped() -> None:
+    aligned = to_mathml(r"\begin{aligned} f(x) &= x^2 + 1 \\ &\geq 1 \end{aligned}\label{eq:f}", display=True)
+    assert aligned is not None and "label" not in aligned and "eq:f" not in aligned
+    root = ET.fromstring(aligned)
+    assert len(root.findall(f".//{M}mtr")) == 2
+    assert [td.get("columnalign") for td in root.findall(f".//{M}mtr")[0]] == ["right", "left"]
+    cases = to_mathml(r"|x| = \begin{cases} x & x \geq 0 \\ -x & x < 0 \end{cases}")
+    assert cases is not None and len(ET.fromstring(cases).findall(f".//{M}mtd")) == 4
+    assert to_mathml(r"\{x_i\}_{i=1}^n") is not None
+    assert to_mathml(r"x = 1 \tag{2}\nonumber") is not None

@@ -18,6 +18,7 @@ from archive.identity import series_key
 from archive.model import Post, PostDate
 from archive.series import detect_series
 from digest.render import Renderer
+from notifier.config import TelegramConfig
 from notifier.delivery import ChatLimits, Sender
 from notifier.digests import due_moment, enqueue_due_digests, period_item
 from notifier.telegram import Telegram, make_bot
@@ -107,7 +108,7 @@ async def settled(db: Database) -> bool:
 @asynccontextmanager
 async def sending(db: Database, server: BotApiServer, **options: Any) -> AsyncIterator[Sender]:
     """A running sender against the local Bot API, rates scaled up so tests take milliseconds."""
-    bot = make_bot(server.token, server.base_url)
+    bot = make_bot(TelegramConfig(server.token, server.base_url))
     settings: dict[str, Any] = {
         "db": db,
         "telegram": Telegram(bot, rich=bool(options.get("rich", False))),

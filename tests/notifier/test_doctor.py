@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from pydantic import SecretStr
 
-from notifier.config import Config, MailConfig
+from notifier.config import Config, MailConfig, TelegramConfig
 from notifier.ops import SmtpLogin, check_bot, check_smtp, check_source, doctor, smtp_of
 from storage.db import database
 from tests.cli.test_main import Cli
@@ -98,19 +98,15 @@ async def test_a_file_source_must_be_readable(tmp_path: Path) -> None:
 
 async def test_the_bot_token_is_checked_with_getme(bot_api: BotApiServer) -> None:
     assert (await check_bot(config())).status == "off"
-    good = await check_bot(
-        config(telegram_token=SecretStr(bot_api.token), telegram_api_base=bot_api.base_url)
-    )
+    good = await check_bot(config(telegram=TelegramConfig(token=bot_api.token, api_base=bot_api.base_url)))
     assert good.status == "ok" and f"(id {bot_api.bot.id})" in good.detail
     wrong = "987654321:AAHwrong-token-entirely_kexue-notifier"
-    bad = await check_bot(config(telegram_token=SecretStr(wrong), telegram_api_base=bot_api.base_url))
+    bad = await check_bot(config(telegram=TelegramConfig(token=wrong, api_base=bot_api.base_url)))
     assert bad.failed and "401 Unauthorized" in bad.detail and wrong not in bad.detail
-    garbled = await check_bot(
-        config(telegram_token=SecretStr("not a token"), telegram_api_base=bot_api.base_url)
-    )
+    garbled = await check_bot(config(telegram=TelegramConfig(token="not a token", api_base=bot_api.base_url)))
     assert garbled.failed and "@BotFather" in garbled.detail
     gone = await check_bot(
-        config(telegram_token=SecretStr(bot_api.token), telegram_api_base=f"http://127.0.0.1:{dead_port()}"),
+        config(telegram=TelegramConfig(token=bot_api.token, api_base=f"http://127.0.0.1:{dead_port()}")),
         timeout=2,
     )
     assert gone.failed and "check TELEGRAM_API_BASE" in gone.detail and bot_api.token not in gone.detail
@@ -133,6 +129,7 @@ async def test_the_smtp_login_is_tried_only_when_smtp_host_is_set(smtp_server: i
     assert login == SmtpLogin("127.0.0.1", smtp_server, "none", USER, SecretStr(PASSWORD))
     ok = await check_smtp(login)
     assert ok.status == "ok" and PASSWORD not in ok.detail
+    assert "plaintext" in ok.detail  # the login works, and the password crossed in the clear
     wrong = await check_smtp(dataclasses.replace(login, password=SecretStr("guess")))
     assert wrong.failed and "check SMTP_USER and SMTP_PASSWORD" in wrong.detail
     no_tls = await check_smtp(dataclasses.replace(login, security="starttls"))

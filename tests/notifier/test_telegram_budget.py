@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from notifier.config import TelegramConfig
 from notifier.telegram import Budget, StaleReply, answering_since, bulk, make_bot
 from tests.support.bot_api import BotApiServer, Fault, RateLimits
 
@@ -16,7 +17,7 @@ async def test_sixty_replies_to_sixty_chats_keep_the_global_rate_and_get_no_429(
     bot_api: BotApiServer,
 ) -> None:
     bot_api.rate_limits = RateLimits()
-    bot = make_bot(bot_api.token, bot_api.base_url, budget=Budget(30.0))
+    bot = make_bot(TelegramConfig(bot_api.token, bot_api.base_url), budget=Budget(30.0))
     try:
         started = bot_api.clock()
         await asyncio.gather(*(bot.send_message(1000 + n, f"hello {n}") for n in range(60)))
@@ -31,7 +32,7 @@ async def test_sixty_replies_to_sixty_chats_keep_the_global_rate_and_get_no_429(
 
 async def test_a_chats_calls_keep_their_order_and_its_pace(bot_api: BotApiServer) -> None:
     bot_api.rate_limits = RateLimits()
-    bot = make_bot(bot_api.token, bot_api.base_url, budget=Budget(30.0))
+    bot = make_bot(TelegramConfig(bot_api.token, bot_api.base_url), budget=Budget(30.0))
     try:
         # Started together, in this order.
         await asyncio.gather(*(bot.send_message(77, f"part {n}") for n in range(3)))
@@ -44,7 +45,7 @@ async def test_a_chats_calls_keep_their_order_and_its_pace(bot_api: BotApiServer
 
 
 async def test_replies_go_before_the_broadcast_waiting(bot_api: BotApiServer) -> None:
-    bot = make_bot(bot_api.token, bot_api.base_url, budget=Budget(5.0))
+    bot = make_bot(TelegramConfig(bot_api.token, bot_api.base_url), budget=Budget(5.0))
 
     async def broadcast(n: int) -> None:
         with bulk():
@@ -65,7 +66,7 @@ async def test_replies_go_before_the_broadcast_waiting(bot_api: BotApiServer) ->
 
 
 async def test_a_429_makes_a_reply_wait_and_go_again(bot_api: BotApiServer) -> None:
-    bot = make_bot(bot_api.token, bot_api.base_url, budget=Budget(30.0))
+    bot = make_bot(TelegramConfig(bot_api.token, bot_api.base_url), budget=Budget(30.0))
     bot_api.fail(Fault.too_many_requests(1), chat_id=55, methods=["sendMessage"], times=2)
     try:
         sent = await bot.send_message(55, "patience")
@@ -85,7 +86,7 @@ async def test_a_reply_past_its_deadline_is_dropped_once_logged_and_counted(
         counted.append(1)
 
     budget = Budget(30.0, reply_deadline=1.0, on_stale=count)
-    bot = make_bot(bot_api.token, bot_api.base_url, budget=budget)
+    bot = make_bot(TelegramConfig(bot_api.token, bot_api.base_url), budget=budget)
     bot_api.fail(Fault.too_many_requests(5), chat_id=56, methods=["sendMessage"])
     caplog.set_level(logging.INFO, logger="notifier.telegram.budget")
     try:

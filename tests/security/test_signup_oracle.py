@@ -73,6 +73,9 @@ async def test_a_telegram_user_cannot_hijack_someone_elses_sign_up(
         web_mail, telegram_mail = _by_origin(smtp)
         assert await web.confirm(confirm_link(web_mail)) == 200
         assert address_row(tmp_path, VICTIM) == ("confirmed", None)
+        # Whichever mail the owner opens: the link the attacker asked for no longer links anyone.
+        assert await web.confirm(confirm_link(telegram_mail)) == 200
+        assert address_row(tmp_path, VICTIM) == ("confirmed", None)
         # The attacker's chat sees only what it asked for, still waiting; /email off and /forget touch
         # nothing.
         listing = await ask(bot_api, attacker, "/email")
@@ -169,14 +172,15 @@ async def test_sign_up_answers_are_the_same_for_every_address_state_smtp_slow_or
     async with live_web(tmp_path, env(smtp, SIGNUPS_PER_DAY_TOTAL="1000")) as web:
         states = await _states(web, smtp, tmp_path)
         # A slow server: a mail sent inside the request would show in its time.
-        smtp.delay = 0.4
+        smtp.delay = 1.0
         slow = await _answers(web, states, rounds=4)
         smtp.delay = 0.0
         answers = {(status, page) for results in slow.values() for status, page, _ in results}
         assert len(answers) == 1 and next(iter(answers))[0] == 200
         medians = {state: statistics.median(t for *_, t in results) for state, results in slow.items()}
-        assert max(medians.values()) < 0.3, medians
-        assert max(medians.values()) - min(medians.values()) < 0.1, medians
+        # A second of SMTP inside a request would show; shared CPUs get generous bounds.
+        assert max(medians.values()) < 0.8, medians
+        assert max(medians.values()) - min(medians.values()) < 0.4, medians
         # The server down: the same answer still, and the mails wait in the database.
         port = smtp.port
         await smtp.stop()

@@ -492,9 +492,9 @@ def test_cli_query_is_data_even_when_it_looks_like_an_option(
     with pytest.raises(SystemExit) as exited:
         main(["search", "--json", "--db", str(env)])
     assert exited.value.code == 2 and "required: QUERY" in capsys.readouterr().err
-    assert main(["search", "x" * 201, "--db", str(env)]) == 1
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "at most 200" in err
+    # A pasted paragraph is searched by its first 200 characters, not refused.
+    assert main(["search", "x" * 201, "--db", str(env)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def store_at_version(path: Path, version: int, posts: list[Post]) -> None:
@@ -565,3 +565,30 @@ async def test_a_store_indexed_with_command_names_is_reindexed_readable_on_openi
         assert await ids(db, "softmax") == [] and await in_titles(db, "注意力") == {20001}
         assert await rebuild_index(db) == len(POSTS) + 2
         assert await ids(db, "新摘要") == [20001] and await ids(db, "rank") == [20002]
+
+
+async def test_a_formula_is_found_as_a_reader_types_it(db: Database) -> None:
+    await seeded(db, MATH_POSTS)
+    # `$\boldsymbol{Q}\boldsymbol{K}^{\top}$` reads `QKᵀ`: every way of typing it finds that post first.
+    for typed in ("QK^T", "QK^\\top", "QK^{\\top}", "QKᵀ", "QKT", "QK", "qk"):
+        found = await ids(db, typed)
+        assert found and found[0] == 20001, (typed, found)
+    # A stray letter of a formula is not what the reader asked for: `QK^T` is one term, not `qk` and `t`.
+    assert len(await ids(db, "QK^T")) == 1
+    # Underscores in words stay separators; a subscript is read as one.
+    assert query_terms("decoder_only") == [("decoder",), ("only",)]
+
+
+async def test_nonsense_finds_nothing_and_stray_bigrams_across_words_do_not_count(db: Database) -> None:
+    await seeded(
+        db,
+        [
+            post(30001, "现在的问题", "2024-01-01", "存在性定理的证明。"),
+            post(30002, "不存在的极限", "2024-01-02", "一个数列的极限不存在。"),
+            post(30003, "词向量", "2024-01-03", "词的分布式表示。"),
+        ],
+    )
+    assert await ids(db, "不存在的词语向量空间") == []
+    assert await ids(db, "量子引力的弦论") == []
+    # A long query that holds most of a title in one piece still finds it.
+    assert await ids(db, "不存在的极限值") == [30002]

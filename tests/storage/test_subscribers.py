@@ -191,35 +191,6 @@ async def test_matching_instant_pages_by_id_and_filters_follows_mode_and_blocks(
     assert [s.chat_id for s in first + second] == [everything, other_fan] and third == []
 
 
-async def test_due_digests_by_hour_and_weekday(db: Database) -> None:
-    daily8, weekly_mon8, weekly_sun8, daily9, unfollowing = 201, 202, 203, 204, 205
-    for chat in (daily8, weekly_mon8, weekly_sun8, daily9, unfollowing):
-        await start(db, chat)
-    async with db.transaction() as conn:
-        store = SubscriberStore(conn)
-        for chat, mode, hour, day in (
-            (daily8, "daily", 8, 3),
-            (weekly_mon8, "weekly", 8, 0),
-            (weekly_sun8, "weekly", 8, 6),
-            (daily9, "daily", 9, 0),
-            (unfollowing, "daily", 8, 0),
-        ):
-            await store.set_mode(chat, mode, hour=hour, day=day)  # type: ignore[arg-type]
-            if chat != unfollowing:
-                await store.follow_all(chat, NOW)
-        await store.mark_digest_sent(await reader_id(store, daily8), NOW)
-    reader = SubscriberStore(db.conn)
-    monday = [s.chat_id for s in await reader.due_digests(8, 0, 0, 10)]
-    sunday = [s.chat_id for s in await reader.due_digests(8, 6, 0, 10)]
-    assert monday == [daily8, weekly_mon8] and sunday == [daily8, weekly_sun8]
-    assert [s.chat_id for s in await reader.due_digests(9, 2, 0, 10)] == [daily9]
-    [first] = await reader.due_digests(8, 0, 0, 1)
-    assert first.last_digest_at == NOW
-    assert [s.chat_id for s in await reader.due_digests(8, 0, first.id, 1)] == [weekly_mon8]
-    counts = await reader.counts()
-    assert dict(counts.active) == {"instant": 0, "daily": 3, "weekly": 2} and counts.inactive == 0
-
-
 async def test_migrating_a_group_keeps_follows_settings_and_deliveries(db: Database) -> None:
     moe, _ = await store_series(db)
     await start(db, GROUP, lang="en", chat_type="group")

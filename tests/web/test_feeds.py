@@ -15,11 +15,13 @@ import pytest
 from multidict import CIMultiDict
 from PIL import Image
 
+from archive.model import Post, PostDate
 from tests.digest.atom_check import atom_problems
 from tests.support.formulas import FORMULA_POSTS, FOUR
 from tests.support.mail import BASE_URL, MONDAY, MailWorld
 from tests.support.store import seed
 from web import WebServer, start_web
+from web.feeds import MAX_DRAWN_PER_ENTRY
 
 IMG_TAG = re.compile(r"<img\b[^>]*>")
 ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
@@ -92,6 +94,9 @@ async def test_the_feed_of_new_posts_is_valid_atom_with_drawn_formulas_and_unico
     text_only = re.sub(r"<[^>]+>", "", html)
     assert "\\" not in text_only and "pmatrix" not in html
     assert "det(a, b; c, d) = ad - bc" in text_only
+    # An excerpt without formulas is escaped once, as any other text.
+    plain = parsed.entries[titles.index("When <script>alert(1)</script> & friends")].content[0].value
+    assert "a &lt; b &gt; c" in plain and "&amp;lt;" not in plain
 
 
 async def test_the_feed_answers_304_to_its_etag_and_speaks_english_on_request(
@@ -183,3 +188,16 @@ async def test_the_digest_page_writes_each_formula_as_mathml(
         assert root.tag == MATHML + "math" and root.get("alttext")
     assert any(ET.fromstring(m).find(f".//{MATHML}mtable") is not None for m in maths)
     assert "\\boldsymbol" not in page and "pmatrix" not in page
+
+
+async def test_an_entry_draws_at_most_its_share_of_formulas_and_the_rest_is_text(
+    world: MailWorld, site: tuple[WebServer, aiohttp.ClientSession]
+) -> None:
+    many = " ".join(f"$x_{{{n}}}^2$" for n in range(40))
+    await seed(world.app.db, [Post(10999, "公式很多的一篇", PostDate(2025, 5, 11), excerpt=many)], now=MONDAY)
+    _, body, _ = await _get(site, "/feed.atom")
+    parsed = feedparser.parse(body)
+    (entry,) = [e for e in parsed.entries if e.title == "公式很多的一篇"]
+    html = entry.content[0].value
+    assert len(images_in(html)) == MAX_DRAWN_PER_ENTRY
+    assert "x₃₉²" in re.sub(r"<[^>]+>", "", html)

@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
+from digest.telegram import HtmlParseError, parse_telegram_html
 from tests.support.bot_api.faults import Fault, FaultRule, RateLimits
-from tests.support.bot_api.html import HtmlParseError, parse_telegram_html
 from tests.support.bot_api.models import (
     ANONYMOUS_ADMIN,
     DEFAULT_TOKEN,

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from digest.telegram import decode_attribute
 from tests.support.bot_api.faults import _bad
-from tests.support.bot_api.html import _decode_attribute
 from tests.support.bot_api.models import JSON, RICH_BLOCK_LIMIT, RICH_DEPTH_LIMIT, RICH_TEXT_LIMIT
 
 # -- rich messages --------------------------------------------------------------------------------------
@@ -55,11 +55,11 @@ def _check_rich(value: Any) -> _Rich:
                     "can't parse rich message: "
                     'Can\'t find end tag corresponding to start tag "tg-math-block"'
                 )
-            math = [_decode_attribute(m) for m in _MATH_BLOCK_HTML.findall(text)]
+            math = [decode_attribute(m) for m in _MATH_BLOCK_HTML.findall(text)]
             rest = _MATH_BLOCK_HTML.sub("\0", text)
-            math += [_decode_attribute(m) for m in _MATH_INLINE_HTML.findall(rest)]
-            chars = len(_decode_attribute(_TAG.sub("", text)))
-            pieces = [_decode_attribute(_TAG.sub("", part)).strip() for part in rest.split("\0")]
+            math += [decode_attribute(m) for m in _MATH_INLINE_HTML.findall(rest)]
+            chars = len(decode_attribute(_TAG.sub("", text)))
+            pieces = [decode_attribute(_TAG.sub("", part)).strip() for part in rest.split("\0")]
         else:
             math = list(_MATH_BLOCK_MD.findall(text))
             rest = _MATH_BLOCK_MD.sub("\0", text)

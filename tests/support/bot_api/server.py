@@ -16,6 +16,7 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from digest.telegram import HtmlParseError, parse_telegram_html, utf16_length
 from tests.support.bot_api.faults import (
     Fault,
     FaultRule,
@@ -28,7 +29,6 @@ from tests.support.bot_api.faults import (
     _too_many,
     _Window,
 )
-from tests.support.bot_api.html import HtmlParseError, _utf16, parse_telegram_html
 from tests.support.bot_api.models import (
     _ADMIN_RIGHTS,
     _NOT_BY_DEFAULT,
@@ -318,7 +318,9 @@ class BotApiServer:
             message = self._user_message(user, target, text=text)
         command = re.match(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?", text)
         if command is not None:
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": _utf16(command.group(0))}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_length(command.group(0))}
+            ]
         return self.enqueue({"message": message})
 
     def press_button(self, user: User, message: SentMessage, data: str, *, forged: bool = False) -> JSON:
@@ -1413,7 +1415,7 @@ def _formatted(
         raise _bad("unsupported parse_mode")
     if not plain:
         raise _bad(empty)
-    if _utf16(plain) > limit:
+    if utf16_length(plain) > limit:
         raise _bad(too_long)
     return plain, entities
 
