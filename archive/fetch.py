@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from urllib.request import url2pathname
+from urllib.robotparser import RobotFileParser
 
 import httpx
 
@@ -30,8 +31,8 @@ __all__ = [
     "Fetcher",
     "Validators",
     "backoff_delay",
-    "is_disallowed_path",
     "redact_url",
+    "robots_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ def _default_user_agent() -> str:
 
 
 DEFAULT_USER_AGENT = _default_user_agent()
+# How long a host's robots.txt is trusted before it is read again.
+ROBOTS_TTL = 24 * 3600.0
+# The longest Crawl-delay honoured, in seconds: a larger one would stall a poll for its whole interval.
+MAX_CRAWL_DELAY = 60.0
 
 
 @dataclass(frozen=True)
@@ -120,11 +125,10 @@ def failure_line(source: str, message: str) -> str:
     return message if shown in message else f"{shown}: {message}"
 
 
-def is_disallowed_path(path: str) -> bool:
-    """True for paths under /search/, which the blog's robots.txt forbids."""
-    # Normalise the spellings a redirect or a careless caller could use to sneak past the rule.
-    normal = re.sub(r"/{2,}", "/", unquote(path)).lower()
-    return normal == "/search" or normal.startswith("/search/")
+def robots_path(path: str) -> str:
+    """A path as robots.txt rules are matched against it: percent-escapes read, repeated slashes folded, so
+    `/%73earch/x` and `//search/x` are the `/search/x` a rule names."""
+    return re.sub(r"/{2,}", "/", unquote(path)) or "/"
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -285,7 +289,9 @@ class Fetcher:
             timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
         )
         self._pace_lock = asyncio.Lock()
-        self._next_start = 0.0
+        self._next_start: dict[str, float] = {}
+        self._robots: dict[str, tuple[RobotFileParser | None, float]] = {}
+        self._robots_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         """Return self; the client is opened lazily by httpx."""
@@ -350,11 +356,16 @@ class Fetcher:
         challenged = False
         redirects = 0
         while True:
-            if is_disallowed_path(request.url.path):
+            rules = await self._robots_of(request.url)
+            path = robots_path(request.url.raw_path.decode("ascii", "replace"))
+            if rules is not None and not rules.can_fetch(self._user_agent, path):
                 where = "" if request.url == url else f" (redirected to {redact_url(str(request.url))})"
-                raise FetchError(f"{shown}{where}: refusing to fetch a /search/ path (robots.txt)")
+                raise FetchError(f"{shown}{where}: the host's robots.txt disallows {path.split('?')[0]}")
             same_origin = (request.url.scheme, request.url.host, request.url.port) == origin
-            response, body = await self._exchange(request, shown, auth if same_origin else None, secrets)
+            delay = _crawl_delay(rules, self._user_agent)
+            response, body = await self._exchange(
+                request, shown, auth if same_origin else None, secrets, delay=delay
+            )
             status = response.status_code
 
             if response.has_redirect_location and response.next_request is not None:
@@ -406,9 +417,13 @@ class Fetcher:
         shown: str,
         auth: httpx.BasicAuth | None,
         secrets: tuple[str, ...],
+        *,
+        delay: float = 0.0,
+        paced: bool = True,
     ) -> tuple[httpx.Response, bytes | None]:
         """Send one request and read the part of the body we need, all within the timeout."""
-        await self._pace()
+        if paced:
+            await self._pace(request.url.host, max(self._min_interval, delay))
         logger.debug("%s: GET %s", shown, redact_url(str(request.url)))
         try:
             async with asyncio.timeout(self._timeout):
@@ -445,15 +460,75 @@ class Fetcher:
                 return None
         return None
 
-    async def _pace(self) -> None:
-        """Keep at least min_interval seconds between the starts of consecutive requests."""
-        if self._min_interval <= 0:
+    async def _pace(self, host: str, interval: float) -> None:
+        """Keep at least `interval` seconds (CRAWL_DELAY, or the host's Crawl-delay) between the starts of
+        consecutive requests to one host."""
+        if interval <= 0:
             return
         async with self._pace_lock:
             # Loop because the event loop may wake a sleeper a hair before the deadline.
-            while (wait := self._next_start - time.monotonic()) > 0:
+            while (wait := self._next_start.get(host, 0.0) - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
-            self._next_start = time.monotonic() + self._min_interval
+            self._next_start[host] = time.monotonic() + interval
+
+    async def _robots_of(self, url: httpx.URL) -> RobotFileParser | None:
+        """The rules of the host's robots.txt, read through this fetcher (its timeout, its answer to the
+        cookie challenge) once a day; None when the host has none (4xx) or it cannot be read now (then the
+        fetch goes on, and the next one asks again)."""
+        site = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+        async with self._robots_lock:
+            cached = self._robots.get(site)
+            if cached is not None and time.monotonic() - cached[1] < ROBOTS_TTL:
+                return cached[0]
+            rules, keep = await self._read_robots(
+                url.copy_with(path="/robots.txt", query=None, fragment=None)
+            )
+            if keep:
+                self._robots[site] = (rules, time.monotonic())
+            elif cached is not None:
+                return cached[0]
+            return rules
+
+    async def _read_robots(self, url: httpx.URL) -> tuple[RobotFileParser | None, bool]:
+        """(rules, whether to keep them for a day) for one robots.txt URL."""
+        shown = redact_url(str(url))
+        headers = {"User-Agent": self._user_agent, "Accept-Encoding": _ACCEPT_ENCODING}
+        request = self._client.build_request("GET", url, headers=headers, timeout=self._timeout)
+        challenged = False
+        for _ in range(MAX_REDIRECTS + 2):
+            try:
+                response, body = await self._exchange(request, shown, None, (), paced=False)
+            except FetchError as exc:
+                logger.info("%s: cannot read it (%s): fetching without its rules for now", shown, exc)
+                return None, False
+            status = response.status_code
+            if response.has_redirect_location and response.next_request is not None:
+                request = response.next_request
+                continue
+            if status == 403 and not challenged and _is_challenge(response, body):
+                challenged = True
+                request = self._client.build_request("GET", url, headers=headers, timeout=self._timeout)
+                continue
+            if response.is_success and body is not None:
+                rules = RobotFileParser()
+                rules.parse(body.decode("utf-8", "replace").splitlines())
+                return rules, True
+            if 400 <= status < 500:
+                return None, True  # no robots.txt: nothing is disallowed
+            logger.info("%s: HTTP %d: fetching without its rules for now", shown, status)
+            return None, False
+        return None, False
+
+
+def _crawl_delay(rules: RobotFileParser | None, user_agent: str) -> float:
+    """The host's Crawl-delay for us, in seconds (0 without one), at most MAX_CRAWL_DELAY."""
+    if rules is None:
+        return 0.0
+    delay = rules.crawl_delay(user_agent)
+    try:
+        return min(MAX_CRAWL_DELAY, max(0.0, float(delay or 0)))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _is_challenge(response: httpx.Response, body: bytes | None) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.flags import get_flag
 from aiogram.enums import ChatMemberStatus, ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import ClientDecodeError, TelegramAPIError
 from aiogram.types import CallbackQuery, Chat, Message, TelegramObject, Update, User
 
 from bot.views import Views
@@ -200,7 +200,8 @@ class GroupAdmins:
         if admin is None:
             try:
                 member = await bot.get_chat_member(chat_id, user_id, request_timeout=LOOKUP_TIMEOUT)
-            except TelegramAPIError as exc:
+            except (TelegramAPIError, ClientDecodeError) as exc:
+                # ClientDecodeError: an answer that is no JSON (a proxy's page), or JSON that is no member.
                 # A streak of failures is one warning, not one per button press.
                 if not self._failing:
                     log.warning("getChatMember failed (chat %d, user %d): %s", chat_id, user_id, exc)

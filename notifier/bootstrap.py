@@ -20,6 +20,7 @@ from digest.render import Renderer
 from notifier.alerts import AlertPolicy
 from notifier.config import Clock, Config
 from notifier.crawling import Crawler
+from notifier.errors import UsageError
 from notifier.polling import Poller
 from notifier.services import Services
 from notifier.settings import DEFAULT_DB, Settings
@@ -98,10 +99,15 @@ class App:
 
     def crawler(self, progress: Callable[[str], None] | None = None) -> Crawler:
         """A crawler of the configured site, reporting each page to `progress`."""
+        root = self.config.crawl_root
+        if root is None:
+            raise UsageError(
+                "KEXUE_SOURCES names local files only: there is no web site whose archive could be read"
+            )
         return Crawler(
             fetcher=self.crawl_fetcher,
             db=self.db,
-            root=self.config.crawl_root,
+            root=root,
             clock=self.clock,
             progress=progress,
         )

@@ -151,13 +151,14 @@ class Config:
     alert_after: int = 3
 
     @property
-    def crawl_root(self) -> str:
-        """The site the crawls read: the host of the first URL among the sources, else the live site."""
+    def crawl_root(self) -> str | None:
+        """The site the crawls read: the host of the first URL among the sources, the live site when none is
+        configured, None when every source is a local file (nothing to crawl: an offline try-out)."""
         for source in self.sources:
             root = site_root(source)
             if root is not None:
                 return root
-        return LIVE_SITE
+        return None if self.sources else LIVE_SITE
 
     @classmethod
     def from_settings(cls, settings: Settings, *, db_path: str | None = None) -> Config:

@@ -16,204 +16,51 @@ says `Referrer-Policy: no-referrer`, since paths carry tokens.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import json
 import logging
-import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
-from html import escape
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from multidict import MultiDictProxy
 
-from digest.formulas import Formula
-from digest.formulas import email_html as formula_email_html
-from digest.mathml import to_mathml
-from digest.model import Digest
 from digest.render import Renderer
 from notifier.choices import Choices
-from notifier.config import MailConfig
 from notifier.feeds import Feeds
 from notifier.listening import GuardedRunner, Limits, connection_cap
 from notifier.services import EmailSignUpStatus, LinkState, Services
 from notifier.tokens import TokenSigner
+from web.digests import add_digest_routes
 from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
 from web.metrics import metrics_handler
+from web.pages import (
+    MAX_BODY,
+    PAGES_KEY,
+    SECURITY_HEADERS,
+    SERVICES_KEY,
+    Pages,
+    pages_of,
+    services_of,
+    trusted_form,
+)
 from web.preferences import add_preference_routes
 
 log = logging.getLogger(__name__)
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-CSRF_COOKIE = "csrf"
-LANG_COOKIE = "lang"
-MAX_BODY = 16 * 1024
-SECURITY_HEADERS = {
-    # Pages carry tokens (confirm, unsubscribe) and CSRF values: no cache, shared or private, keeps one.
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass(frozen=True, slots=True)
-class Pages:
-    """What the handlers share: the renderer (templates and catalogs) and the signer of CSRF tokens."""
-
-    renderer: Renderer
-    signer: TokenSigner
-    mail: MailConfig
-
-    def client_address(self, request: web.Request) -> str:
-        """The client's IP, through the proxies of WEB_TRUSTED_PROXIES."""
-        trusted = [ipaddress.ip_network(net, strict=False) for net in self.mail.trusted_proxies]
-        return client_address(request.remote, request.headers.getall("X-Forwarded-For", []), trusted)
-
-    def lang(self, request: web.Request) -> str:
-        """The page language: `?lang=`, then the cookie, then Accept-Language, then zh."""
-        known = self.renderer.translations.languages
-        for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
-            if candidate in known:
-                return str(candidate)
-        for part in request.headers.get("Accept-Language", "").split(","):
-            code = part.split(";", 1)[0].strip().lower()[:2]
-            if code in known:
-                return code
-        return "zh" if "zh" in known else known[0]
-
-    def gettext(self, lang: str, msgid: str, **values: Any) -> str:
-        """A message of the catalogs in `lang`."""
-        return self.renderer.translations.gettext(lang, msgid, **values)
-
-    def render(
-        self, request: web.Request, template: str, *, title: str, status: int = 200, **values: Any
-    ) -> web.Response:
-        """A page of `templates/web/`, with a CSRF cookie (made if missing) and the language remembered."""
-        lang = self.lang(request)
-        session = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        html = (
-            self.renderer.environment(lang)
-            .get_template(f"web/{template}")
-            .render(
-                title=title,
-                lang=lang,
-                csrf=self.signer.csrf(session),
-                **values,
-            )
-        )
-        response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-        # Secure when the browser came over https (here or at a proxy): that cookie never returns over http.
-        secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
-        if CSRF_COOKIE not in request.cookies:
-            response.set_cookie(
-                CSRF_COOKIE, session, httponly=True, samesite="Strict", secure=secure, path="/"
-            )
-        if request.query.get("lang") == lang:
-            response.set_cookie(
-                LANG_COOKIE, lang, samesite="Lax", secure=secure, path="/", max_age=365 * 86400
-            )
-        return response
-
-    def message(
-        self, request: web.Request, title: str, message: str, *, status: int = 200, home: bool = True
-    ) -> web.Response:
-        """A page that says one thing."""
-        return self.render(request, "message.html", title=title, message=message, status=status, home=home)
-
-    def not_found(self, request: web.Request) -> web.Response:
-        """The plain 404 page (a bad or forged token gets nothing more)."""
-        lang = self.lang(request)
-        return self.message(
-            request,
-            self.gettext(lang, "Not found"),
-            self.gettext(lang, "This page does not exist, or the link is no longer valid."),
-            status=404,
-        )
-
-    async def csrf_ok(self, request: web.Request, form: Any) -> bool:
-        """Whether the form's CSRF token is the HMAC of this browser's CSRF cookie."""
-        session = request.cookies.get(CSRF_COOKIE)
-        sent = form.get("csrf")
-        if not session or not isinstance(sent, str):
-            return False
-        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError), and a form can send any.
-        return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), self.signer.csrf(session).encode())
-
-    def csrf_refused(self, request: web.Request, *, status: int = 403) -> web.Response:
-        """The answer to a form post without a valid CSRF token (400: a body that was no form at all)."""
-        lang = self.lang(request)
-        return self.message(
-            request,
-            self.gettext(lang, "Please try again"),
-            self.gettext(
-                lang, "The form had expired or came from another site. Reload the page and try again."
-            ),
-            status=status,
-        )
-
-
-async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | None:
-    """The posted form, or None when the body cannot be read as one (malformed multipart, unknown charset).
-
-    aiohttp raises plain exceptions for those (ValueError, LookupError, its HttpProcessingError), which
-    would otherwise be a 500 and a traceback for what is the client's mistake. A body over MAX_BODY stays
-    aiohttp's 413.
-    """
-    try:
-        return await request.post()
-    except (ValueError, LookupError, HttpProcessingError) as exc:
-        log.info("web: unreadable form body on %s: %s", request.path, type(exc).__name__)
-        return None
-
-
-SERVICES_KEY: web.AppKey[Services] = web.AppKey("services", Services)
-PAGES_KEY: web.AppKey[Pages] = web.AppKey("pages", Pages)
-
-
-def _services(request: web.Request) -> Services:
-    return request.app[SERVICES_KEY]
-
-
-def _pages(request: web.Request) -> Pages:
-    return request.app[PAGES_KEY]
-
-
-async def _trusted_form(
-    pages: Pages, request: web.Request
-) -> MultiDictProxy[str | bytes | bytearray | web.FileField] | web.Response:
-    """The posted form with a valid CSRF token, or the page refusing it (400 unreadable, 403 forged)."""
-    form = await read_form(request)
-    if form is None:
-        return pages.csrf_refused(request, status=400)
-    if not await pages.csrf_ok(request, form):
-        return pages.csrf_refused(request)
-    return form
-
-
 async def index(request: web.Request) -> web.Response:
     """The sign-up form."""
-    pages = _pages(request)
+    pages = pages_of(request)
     lang = pages.lang(request)
     return pages.render(request, "index.html", title=pages.gettext(lang, "The weekly email"))
 
 
 async def subscribe(request: web.Request) -> web.Response:
     """A sign-up from the form; the answer never tells whether the address was known."""
-    pages = _pages(request)
-    form = await _trusted_form(pages, request)
+    pages = pages_of(request)
+    form = await trusted_form(pages, request)
     if isinstance(form, web.Response):
         return form
     lang = pages.lang(request)
@@ -221,8 +68,8 @@ async def subscribe(request: web.Request) -> web.Response:
     if isinstance(chosen, str) and chosen in pages.renderer.translations.languages:
         lang = chosen
     address = form.get("address")
-    result = await _services(request).email.sign_up(
-        address if isinstance(address, str) else "", lang, ip=_pages(request).client_address(request)
+    result = await services_of(request).email.sign_up(
+        address if isinstance(address, str) else "", lang, ip=pages_of(request).client_address(request)
     )
     title = pages.gettext(lang, "The weekly email")
     outcome = result.status
@@ -236,7 +83,15 @@ async def subscribe(request: web.Request) -> web.Response:
             ),
         )
     elif outcome is EmailSignUpStatus.INVALID:
-        status, text = 400, pages.gettext(lang, "That does not look like an email address. Please check it.")
+        # The form again, with what was typed and why it was refused: nothing to type twice.
+        return pages.render(
+            request,
+            "index.html",
+            title=title,
+            status=400,
+            error=pages.gettext(lang, "That does not look like an email address. Please check it."),
+            address=address if isinstance(address, str) else "",
+        )
     elif outcome is EmailSignUpStatus.LIMITED:
         status, text = (
             429,
@@ -254,28 +109,33 @@ async def subscribe(request: web.Request) -> web.Response:
 
 async def confirm_page(request: web.Request) -> web.Response:
     """The page of a confirmation link: a button, so that following the link confirms nothing."""
-    pages = _pages(request)
+    pages = pages_of(request)
     lang = pages.lang(request)
-    state = await _services(request).email.link(request.match_info["token"], "confirm")
+    state = await services_of(request).email.link(request.match_info["token"], "confirm")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.CONFIRMED:
         return pages.message(
             request, pages.gettext(lang, "Confirmed"), pages.gettext(lang, "This address is confirmed.")
         )
+    address = await services_of(request).email.address_of(request.match_info["token"])
     return pages.render(
-        request, "confirm.html", title=pages.gettext(lang, "Confirm your address"), action=request.path
+        request,
+        "confirm.html",
+        title=pages.gettext(lang, "Confirm your address"),
+        action=request.path,
+        address=address or "",
     )
 
 
 async def confirm(request: web.Request) -> web.Response:
     """The confirm button: the address gets the weekly email from now on."""
-    pages = _pages(request)
-    form = await _trusted_form(pages, request)
+    pages = pages_of(request)
+    form = await trusted_form(pages, request)
     if isinstance(form, web.Response):
         return form
     lang = pages.lang(request)
-    state = await _services(request).email.confirm(request.match_info["token"])
+    state = await services_of(request).email.confirm(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -287,9 +147,9 @@ async def confirm(request: web.Request) -> web.Response:
 
 async def unsubscribe_page(request: web.Request) -> web.Response:
     """The page of an unsubscribe link: a button (the one-click POST needs none)."""
-    pages = _pages(request)
+    pages = pages_of(request)
     lang = pages.lang(request)
-    state = await _services(request).email.link(request.match_info["token"], "unsubscribe")
+    state = await services_of(request).email.link(request.match_info["token"], "unsubscribe")
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.UNSUBSCRIBED:
@@ -305,10 +165,10 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 
 async def unsubscribe(request: web.Request) -> web.Response:
     """Unsubscribe: the page's button, or a mail client's RFC 8058 one-click POST (no cookie, no form)."""
-    pages = _pages(request)
+    pages = pages_of(request)
     await request.read()
     lang = pages.lang(request)
-    state = await _services(request).email.unsubscribe(request.match_info["token"])
+    state = await services_of(request).email.unsubscribe(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     return pages.message(
@@ -316,45 +176,9 @@ async def unsubscribe(request: web.Request) -> web.Response:
     )
 
 
-async def digest_page(request: web.Request) -> web.Response:
-    """The digest of an ISO week in the browser (the HTML of the weekly email, without personal links)."""
-    pages = _pages(request)
-    week = f"{request.match_info['year']}-W{request.match_info['week']}"
-    return _digest_page(pages, request, await _services(request).pages.week_digest(week))
-
-
-async def span_page(request: web.Request) -> web.Response:
-    """The posts of one weekly email's period in the browser, `/digest/2025-12-15..2025-12-22`."""
-    pages = _pages(request)
-    try:
-        first = date.fromisoformat(request.match_info["first"])
-        last = date.fromisoformat(request.match_info["last"])
-    except ValueError:
-        return pages.not_found(request)
-    return _digest_page(pages, request, await _services(request).pages.span_digest(first, last))
-
-
-def _mathml(formula: Formula) -> str | None:
-    return to_mathml(formula.source, display=formula.display, alt=formula.text)
-
-
-def _digest_page(pages: Pages, request: web.Request, digest: Digest | None) -> web.Response:
-    """A digest as the weekly email's HTML with its formulas in MathML, or the 404 page when there is none."""
-    if digest is None:
-        return pages.not_found(request)
-    lang = pages.lang(request)
-    html = formula_email_html(pages.renderer, digest, lang, _mathml)
-    title = escape(pages.gettext(lang, "Scientific Spaces · New posts"), quote=True)
-    feed = (
-        f'<link rel="alternate" type="application/atom+xml" title="{title}" href="/feed.atom?lang={lang}">\n'
-    )
-    html = html.replace("</head>", feed + "\n</head>", 1)
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
-
-
 async def series_page(request: web.Request) -> web.Response:
     """Every series with its parts and the link to its Atom feed."""
-    pages = _pages(request)
+    pages = pages_of(request)
     lang = pages.lang(request)
     series = await request.app[FEED_SITE_KEY].feeds.every_series()
     return pages.render(
@@ -365,7 +189,7 @@ async def series_page(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     """`{"status": "ok"}` while the database answers, else 503 `{"status": "error"}`; nothing more."""
     try:
-        await _services(request).archive.post_count()
+        await services_of(request).archive.post_count()
     except Exception as exc:
         log.error("healthz: the database does not answer: %s", exc)
         return web.json_response({"status": "error"}, status=503)
@@ -378,40 +202,14 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPNotFound:
-        response = _pages(request).not_found(request)
+        response = pages_of(request).not_found(request)
     except web.HTTPMethodNotAllowed:
-        response = _pages(request).not_found(request)
+        response = pages_of(request).not_found(request)
         response.set_status(405)
     for name, value in SECURITY_HEADERS.items():
         # A handler that chose its own caching (the immutable formula drawings, the feeds) keeps it.
         response.headers.setdefault(name, value)
     return response
-
-
-def client_address(remote: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]) -> str:
-    """The client's IP: the peer, unless it is a trusted proxy; then the nearest untrusted hop of
-    X-Forwarded-For (read right to left, each proxy appends the address it saw), or the peer when the header
-    is absent or malformed."""
-    peer = _ip(remote)
-    if peer is None:
-        return remote or "unknown"
-    hops = [hop.strip() for header in forwarded_for for hop in header.split(",")]
-    current = peer
-    for hop in reversed(hops):
-        if not any(current in network for network in trusted):
-            break
-        previous = _ip(hop)
-        if previous is None:
-            break
-        current = previous
-    return str(current)
-
-
-def _ip(text: str | None) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address((text or "").strip().strip("[]"))
-    except ValueError:
-        return None
 
 
 def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) -> web.Application:
@@ -425,13 +223,12 @@ def create_web_app(services: Services, renderer: Renderer, signer: TokenSigner) 
     app.router.add_post("/confirm/{token}", confirm)
     app.router.add_get("/unsubscribe/{token}", unsubscribe_page)
     app.router.add_post("/unsubscribe/{token}", unsubscribe)
-    app.router.add_get(r"/digest/{year:\d{4}}-W{week:\d{2}}", digest_page)
-    app.router.add_get(r"/digest/{first:\d{4}-\d{2}-\d{2}}..{last:\d{4}-\d{2}-\d{2}}", span_page)
+    add_digest_routes(app)
     app.router.add_get("/series", series_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(services, services.config.mail.metrics_token))
     choices = Choices(db=services.db, clock=services.clock, config=services.config)
-    add_preference_routes(app, choices, _pages, _trusted_form)
+    add_preference_routes(app, choices, pages_of, trusted_form)
     config = services.config
     feeds = Feeds(services.db, link_host=config.link_host, tz=config.tz)
     add_feed_routes(app, FeedSite(feeds, renderer, config.mail.public_base_url))

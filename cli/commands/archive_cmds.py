@@ -76,6 +76,9 @@ async def cmd_poll(args: argparse.Namespace, app: App) -> int:
                 "errors": [{"source": redact_url(o.source), "error": o.error} for o in errors],
             }
         )
+    elif errors and len(errors) == len(report.sources):
+        # Every source failed: the lines above say why; a summary of zeros would read like a success.
+        pass
     else:
         if report.baseline:
             head = "baseline recorded (a first poll announces nothing)"

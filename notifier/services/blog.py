@@ -52,6 +52,9 @@ class BlogService:
     async def want_backfill_if_empty(self) -> bool:
         """On an empty store, ask for a backfill (the first maintenance reads the archive); True if asked."""
         reads = read_stores(self.db)
+        if self.config.crawl_root is None:
+            log.info("sources are local files only: the archive is not crawled")
+            return False
         if await reads.posts.count() or await reads.meta.get("backfill_completed_at") is not None:
             return False
         async with unit_of_work(self.db) as uow:
@@ -60,6 +63,8 @@ class BlogService:
 
     async def maintain(self) -> CrawlReport | None:
         """Finish a wanted or interrupted backfill, else refresh reader counts when they are due."""
+        if self.config.crawl_root is None:
+            return None
         reads = read_stores(self.db)
         if await reads.meta.get(BACKFILL_WANTED) or await reads.meta.done_items("backfill"):
             return await self.backfill()

@@ -168,3 +168,8 @@ class EmailService:
         """Drop the sign-up events no daily limit looks at any more (older than two days); how many."""
         async with unit_of_work(self.db) as uow:
             return await uow.emails.prune_events(self.clock() - EVENTS_KEPT)
+
+    async def address_of(self, token: str) -> str | None:
+        """The address a genuine confirmation link is for (its page shows it), None for any other token."""
+        linked = await self._linked(token, "confirm")
+        return None if linked is None else linked[0].address

@@ -23,8 +23,8 @@ from archive.fetch import (
     FetchResult,
     Validators,
     backoff_delay,
-    is_disallowed_path,
     redact_url,
+    robots_path,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ async def test_connection_refused(make_blog_server: MakeServer) -> None:
         await fetch(url)
 
 
-@pytest.mark.parametrize("path", ["/search/", "/search/attention/", "/search", "/%73earch/x", "//search/x"])
+@pytest.mark.parametrize("path", ["/search/", "/search/attention/", "/%73earch/x", "//search/x"])
 async def test_search_paths_are_never_requested(blog_server: BlogServer, path: str) -> None:
     blog_server.set("/search/", b"results")
 
@@ -301,7 +301,7 @@ async def test_redirect_to_search_is_refused(blog_server: BlogServer) -> None:
     blog_server.redirect("/find", "/search/attention/")
     blog_server.set("/search/attention/", b"results")
 
-    with pytest.raises(FetchError, match=r"redirected to .*/search/attention/.*robots\.txt"):
+    with pytest.raises(FetchError, match=r"redirected to .*/search/attention/.*robots\.txt disallows"):
         await fetch(blog_server.url("/find"))
 
     assert [r.path for r in blog_server.requests] == ["/find"]
@@ -385,14 +385,16 @@ async def test_min_interval_spaces_request_starts(blog_server: BlogServer) -> No
     starts: list[float] = []
 
     async def on_request(request: httpx.Request) -> None:
-        starts.append(time.monotonic())
+        # The robots.txt read once before the first page is no page request: it is not paced.
+        if request.url.path != "/robots.txt":
+            starts.append(time.monotonic())
 
     client = httpx.AsyncClient(event_hooks={"request": [on_request]})
     async with client, Fetcher(client=client, min_interval=interval) as fetcher:
         for _ in range(4):
             await fetcher.fetch(blog_server.url("/feed"))
 
-    assert len(starts) == 4
+    assert len(starts) == 4 and len(blog_server.robots_requests) == 1
     # The pacer spaces the moments it releases requests; where they are observed (the client's hook, the
     # server) a loaded machine may delay one observation and not the next. Half the interval still tells
     # paced requests (0.2 s apart) from unpaced ones (a millisecond apart) on any machine.
@@ -409,7 +411,8 @@ async def test_min_interval_holds_for_concurrent_fetches(blog_server: BlogServer
     starts: list[float] = []
 
     async def on_request(request: httpx.Request) -> None:
-        starts.append(time.monotonic())
+        if request.url.path != "/robots.txt":
+            starts.append(time.monotonic())
 
     client = httpx.AsyncClient(event_hooks={"request": [on_request]})
     async with client, Fetcher(client=client, min_interval=interval) as fetcher:
@@ -495,11 +498,9 @@ def test_redact_url() -> None:
     assert redact_url("https://kexue.fm/archives/10000") == "https://kexue.fm/archives/10000"
 
 
-def test_is_disallowed_path() -> None:
-    assert is_disallowed_path("/search/transformer/")
-    assert is_disallowed_path("/Search/x")
-    assert not is_disallowed_path("/searching-for-meaning.html")
-    assert not is_disallowed_path("/archives/search/")
+def test_robots_path_reads_escapes_and_folds_slashes() -> None:
+    assert robots_path("/%73earch/x") == robots_path("//search/x") == "/search/x"
+    assert robots_path("/archives/search/") == "/archives/search/"
 
 
 @pytest.mark.parametrize(
@@ -518,3 +519,45 @@ def test_is_disallowed_path() -> None:
 )
 def test_backoff_delay(failures: int, expected: float) -> None:
     assert backoff_delay(failures, base=60.0, cap=900.0) == expected
+
+
+async def test_the_hosts_own_robots_txt_decides_and_is_named_in_one_line(blog_server: BlogServer) -> None:
+    rules = "User-agent: *\nDisallow: /private/\nAllow: /\n"
+    blog_server.set("/robots.txt", rules, content_type="text/plain")
+    blog_server.set("/private/feed", FEED)
+    blog_server.set("/feed", FEED)
+    async with Fetcher() as fetcher:
+        with pytest.raises(FetchError) as refused:
+            await fetcher.fetch(blog_server.url("/private/feed"))
+        assert (await fetcher.fetch(blog_server.url("/feed"))).content == FEED
+        # /search/ is no rule of ours: this host allows it.
+        blog_server.set("/search/x", FEED)
+        assert (await fetcher.fetch(blog_server.url("/search/x"))).content == FEED
+    message = str(refused.value)
+    assert "robots.txt disallows /private/feed" in message and "\n" not in message
+    assert [r.path for r in blog_server.requests] == ["/feed", "/search/x"]
+    # Read once for the three fetches.
+    assert len(blog_server.robots_requests) == 1
+
+
+async def test_crawl_delay_spaces_the_requests_to_that_host(blog_server: BlogServer) -> None:
+    blog_server.set("/robots.txt", "User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+    blog_server.set("/feed", FEED)
+    async with Fetcher() as fetcher:
+        for _ in range(3):
+            await fetcher.fetch(blog_server.url("/feed"))
+    seen = [r.at for r in blog_server.requests]
+    assert len(seen) == 3 and all(b - a >= 0.5 for a, b in itertools.pairwise(seen))
+
+
+@pytest.mark.parametrize("status", [404, 410, 503])
+async def test_a_missing_or_failing_robots_txt_never_stops_a_fetch(
+    blog_server: BlogServer, status: int
+) -> None:
+    blog_server.fail("/robots.txt", status)
+    blog_server.set("/feed", FEED)
+    async with Fetcher() as fetcher:
+        for _ in range(2):
+            assert (await fetcher.fetch(blog_server.url("/feed"))).content == FEED
+    # A missing one is remembered; one that failed is asked for again.
+    assert len(blog_server.robots_requests) == (1 if status < 500 else 2)

@@ -124,6 +124,19 @@ async def test_a_failing_lookup_refuses_politely_logs_once_and_recovers(
     assert len(warned) == 1 and "Bad Gateway" in warned[0].getMessage()
 
 
+async def test_a_lookup_answered_with_no_json_refuses_politely_without_a_traceback(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = harness.api
+    owner = harness.user("en")
+    group = api.group(creator=owner)
+    api.fail(Fault.not_json(), methods=["getChatMember"])
+    with caplog.at_level(logging.INFO):
+        assert await harness.ask(owner, "/subscribe", group) == UNCHECKED_EN
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not any(r.exc_info for r in caplog.records)
+
+
 class ManualClock:
     """A clock the test moves by hand."""
 

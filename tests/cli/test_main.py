@@ -189,6 +189,9 @@ async def test_poll_uses_kexue_sources_and_reports_a_failing_one(cli: Cli) -> No
     assert [e["source"] for e in result["errors"]] == [str(broken)]
     only_broken = await cli("poll", "--json", KEXUE_SOURCES=str(broken))
     assert only_broken.code == 1 and only_broken.json()["new"] == []
+    # A failed poll says so on stderr and prints no summary of zeros on stdout, as a success would.
+    failed = await cli("poll", KEXUE_SOURCES=str(broken))
+    assert failed.code == 1 and failed.stdout == "" and str(broken) in failed.stderr
 
 
 async def test_latest_is_newest_first(cli: Cli) -> None:
@@ -460,3 +463,10 @@ async def test_a_wrong_count_exits_with_one_status_everywhere(cli: Cli) -> None:
     ]
     assert {run.code for run in runs} == {2}
     assert all("-n" in run.stderr or "--offset" in run.stderr for run in runs)
+
+
+async def test_local_sources_only_never_crawl_the_live_site(cli: Cli) -> None:
+    feed = feed_file(cli.workdir / "feed.xml", *OLD)
+    refused = await cli("backfill", KEXUE_SOURCES=str(feed))
+    assert_one_line_error(refused)
+    assert "local files only" in refused.stderr

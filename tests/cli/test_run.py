@@ -203,3 +203,15 @@ async def test_maintenance_forgets_the_sign_up_events_no_limit_counts_any_more(
         await Jobs(app).maintenance()
         reads = app.reads.emails
         assert await reads.count_events("signup_ip", "203.0.113.9", now - timedelta(days=30)) == 1
+
+
+async def test_an_offline_try_out_on_local_files_asks_for_no_crawl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(make_feed_xml([]))
+    monkeypatch.setenv("KEXUE_SOURCES", str(feed))
+    async with open_app(Settings(), db_path=str(tmp_path / "k.sqlite3")) as app:
+        assert app.config.crawl_root is None
+        assert not await app.services.blog.want_backfill_if_empty()
+        assert await app.services.blog.maintain() is None

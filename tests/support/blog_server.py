@@ -59,6 +59,9 @@ class _Failure:
     remaining: int | None  # None: until recover()
 
 
+ROBOTS_TXT = "User-agent: *\nDisallow: /search/\n"
+
+
 class BlogServer:
     """Serves `routes` on 127.0.0.1 at a random port, with conditional GET, errors and a cookie challenge."""
 
@@ -68,10 +71,14 @@ class BlogServer:
         """Create a stopped server; `challenge` turns on the first-visit cookie challenge."""
         self.routes: dict[str, Page] = {}
         self.challenge = challenge
+        # Page requests; the robots.txt a polite fetcher reads first is recorded apart, in `robots_requests`.
         self.requests: list[Recorded] = []
+        self.robots_requests: list[Recorded] = []
         self._failures: dict[str, _Failure] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        # The live blog's rules: its search pages are not for robots.
+        self.set("/robots.txt", ROBOTS_TXT, content_type="text/plain")
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -169,7 +176,7 @@ class BlogServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         response, page = self._answer(request)
-        self.requests.append(
+        (self.robots_requests if request.path == "/robots.txt" else self.requests).append(
             Recorded(
                 path=request.path,
                 headers=CIMultiDictProxy(CIMultiDict(request.headers)),

@@ -16,7 +16,7 @@ from notifier.tokens import TokenSigner
 from tests.support.mail import BASE_URL, MONDAY, SECRET, MailWorld
 from tests.support.store import reads
 from web import WebServer, start_web
-from web.app import client_address
+from web.pages import client_address
 
 METRICS_TOKEN = "scrape-token-for-tests"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -246,11 +246,13 @@ async def test_the_digest_in_the_browser_and_health(browser: Browser, world: Mai
     assert status == 200 and "MoE环游记：5、均匀分布的反思" in page
     for bad in (
         "2025-05-12..2025-05-05",
-        "2025-01-01..2025-05-12",
         "2025-02-30..2025-03-01",
         "2030-01-01..2030-01-02",
     ):
         assert (await browser.get(f"/digest/{bad}"))[0] == 404, bad
+    # A span longer than a page covers says so, not "not found".
+    status, page = await browser.get("/digest/2025-01-01..2025-05-12?lang=en")
+    assert status == 400 and "at most 31 days" in page
     async with browser.session.get(browser.server.url + "/healthz") as response:
         assert response.status == 200 and await response.json() == {"status": "ok"}
 
@@ -354,3 +356,27 @@ def test_the_client_address_through_trusted_proxies(
 ) -> None:
     networks = [ipaddress.ip_network(net) for net in trusted]
     assert client_address(remote, forwarded, networks) == client
+
+
+async def test_digest_pages_link_the_weeks_around_and_the_sign_up_and_an_empty_week_says_so(
+    browser: Browser, world: MailWorld
+) -> None:
+    status, page = await browser.get("/digest/2025-W19?lang=en")
+    assert status == 200
+    assert 'href="/digest/2025-W18"' in page and 'href="/"' in page and "Get the weekly email" in page
+    status, empty = await browser.get("/digest/2025-W10?lang=en")
+    assert status == 200 and "No post was published in these days" in empty
+    assert 'href="/digest/2025-W09"' in empty and 'href="/digest/2025-W11"' in empty
+
+
+async def test_a_refused_sign_up_keeps_what_was_typed_and_the_confirm_page_names_the_address(
+    browser: Browser, world: MailWorld
+) -> None:
+    status, page = await browser.sign_up("bob at example")
+    assert status == 400 and 'value="bob at example"' in page and 'id="error"' in page
+    assert "<title>The weekly email · The weekly email" not in page
+    await browser.sign_up("carol@example.com")
+    await world.smtp.wait_for(1)
+    (mail,) = world.smtp.to("carol@example.com")
+    status, page = await browser.get(link_in(mail, "confirm"))
+    assert status == 200 and 'id="address"' in page and "carol@example.com" in page

@@ -25,7 +25,7 @@ from yarl import URL
 from notifier.tokens import TokenSigner
 from tests.support.mail import MONDAY, SECRET, MailWorld
 from web import WebServer, start_web
-from web.app import CSRF_COOKIE
+from web.pages import CSRF_COOKIE
 
 # Hypothesis warns when it prints a failing case of several kilobytes; huge inputs are the point here.
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
