@@ -24,6 +24,10 @@ class PostDate:
             return f"--{self.month:02d}-{self.day:02d}"
         return f"{self.year:04d}-{self.month:02d}-{self.day:02d}"
 
+    def shown(self) -> str:
+        """The date as a reader reads it: `YYYY-MM-DD`, or `MM-DD` when the year is unknown (a capture)."""
+        return self.iso().removeprefix("--")
+
     @classmethod
     def from_iso(cls, text: str) -> PostDate:
         """Parse what `iso()` writes."""

@@ -53,7 +53,7 @@ async def inline(query: InlineQuery, services: Services, views: Views, lang: str
         InlineQueryResultArticle(
             id=f"{offset + index}-{item.key}",
             title=item.title,
-            description=(item.date + " · " + snippet)[:DESCRIPTION_CHARS],
+            description=" · ".join(part for part in (item.date, snippet) if part)[:DESCRIPTION_CHARS],
             url=item.url,
             input_message_content=InputTextMessageContent(
                 message_text=views.post_block(lang, item), parse_mode="HTML", link_preview_options=None

@@ -26,13 +26,15 @@ MAX_COUNT = 20
 
 
 def parse_count(args: str | None) -> int | None:
-    """The count of `/latest n`: default 5, clamped to 1..20; None when it is not a number."""
+    """The count of `/latest n`: default 5; None when it is not a number from 1 to 20 (`0` and `999` are
+    refused like `-5` and `abc`, never changed behind the reader's back)."""
     words = (args or "").split()
     if not words:
         return DEFAULT_COUNT
-    if len(words) > 1 or not words[0].isascii() or not words[0].isdigit():
+    if len(words) > 1 or not words[0].isascii() or not words[0].isdigit() or len(words[0]) > 3:
         return None
-    return max(1, min(MAX_COUNT, int(words[0])))
+    count = int(words[0])
+    return count if 1 <= count <= MAX_COUNT else None
 
 
 # A crowd asking /latest at once after a notification gets one page built, shared for two seconds.

@@ -63,7 +63,7 @@ async def send_detail(
         post = stored.post
         part = post.series.part if post.series is not None else 0
         blocks.append(
-            views.render(lang, "series_part", PartView(part, post.title, post.url(host), post.date.iso()))
+            views.render(lang, "series_part", PartView(part, post.title, post.url(host), post.date.shown()))
         )
     if detail.missing:
         blocks.append(views.render(lang, "series_missing", detail.missing))

@@ -38,6 +38,7 @@ async def start(
     started = result.started
     lang = started.subscriber.lang
     log.info("chat %d: /start (created %s, reactivated %s)", chat.id, started.created, started.reactivated)
+    follows = (await services.readers.reader(chat.id)).follows
     text = views.render(
         lang,
         "welcome",
@@ -46,8 +47,8 @@ async def start(
         started.reactivated,
         None if result.series is None else result.series.name,
         None if result.change is None else result.change.value,
+        follows.everything,
     )
-    follows = (await services.readers.reader(chat.id)).follows
     t = views.translations
     buttons = (
         [] if follows.everything else [(t.gettext(lang, "Subscribe to every new post"), FollowAll().pack())]

@@ -47,8 +47,10 @@ class HitView:
 
 
 def hit_view(hit: SearchHit, link_host: str) -> HitView:
-    """The view of one hit; marks outside the snippet or overlapping are clipped, never trusted blindly."""
-    snippet = hit.snippet
+    """The view of one hit; marks outside the snippet or overlapping are clipped, never trusted blindly.
+
+    A post with no excerpt and no text has only its title to cut a snippet from: the title line says it."""
+    snippet = hit.snippet if (hit.post.excerpt or hit.post.content) else ""
     pieces: list[tuple[str, bool]] = []
     at = 0
     for start, end in sorted(hit.marks):
@@ -65,7 +67,7 @@ def hit_view(hit: SearchHit, link_host: str) -> HitView:
     return HitView(
         title=hit.post.title,
         url=hit.post.url(link_host),
-        date=hit.post.date.iso(),
+        date=hit.post.date.shown(),
         series=None if series is None else series.name,
         part=None if series is None else series.part,
         pieces=tuple(pieces),

@@ -120,7 +120,7 @@ def build_item(
         key=stored.pk,
         title=post.title,
         url=post.url(link_host),
-        date=post.date.iso(),
+        date=post.date.shown(),
         readers=post.readers,
         excerpt=excerpt,
         series=series,

@@ -16,14 +16,15 @@ from archive.model import Post
 from cli.context import CommandWords, add_common, print_json, whole_number
 from notifier.bootstrap import App
 from notifier.errors import UsageError
-from notifier.services import MAX_LATEST, SeriesMatch
+from notifier.services import MAX_LATEST, MAX_OFFSET, SeriesMatch
+from storage.posts import StoredPost
 
 EMPTY_STORE = "no posts stored yet (run `kexue-notifier poll` or `kexue-notifier backfill` first)"
 
 
 def format_post(post: Post, link_host: str) -> str:
     """One human-readable line for a post: date, id, title, readers, link."""
-    parts = [post.date.iso()]
+    parts = [post.date.shown()]
     if post.id is not None:
         parts.append(f"#{post.id}")
     parts.append(post.title)
@@ -122,7 +123,13 @@ async def cmd_backfill(args: argparse.Namespace, app: App) -> int:
 
 async def cmd_latest(args: argparse.Namespace, app: App) -> int:
     """The newest stored posts."""
-    stored = await app.services.archive.latest(args.n)
+    # The service hands out pages of MAX_LATEST; a local tool may ask for the whole archive at once.
+    stored: list[StoredPost] = []
+    while len(stored) < args.n:
+        page = await app.services.archive.latest(min(MAX_LATEST, args.n - len(stored)), len(stored))
+        stored += page
+        if len(page) < MAX_LATEST:
+            break
     if not stored:
         print(f"kexue-notifier latest: {EMPTY_STORE}", file=sys.stderr)
     _print_posts([s.post for s in stored], app, args.json)
@@ -140,7 +147,8 @@ async def cmd_series(args: argparse.Namespace, app: App) -> int:
             print(f"kexue-notifier series: {EMPTY_STORE}", file=sys.stderr)
         for s in summaries:
             noun = "part" if s.parts == 1 else "parts"
-            print(f"{s.name}  ({s.parts} {noun}, latest {s.latest or '?'})")
+            latest = f", latest {s.latest}" if s.latest else ""
+            print(f"{s.name}  ({s.parts} {noun}{latest})")
         return 0
     lookup = await app.services.archive.find_series(args.name)
     if lookup.match is SeriesMatch.NOT_FOUND:
@@ -206,9 +214,9 @@ def register(subparsers: Any) -> None:
         elif name == "latest":
             parser.add_argument(
                 "-n",
-                type=whole_number(1, MAX_LATEST),
+                type=whole_number(1, MAX_OFFSET + MAX_LATEST),
                 default=10,
-                help=f"how many (default 10, at most {MAX_LATEST})",
+                help="how many (default 10)",
             )
         elif name == "series":
             parser.add_argument("name", nargs="?", help="a series name in any spelling, or a unique prefix")

@@ -63,11 +63,15 @@ async def test_latest_pages_back_with_the_more_button_in_both_languages(harness:
     text = await harness.ask(zh, "/latest")
     assert text.startswith("最新文章") and text.count("杂谈第") == 5
     assert "20" in await harness.ask(zh, "/latest many")
+    # 0 and 999 are refused like `many`, never silently changed into 1 or 20.
+    for count in ("0", "999", "-5"):
+        answer = await harness.ask(zh, f"/latest {count}")
+        assert "20" in answer and "杂谈第" not in answer, count
 
 
 async def test_latest_20_is_split_within_telegrams_limit(harness: Harness) -> None:
     reader = harness.user("en")
-    harness.api.send_text(reader, None, "/latest 50")
+    harness.api.send_text(reader, None, "/latest 20")
     messages = [await harness.api.wait_for_message(reader.id)]
     while messages[-1].reply_markup is None:
         messages.append(await harness.api.wait_for_message(reader.id))
@@ -236,3 +240,12 @@ async def test_a_pasted_paragraph_is_searched_by_its_start_and_answered_in_chine
     text = await harness.ask(reader, "/search 低秩近似 " + "这是一段很长的粘贴文字" * 24)
     assert "query too long" not in text and "无法执行" not in text
     assert "低秩近似之路" in text
+
+
+async def test_start_from_a_reader_who_gets_everything_offers_no_missing_button(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/subscribe")
+    api.send_text(reader, None, "/start")
+    welcome = await api.wait_for_message(reader.id)
+    assert "You already get every new post" in welcome.plain and "Press the button" not in welcome.plain
+    assert not (welcome.reply_markup or {}).get("inline_keyboard", [[]])[0]

@@ -200,6 +200,8 @@ async def test_latest_is_newest_first(cli: Cli) -> None:
     assert [p["id"] for p in run.json()] == [10735, 10699]
     assert len((await cli("latest", "--json")).json()) == 5
     assert_one_line_error(await cli("latest", "-n", "0"))
+    # A local tool pages through the service for the reader: more than a page at once is fine.
+    assert len((await cli("latest", "-n", "200", "--json")).json()) == 5
 
 
 async def test_series_lists_and_looks_up_by_any_spelling_or_prefix(cli: Cli) -> None:
@@ -470,3 +472,20 @@ async def test_local_sources_only_never_crawl_the_live_site(cli: Cli) -> None:
     refused = await cli("backfill", KEXUE_SOURCES=str(feed))
     assert_one_line_error(refused)
     assert "local files only" in refused.stderr
+
+
+async def test_latest_pages_through_more_than_the_services_page(cli: Cli) -> None:
+    posts = [(20000 + i, f"第{i}篇", f"2024-{1 + i // 28:02d}-{1 + i % 28:02d}") for i in range(150)]
+    await cli("poll", feed_file(cli.workdir / "feed.xml", *posts))
+    shown = [p["id"] for p in (await cli("latest", "-n", "150", "--json")).json()]
+    assert len(shown) == len(set(shown)) == 150
+    assert shown == sorted(shown, reverse=True)
+
+
+def test_a_post_known_only_from_a_capture_reads_without_dashes_or_question_marks() -> None:
+    from archive.model import Post, PostDate
+    from cli.commands.archive_cmds import format_post
+
+    seen = Post(id=None, title="只在快照里见过", date=PostDate.from_iso("--06-17"))
+    line = format_post(seen, "kexue.fm")
+    assert line.startswith("06-17 ") and "--" not in line and "no link yet" in line
