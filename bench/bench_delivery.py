@@ -81,6 +81,7 @@ async def run_service(workdir: Path, server: BotApiServer, stop_after: int) -> t
         "TELEGRAM_API_BASE": server.base_url,
         "TELEGRAM_RICH": "false",
         "SEND_RATE": str(SEND_RATE),
+        "TELEGRAM_RATE": str(GLOBAL_LIMIT),
         "SEND_CONCURRENCY": str(CONCURRENCY),
         "LOG_LEVEL": "WARNING",
     }

@@ -42,10 +42,11 @@ from bot import (
 from bot.callbacks import SearchMemory
 from bot.common import commands
 from bot.middlewares import AdminOnly, FloodControl, GroupAdmins, LanguageMiddleware
+from bot.ordering import ChatOrder
 from bot.resilience import hold_polling_failures, until_done
-from bot.rich import RichSender
 from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
+from notifier import telegram
 from notifier.bootstrap import App
 from notifier.choices import Choices
 from notifier.config import TelegramConfig
@@ -62,16 +63,28 @@ EXPECTED = (*EXPECTED_FAILURES, BotError, TelegramAPIError)
 RETRY_START = (1.0, 60.0)
 
 
+def _adapter(app: App, config: TelegramConfig, formulas: FormulaChoice) -> telegram.Telegram:
+    """The application's Telegram adapter (its Bot unused when the runner was handed another one)."""
+    adapter = app.telegram
+    if adapter is None:
+        adapter = telegram.Telegram(None, rich=config.rich, refusals=telegram.DbRefusals(app.db))
+    if adapter.formulas is None:
+        adapter.formulas = formulas
+    return adapter
+
+
 async def on_error(event: ErrorEvent, bot: Bot, views: Views, lang: str = "zh") -> bool:
     """Log the failure with its update id and give the user a short apology, never a trace."""
     update, exc = event.update, event.exception
     chat = update.message.chat.id if update.message is not None else None
+    if isinstance(exc, telegram.StaleReply):
+        return True  # the budget said so in one line; an apology would be as stale
     if isinstance(exc, EXPECTED):
         log.error("update %d (chat %s): %s: %s", update.update_id, chat, type(exc).__name__, exc)
     else:
         log.error("update %d (chat %s) failed", update.update_id, chat, exc_info=exc)
     apology = views.render(lang, "apology")
-    with contextlib.suppress(TelegramAPIError):
+    with contextlib.suppress(TelegramAPIError, telegram.StaleReply):
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id, apology[:200])
         elif chat is not None:
@@ -104,10 +117,12 @@ def build_dispatcher(
         translations=app.renderer.translations,
         config=config,
         searches=SearchMemory(),
-        rich=RichSender(enabled=config.rich, store=app.services.readers, formulas=choice),
+        rich=_adapter(app, config, choice),
         choices=Choices(db=app.db, clock=app.clock, config=app.config),
         formulas=choice,
     )
+    # First: a chat's updates in order (the flood notice included), each noting when it arrived.
+    dp.update.outer_middleware(ChatOrder())
     dp.update.outer_middleware(LanguageMiddleware(app.services, views))
     dp.update.outer_middleware(FloodControl(views, limit=flood_limit, span=flood_span))
     # Inner: it needs the handler's flags, and runs for every router's handlers below the dispatcher.
@@ -153,26 +168,6 @@ def _log_end(task: asyncio.Task[None]) -> None:
         log.error("bot: %s ended: %s", task.get_name(), task.exception(), exc_info=task.exception())
 
 
-def _log_targets() -> list[logging.Filterer]:
-    """Where a token could be logged: aiogram's loggers (it logs request URLs) and the root's handlers."""
-    names = ("aiogram", "aiogram.dispatcher", "aiogram.event", "aiogram.middlewares", "aiogram.webhook")
-    return [*(logging.getLogger(name) for name in names), *logging.getLogger().handlers]
-
-
-class _Redact(logging.Filter):
-    """Replaces the bot token in any log record: it must never reach a log."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg, record.args = message.replace(self.token, "<token>"), None
-        return True
-
-
 # Only the process holding this lease long-polls Telegram for updates.
 UPDATES_LEASE = "telegram-updates"
 
@@ -192,15 +187,17 @@ class BotRunner:
         self.app = app
         self.lease_ttl = lease_ttl
         self.config = config
-        # The application's one Bot (its session shared with the sender), unless a test brings its own.
-        self.bot = bot or app.bot or make_bot(config)
+        # The application's one Bot (session and budget shared with the sender), unless a test brings one.
+        if bot is None and app.telegram is not None:
+            bot = app.telegram.bot
+        self.bot = bot or make_bot(config)
         self.dp = dp or build_dispatcher(app, config)
         self._task: asyncio.Task[None] | None = None
         self._web: web.AppRunner | None = None
         self.webhook: WebhookHandler | None = None  # the webhook's request handler, once it is served
-        self._redact = _Redact(config.token)
+        self._redact = telegram.RedactToken(config.token)
         hold_polling_failures()
-        for target in _log_targets():
+        for target in telegram.log_targets():
             target.addFilter(self._redact)
 
     @property
@@ -337,7 +334,7 @@ class BotRunner:
         if self._web is not None:
             await self._web.cleanup()
         await self.bot.session.close()
-        for target in _log_targets():
+        for target in telegram.log_targets():
             target.removeFilter(self._redact)
         log.info("bot: stopped")
 

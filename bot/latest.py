@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -12,10 +13,11 @@ from aiogram.types import CallbackQuery, Message
 from bot.callbacks import MAX_OFFSET, LatestMore
 from bot.common import keyboard, pressed_in
 from bot.formula_buttons import AGAIN_LATEST, switch_button
-from bot.rich import RichMessage, RichSender
 from bot.views import Views
 from digest.rich import excerpt_slot, fill_slots, rich_excerpt
 from notifier.services import Services
+from notifier.shared import Shared
+from notifier.telegram import RichMessage, Telegram
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,25 @@ def parse_count(args: str | None) -> int | None:
     return count if 1 <= count <= MAX_COUNT else None
 
 
+# A crowd asking /latest at once after a notification gets one page built, shared for two seconds.
+_pages: weakref.WeakKeyDictionary[Services, Shared[RichMessage | None]] = weakref.WeakKeyDictionary()
+
+
 async def latest_page(
     services: Services, views: Views, lang: str, offset: int, count: int
 ) -> RichMessage | None:
     """A page of posts in both forms, with whether an older page exists; None when there is nothing."""
+    pages = _pages.get(services)
+    if pages is None:
+        pages = _pages[services] = Shared(ttl=2.0)
+    return await pages.get(
+        (id(views), lang, offset, count), lambda: _build_page(services, views, lang, offset, count)
+    )
+
+
+async def _build_page(
+    services: Services, views: Views, lang: str, offset: int, count: int
+) -> RichMessage | None:
     stored = await services.archive.latest(count, offset)
     if not stored:
         return None
@@ -63,7 +80,7 @@ async def send_latest(
     chat_id: int,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
     offset: int,
     count: int,
@@ -77,7 +94,7 @@ async def send_latest(
     older = following <= MAX_OFFSET and bool(await services.archive.latest(1, following))
     t = views.translations
     more = [(t.gettext(lang, "More ▸"), LatestMore(offset=following, count=count).pack())] if older else []
-    await rich.send(bot, chat_id, page, keyboard([more]))
+    await rich.send(chat_id, page, keyboard([more]), bot=bot)
 
 
 async def latest(
@@ -86,7 +103,7 @@ async def latest(
     bot: Bot,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
 ) -> None:
     """The newest posts."""
@@ -104,7 +121,7 @@ async def more(
     bot: Bot,
     services: Services,
     views: Views,
-    rich: RichSender,
+    rich: Telegram,
     lang: str,
 ) -> None:
     """The "more" button: the next older page, as a new message."""

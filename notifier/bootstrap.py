@@ -24,14 +24,14 @@ from notifier.errors import UsageError
 from notifier.polling import Poller
 from notifier.services import Services
 from notifier.settings import DEFAULT_DB, Settings
-from notifier.telegram import InvalidToken, make_bot
 from storage import StorageError
+from storage.counters import REPLIES_DROPPED
 from storage.db import Database, open_database
 from storage.uow import Stores, read_stores, unit_of_work
 
 if TYPE_CHECKING:
-    from notifier.sender import Sender
-    from notifier.telegram import Bot
+    from notifier.delivery import Sender
+    from notifier.telegram import Telegram
 
 log = logging.getLogger(__name__)
 
@@ -125,30 +125,41 @@ class App:
         )
 
     @functools.cached_property
-    def bot(self) -> Bot | None:
-        """The one aiogram Bot of the process (closed on exit), or None without TELEGRAM_BOT_TOKEN."""
-        telegram = self.config.telegram
-        if telegram is None:
+    def telegram(self) -> Telegram | None:
+        """The one road to Telegram (its Bot closed on exit), or None without TELEGRAM_BOT_TOKEN.
+
+        The bot's replies and the sender's broadcasts share its Bot and so its budget.
+        """
+        config = self.config.telegram
+        if config is None:
             return None
+        # Imported here: every other command starts without loading aiogram.
+        from notifier.telegram import Budget, DbRefusals, InvalidToken, Telegram, make_bot
+
+        budget = Budget(self.config.telegram_rate, on_stale=self._count_stale_reply)
         try:
-            bot = make_bot(telegram)
+            bot = make_bot(config, budget=budget)
         except InvalidToken as exc:
             log.error("%s: Telegram is off", exc)
             return None
         self._stack.push_async_callback(bot.session.close)
-        return bot
+        return Telegram(bot, rich=config.rich, budget=budget, refusals=DbRefusals(self.db))
+
+    async def _count_stale_reply(self) -> None:
+        async with unit_of_work(self.db) as uow:
+            await uow.counters.add(REPLIES_DROPPED)
 
     @functools.cached_property
     def sender(self) -> Sender | None:
         """The delivery sender over this database (None without a bot)."""
-        bot = self.bot
-        if bot is None:
+        telegram = self.telegram
+        if telegram is None:
             return None
-        from notifier.sender import Sender
+        from notifier.delivery import Sender
 
         return Sender(
             db=self.db,
-            bot=bot,
+            telegram=telegram,
             renderer=self.renderer,
             tz=self.config.tz,
             link_host=self.config.link_host,

@@ -142,6 +142,7 @@ class Config:
     channel_id: str | None = None
     send_rate: float = 25.0
     send_concurrency: int = 8
+    telegram_rate: float = 30.0
     send_retry_base: float = 2.0
     send_give_up_after: float = 6 * 3600.0
     telegram: TelegramConfig | None = None
@@ -176,6 +177,7 @@ class Config:
             channel_id=settings.channel_id,
             send_rate=settings.send_rate,
             send_concurrency=settings.send_concurrency,
+            telegram_rate=settings.telegram_rate,
             send_retry_base=settings.send_retry_base,
             send_give_up_after=settings.send_give_up_after,
             telegram=TelegramConfig.from_settings(settings),

@@ -19,7 +19,6 @@ from archive.fetch import Fetcher, redact_url
 from archive.site import site_root
 from notifier.config import Config
 from notifier.errors import NotifierError
-from notifier.telegram import BotUnauthorized, BotUnreachable, InvalidToken, who_am_i
 from storage import StorageError, maintenance
 from storage.maintenance import DatabaseSummary
 
@@ -187,6 +186,9 @@ async def check_bot(config: Config, timeout: float = CHECK_TIMEOUT) -> Check:
     if telegram is None:
         return Check("telegram", "off", "bot off: no TELEGRAM_BOT_TOKEN (polling and the archive still run)")
     base = telegram.api_base
+    # Imported here: the other checks never load aiogram.
+    from notifier.telegram import BotUnauthorized, BotUnreachable, InvalidToken, who_am_i
+
     try:
         name, bot_id = await who_am_i(telegram, timeout)
     except InvalidToken:

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # Telegram allows about 30 a second; 25 leaves room for the bot's replies to commands.
     send_rate: float = Field(default=25.0, gt=0, le=100_000, allow_inf_nan=False, alias="SEND_RATE")
     send_concurrency: int = Field(default=8, ge=1, le=1000, alias="SEND_CONCURRENCY")
+    # Every call that sends (replies and broadcasts together) stays within this many a second.
+    telegram_rate: float = Field(default=30.0, gt=0, le=100_000, allow_inf_nan=False, alias="TELEGRAM_RATE")
     telegram_rich: bool = Field(default=True, alias="TELEGRAM_RICH")
     # A 5xx or network failure is retried with backoff (SEND_RETRY_BASE doubling, capped at 300 times it)
     # until the message is SEND_GIVE_UP_AFTER seconds old: an outage of hours loses nothing.

@@ -16,6 +16,8 @@ import aiosqlite
 MESSAGES_SENT: Final = "messages_sent"
 MESSAGES_FAILED: Final = "messages_failed"  # labelled with the reason of the failed attempt
 TELEGRAM_429: Final = "telegram_429"
+# Replies to readers dropped because they could not go out before their deadline (stale).
+REPLIES_DROPPED: Final = "replies_dropped"
 EMAILS_SENT: Final = "emails_sent"
 EMAILS_BOUNCED: Final = "emails_bounced"
 

@@ -13,7 +13,14 @@ from prometheus_client.registry import Collector
 
 from archive.fetch import redact_url
 from notifier.services import MetricsSnapshot, Services
-from storage.counters import EMAILS_BOUNCED, EMAILS_SENT, MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429
+from storage.counters import (
+    EMAILS_BOUNCED,
+    EMAILS_SENT,
+    MESSAGES_FAILED,
+    MESSAGES_SENT,
+    REPLIES_DROPPED,
+    TELEGRAM_429,
+)
 from storage.deliveries import STATUSES
 
 # Reasons a Telegram attempt fails, shown at zero until they happen (a rate() over a missing series is empty).
@@ -118,6 +125,11 @@ def counter_families(snapshot: MetricsSnapshot) -> list[Metric]:
         plain("kexue_messages_sent", MESSAGES_SENT, "Telegram messages delivered by the sender"),
         failed,
         plain("kexue_telegram_429", TELEGRAM_429, "429 Too Many Requests answers to the sender"),
+        plain(
+            "kexue_replies_dropped",
+            REPLIES_DROPPED,
+            "Bot replies dropped because they could not go out before their deadline",
+        ),
         plain("kexue_emails_sent", EMAILS_SENT, "Weekly emails accepted by the SMTP server"),
         plain(
             "kexue_emails_bounced", EMAILS_BOUNCED, "Weekly emails refused for good (5xx) by the SMTP server"

@@ -16,7 +16,7 @@ from bot.app import BotRunner, build_dispatcher
 from notifier.bootstrap import App, open_app
 from notifier.config import TelegramConfig
 from notifier.settings import Settings
-from notifier.telegram import make_bot
+from notifier.telegram import Budget, make_bot
 from tests.support.bot_api import BotApiServer, User
 from tests.support.store import seed
 
@@ -89,13 +89,13 @@ async def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
 
 
 async def running(
-    api: BotApiServer, app: App, *, flood_limit: int = 20, rich: bool = True
+    api: BotApiServer, app: App, *, flood_limit: int = 20, rich: bool = True, budget: Budget | None = None
 ) -> AsyncIterator[Harness]:
-    """The bot long-polling `api` until the test ends."""
+    """The bot long-polling `api` until the test ends (its calls paced by `budget`, if any)."""
     config = TelegramConfig(
         token=api.token, api_base=api.base_url, admin_ids=frozenset({ADMIN_ID}), rich=rich
     )
-    bot = make_bot(config)
+    bot = make_bot(config, budget=budget)
     dp = build_dispatcher(app, config, flood_limit=flood_limit)
     runner = BotRunner(app, config, bot=bot, dp=dp)
     runner.start_polling(polling_timeout=1)

@@ -13,16 +13,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 from archive.identity import series_key
 from archive.model import Post, PostDate
 from archive.series import detect_series
 from digest.render import Renderer
+from notifier.config import TelegramConfig
+from notifier.delivery import ChatLimits, Sender
 from notifier.digests import due_moment, enqueue_due_digests, period_item
-from notifier.sender import ChatLimits, Sender
+from notifier.telegram import Telegram, make_bot
 from storage.db import Database, database
 from storage.subscribers import Mode, Subscriber
 from storage.uow import read_stores, unit_of_work
@@ -109,11 +108,10 @@ async def settled(db: Database) -> bool:
 @asynccontextmanager
 async def sending(db: Database, server: BotApiServer, **options: Any) -> AsyncIterator[Sender]:
     """A running sender against the local Bot API, rates scaled up so tests take milliseconds."""
-    session = AiohttpSession(api=TelegramAPIServer.from_base(server.base_url))
-    bot = Bot(server.token, session=session)
+    bot = make_bot(TelegramConfig(server.token, server.base_url))
     settings: dict[str, Any] = {
         "db": db,
-        "bot": bot,
+        "telegram": Telegram(bot, rich=bool(options.get("rich", False))),
         "renderer": Renderer(),
         "tz": TZ,
         "link_host": "kexue.fm",
@@ -135,7 +133,7 @@ async def sending(db: Database, server: BotApiServer, **options: Any) -> AsyncIt
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await session.close()
+        await bot.session.close()
 
 
 # --- fan-out ----------------------------------------------------------------------------------------
@@ -504,7 +502,8 @@ async def test_a_database_that_fails_every_read_never_stops_the_sender_and_is_lo
         caplog.clear()
 
         def outages() -> list[logging.LogRecord]:
-            return [r for r in caplog.records if r.name == "notifier.sender" and "trying again" in r.message]
+            worker = "notifier.delivery.worker"
+            return [r for r in caplog.records if r.name == worker and "trying again" in r.message]
 
         # The reader connection goes away for real: every look for due rows fails from now on.
         await db.conn.close()
