@@ -64,12 +64,16 @@ class LeaseKeeper:
         self.lost = asyncio.Event()
         # Set once the first attempt to take the lease is over, held or not.
         self.tried = asyncio.Event()
-        # When the lease ends at the latest unless renewed (wall clock): from the start of the last renewal.
+        # When the lease ends at the latest unless renewed (wall clock): the time the last renewal wrote.
         self._expires = 0.0
+        self._written = 0.0
 
     async def _renew(self) -> bool:
         async with unit_of_work(self.db) as uow:
+            # Read inside the transaction: a renewal may wait out another writer's lock first, and the lease
+            # it writes runs from now, not from when it began to wait.
             now = self.wall()
+            self._written = now
             held = await uow.leases.acquire(self.name, self.holder, now=now, ttl=self.ttl)
             current = None if held else await uow.leases.get(self.name)
             if current is not None and holder_is_dead(current.holder):
@@ -83,7 +87,6 @@ class LeaseKeeper:
     async def run(self) -> None:
         """Renew until cancelled, setting `held` or `lost` as the lease comes and goes."""
         while True:
-            attempt = self.wall()
             pause = self.ttl / 3
             try:
                 held = await self._renew()
@@ -103,7 +106,7 @@ class LeaseKeeper:
                 )
             else:
                 if held:
-                    self._expires = attempt + self.ttl
+                    self._expires = self._written + self.ttl
             if held and not self.held.is_set():
                 log.info("lease %s: taken by %s", self.name, self.holder)
                 self.lost.clear()
