@@ -9,8 +9,6 @@ import os
 import re
 import stat
 import time
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from importlib import metadata
@@ -23,6 +21,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 
 from archive import FetchError
+from archive.bodies import DecodeError, TooLargeError, read_capped
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -44,7 +43,6 @@ _CHALLENGE_MARKER = b"window.location.href"
 # Only codings we can undo a bounded piece at a time: httpx would inflate a whole network read at once, and
 # 64 KiB of gzip inflates to 64 MiB before any size check could run.
 _ACCEPT_ENCODING = "gzip, deflate"
-_INFLATE_STEP = 64 * 1024
 _SENSITIVE_QUERY_KEY = re.compile(r"token|key|secret|pass|auth|sig|session|sid|code|cred", re.IGNORECASE)
 
 
@@ -134,108 +132,6 @@ def robots_path(path: str) -> str:
 def _one_line(text: str, limit: int = 200) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-class _TooLargeError(Exception):
-    """Internal: the body went past the cap."""
-
-
-class _DecodeError(Exception):
-    """Internal: the body is not in the Content-Encoding the server declared."""
-
-
-class _Inflater:
-    """Undoes one gzip or deflate Content-Encoding, never producing more than one step at a time."""
-
-    def __init__(self, coding: str) -> None:
-        self._coding = coding
-        self._gzip = coding in ("gzip", "x-gzip")
-        # RFC 9110's deflate is zlib-wrapped; some servers send it raw, which the first bytes tell apart.
-        self._raw_deflate_tried = self._gzip
-        self._zlib = self._new(raw=False)
-
-    def _new(self, *, raw: bool) -> zlib._Decompress:
-        if self._gzip:
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
-
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """The decoded bytes of the next piece of the body, in pieces of at most one step."""
-        while True:
-            try:
-                out = self._zlib.decompress(data, _INFLATE_STEP)
-            except zlib.error as exc:
-                if not self._raw_deflate_tried:
-                    self._raw_deflate_tried = True
-                    self._zlib = self._new(raw=True)
-                    continue
-                raise _DecodeError(f"cannot decode the {self._coding} body: {exc}") from None
-            # Once zlib has taken bytes without complaint, the deflate flavour is settled.
-            self._raw_deflate_tried = True
-            if out:
-                yield out
-            data = self._zlib.unconsumed_tail
-            if self._zlib.eof:
-                # Gzip may hold several members (and zero padding); anything else after the end is ignored.
-                rest = self._zlib.unused_data.lstrip(b"\0")
-                if not (self._gzip and rest.startswith(b"\x1f\x8b")):
-                    return
-                self._zlib = self._new(raw=False)
-                data = rest
-                continue
-            # A full step may leave more output inside zlib even when all input was taken.
-            if not data and len(out) < _INFLATE_STEP:
-                return
-
-    def finish(self) -> None:
-        """_DecodeError when the body ended inside the compressed stream (a cut download)."""
-        if not self._zlib.eof:
-            raise _DecodeError(f"the {self._coding} body ends before its compressed stream does")
-
-
-def _inflaters(content_encoding: str | None) -> list[_Inflater]:
-    """One inflater per coding, in the order they are undone; _DecodeError for codings we never ask for."""
-    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-    codings = [c for c in codings if c and c != "identity"]
-    unknown = [c for c in codings if c not in ("gzip", "x-gzip", "deflate")]
-    if unknown:
-        raise _DecodeError(f"unsupported Content-Encoding {content_encoding!r}")
-    return [_Inflater(coding) for coding in reversed(codings)]
-
-
-def _through(pieces: Iterator[bytes], inflater: _Inflater) -> Iterator[bytes]:
-    """The pieces, each decoded by one inflater."""
-    for piece in pieces:
-        yield from inflater.feed(piece)
-
-
-def _decoded(data: bytes, inflaters: list[_Inflater]) -> Iterator[bytes]:
-    """The fully decoded pieces of one network read, lazily, so that no stage runs ahead of the cap."""
-    pieces: Iterator[bytes] = iter((data,))
-    for inflater in inflaters:
-        pieces = _through(pieces, inflater)
-    return pieces
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    """Read and decode the body, raising _TooLargeError as soon as the decoded body exceeds `limit` bytes."""
-    length = response.headers.get("Content-Length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _TooLargeError(f"Content-Length {int(length)}")
-    inflaters = _inflaters(response.headers.get("Content-Encoding"))
-    verb = "decoding" if inflaters else "reading"
-    chunks: list[bytes] = []
-    total = 0
-    # Raw bytes, decoded here: the cap is checked after every bounded step of inflation.
-    async for raw in response.aiter_raw():
-        for piece in _decoded(raw, inflaters):
-            total += len(piece)
-            if total > limit:
-                raise _TooLargeError(f"stopped {verb} at {total} bytes")
-            chunks.append(piece)
-    for inflater in inflaters:
-        inflater.finish()
-    return b"".join(chunks)
 
 
 def _read_file(path: str, max_bytes: int) -> tuple[bytes, os.stat_result]:
@@ -437,9 +333,9 @@ class Fetcher:
                     body = await self._body_of(response)
                 finally:
                     await response.aclose()
-        except _TooLargeError as exc:
+        except TooLargeError as exc:
             raise FetchError(f"{shown}: response larger than {self._max_bytes} bytes ({exc})") from None
-        except _DecodeError as exc:
+        except DecodeError as exc:
             raise FetchError(f"{shown}: {exc}") from None
         except (TimeoutError, httpx.TimeoutException) as exc:
             raise FetchError(f"{shown}: timed out after {self._timeout:g}s") from exc
@@ -451,11 +347,11 @@ class Fetcher:
         if response.has_redirect_location or response.status_code == 304:
             return None
         if response.is_success:
-            return await _read_capped(response, self._max_bytes)
+            return await read_capped(response, self._max_bytes)
         if response.status_code == 403:
             try:
-                return await _read_capped(response, min(self._max_bytes, _CHALLENGE_MAX_BYTES))
-            except (_TooLargeError, _DecodeError):
+                return await read_capped(response, min(self._max_bytes, _CHALLENGE_MAX_BYTES))
+            except (TooLargeError, DecodeError):
                 # Not a challenge page we could read: the request fails as a plain 403.
                 return None
         return None
