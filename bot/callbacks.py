@@ -72,7 +72,7 @@ class FollowAll(CallbackData, prefix="a"):
 SettingKind = Literal["m", "h", "d", "l"]
 _SETTING_VALUES: dict[str, frozenset[str]] = {
     "m": frozenset(MODES),
-    "h": frozenset({"+1", "-1"}),
+    "h": frozenset({"+1", "-1", "+6", "-6"}),
     "d": frozenset({"+1", "-1"}),
     "l": frozenset({"zh", "en"}),
 }

@@ -51,7 +51,13 @@ async def choose(
         await query.answer(t.gettext(lang, "This button no longer works; please send the command again."))
         return
     chat_id = message.chat.id
-    reader = await reader_of(services, message.chat, lang)
+    reader = await reader_of(services, message.chat)
+    if reader is None:
+        # Choosing how formulas look is something to keep: the chat starts here (a reader of /latest may
+        # never have sent /start).
+        started = await services.readers.start(chat_id, chat_type=message.chat.type, lang=lang)
+        reader = started.started.subscriber
+    reader_lang = reader.lang
     await formulas.choose(chat_id, "text" if callback_data.to == "text" else "native")
     if callback_data.again == AGAIN_SETTINGS:
         await query.answer()
@@ -63,7 +69,7 @@ async def choose(
     # as text keeps the message's other buttons.
     kept = without_switch(message.reply_markup)
     if callback_data.again == AGAIN_LATEST:
-        page = await latest_page(services, views, reader.lang, callback_data.a, callback_data.b)
+        page = await latest_page(services, views, reader_lang, callback_data.a, callback_data.b)
         if page is not None:
             last = len(page.html) - 1
             for index, html in enumerate(page.html):
@@ -72,7 +78,7 @@ async def choose(
         stored = await services.archive.post_by_key(callback_data.a)
         if stored is not None:
             (item,) = await services.archive.post_items([stored])
-            await bot.send_message(chat_id, renderer.telegram_post(item, reader.lang), reply_markup=kept)
+            await bot.send_message(chat_id, renderer.telegram_post(item, reader_lang), reply_markup=kept)
     log.info("chat %d: switched to formulas as text from a rich message", chat_id)
 
 

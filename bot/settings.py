@@ -34,12 +34,10 @@ class SettingsView:
     formulas: str = ""
 
 
-async def reader_of(services: Services, chat: Chat, lang: str) -> Subscriber:
-    """The chat's reader, started with the current language when it never sent /start."""
-    state = await services.readers.reader(chat.id)
-    if state.subscriber is not None:
-        return state.subscriber
-    return (await services.readers.start(chat.id, chat_type=chat.type, lang=lang)).started.subscriber
+async def reader_of(services: Services, chat: Chat) -> Subscriber | None:
+    """The chat's reader; None when nothing is stored (it never sent /start, or sent /forget): settings
+    never bring a forgotten reader back, only /start does."""
+    return (await services.readers.reader(chat.id)).subscriber
 
 
 async def settings_message(
@@ -85,11 +83,19 @@ async def settings_message(
         ]
     ]
     if reader.mode != "instant":
-        earlier, later = (reader.digest_hour - 1) % 24, (reader.digest_hour + 1) % 24
+        # Steps of one hour and of six: any hour is at most four presses away.
         rows.append(
             [
-                (f"◂ {earlier:02d}:00", SettingChange(kind="h", value="-1").pack()),
-                (f"{later:02d}:00 ▸", SettingChange(kind="h", value="+1").pack()),
+                (
+                    f"{label} {(reader.digest_hour + step) % 24:02d}:00",
+                    SettingChange(kind="h", value=value).pack(),
+                )
+                if step < 0
+                else (
+                    f"{(reader.digest_hour + step) % 24:02d}:00 {label}",
+                    SettingChange(kind="h", value=value).pack(),
+                )
+                for step, value, label in ((-6, "-6", "◂◂"), (-1, "-1", "◂"), (1, "+1", "▸"), (6, "+6", "▸▸"))
             ]
         )
     if reader.mode != "instant":
@@ -120,7 +126,11 @@ async def settings(
     message: Message, services: Services, views: Views, lang: str, choices: Choices, formulas: FormulaChoice
 ) -> None:
     """Show the settings with their buttons."""
-    reader = await reader_of(services, message.chat, lang)
+    reader = await reader_of(services, message.chat)
+    if reader is None:
+        nothing = "Nothing is stored about this chat. Send /start to begin."
+        await message.answer(views.translations.gettext(lang, nothing))
+        return
     text, markup = await settings_message(services, views, reader, choices, formulas)
     await message.answer(text, reply_markup=markup)
 
@@ -139,7 +149,11 @@ async def change(
     await query.answer()
     if message is None:
         return
-    reader = await reader_of(services, message.chat, lang)
+    reader = await reader_of(services, message.chat)
+    if reader is None:
+        nothing = "Nothing is stored about this chat. Send /start to begin."
+        await message.answer(views.translations.gettext(lang, nothing))
+        return
     chat_id = reader.chat_id
     if callback_data.kind == "m" and callback_data.mode is not None:
         reader = await services.readers.set_mode(chat_id, callback_data.mode)

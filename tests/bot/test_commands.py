@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.bot.conftest import Harness
 
 
@@ -146,6 +148,7 @@ async def test_subscribe_and_unsubscribe_say_what_changed(harness: Harness) -> N
 
 async def test_settings_buttons_change_mode_hour_day_and_language(harness: Harness) -> None:
     api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/start")
     api.send_text(reader, None, "/settings")
     shown = await api.wait_for_message(reader.id)
     assert "Delivery: each new post at once." in shown.plain
@@ -254,3 +257,34 @@ async def test_start_from_a_reader_who_gets_everything_offers_no_missing_button(
 async def test_the_series_index_in_chinese_uses_chinese_punctuation(harness: Harness) -> None:
     index = await harness.ask(harness.user("zh"), "/series")
     assert "篇，最新" in index and "篇, " not in index
+
+
+async def test_forget_then_settings_does_not_bring_the_reader_back(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/subscribe")
+    api.send_text(reader, None, "/forget")
+    question = await api.wait_for_message(reader.id)
+    api.press_button(reader, question, "x:1:y")
+    for _ in range(100):
+        if (await harness.app.services.readers.reader(reader.id)).subscriber is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
+    await asyncio.sleep(0.3)  # the deletion's own message, before the next command
+    assert "Send /start to begin" in await harness.ask(reader, "/settings")
+    assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
+
+
+async def test_the_digest_hour_moves_by_one_or_six_hours(harness: Harness) -> None:
+    api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/subscribe")
+    await harness.app.services.readers.set_mode(reader.id, "daily", hour=8)
+    api.send_text(reader, None, "/settings")
+    shown = await api.wait_for_message(reader.id)
+    api.press_button(reader, shown, "c:1:h:+6")
+    for _ in range(100):
+        state = (await harness.app.services.readers.reader(reader.id)).subscriber
+        if state is not None and state.digest_hour == 14:
+            break
+        await asyncio.sleep(0.05)
+    assert state is not None and state.digest_hour == 14

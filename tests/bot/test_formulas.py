@@ -49,6 +49,7 @@ async def test_the_switch_is_offered_under_the_first_rich_message_only(harness: 
 
 async def test_settings_choose_text_then_native_and_latest_follows(harness: Harness) -> None:
     api, reader = harness.api, harness.user("en")
+    await harness.ask(reader, "/start")
     api.send_text(reader, None, "/settings")
     shown = await api.wait_for_message(reader.id)
     assert "Formulas: native math" in shown.plain

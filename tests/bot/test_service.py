@@ -66,5 +66,7 @@ async def test_without_a_token_run_says_plainly_that_the_bot_is_off(
     proc = await start_service(tmp_path, KEXUE_SOURCES=blog_server.url("/feed"), POLL_INTERVAL="60")
     assert proc.stderr is not None
     seen: list[str] = []
-    await read_until(proc.stderr, "bot: off (no TELEGRAM_BOT_TOKEN)", seen)
+    await read_until(proc.stderr, "TELEGRAM_BOT_TOKEN is not set: the bot and sending are off", seen)
     assert await stop(proc, seen) == 0
+    # Said once, not twice in other words.
+    assert sum("bot" in line and "off" in line for line in seen) == 1
