@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from archive.fetch import Fetcher
 from archive.formats.content import parse_content
 from bench.timing import best_of
-from notifier.polling import Poller
+from notifier.ingest.polling import Poller
 from storage.db import database
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_content_html, make_feed_xml

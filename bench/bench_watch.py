@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from archive.model import Post, PostDate
-from notifier.ingest import ingest_poll
+from notifier.ingest.sightings import ingest_poll
 from storage.db import Database, open_database
 from storage.uow import unit_of_work
 

@@ -48,12 +48,12 @@ from bot.views import Views
 from bot.webhook import WebhookHandler, server_log
 from notifier import telegram
 from notifier.bootstrap import App
-from notifier.choices import Choices
 from notifier.config import TelegramConfig
 from notifier.errors import EXPECTED_FAILURES
-from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper
 from notifier.listening import GuardedRunner, Limits
+from notifier.services.choices import Choices
+from notifier.services.formulas import FormulaChoice
 from notifier.telegram import make_bot
 
 log = logging.getLogger(__name__)

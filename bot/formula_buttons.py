@@ -9,7 +9,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.i18n import Translations
-from notifier.formula_choice import AGAIN_POST, SWITCH_PREFIX
+from notifier.services.formulas import AGAIN_POST, SWITCH_PREFIX
 
 __all__ = [
     "AGAIN_LATEST",
@@ -25,7 +25,7 @@ __all__ = [
 AGAIN_LATEST = "l"
 # The /settings buttons: the settings message is drawn again in place.
 AGAIN_SETTINGS = "s"
-# The prefix the sender of notifications writes too (notifier.formula_choice.switch_data).
+# The prefix the sender of notifications writes too (notifier.services.formulas.switch_data).
 PREFIX = SWITCH_PREFIX
 
 

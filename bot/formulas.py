@@ -22,9 +22,9 @@ from bot.middlewares import CHANGES_CHAT
 from bot.settings import reader_of, settings_message
 from bot.views import Views
 from digest.render import Renderer
-from notifier.choices import Choices
-from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
+from notifier.services.choices import Choices
+from notifier.services.formulas import FormulaChoice
 from storage.formula_prefs import FORMULA_DISPLAYS
 
 log = logging.getLogger(__name__)

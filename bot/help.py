@@ -9,7 +9,7 @@ from aiogram.types import Message
 from bot.common import commands
 from bot.views import Views
 from notifier.config import TelegramConfig
-from notifier.watching import watch_macros
+from notifier.ingest.watching import watch_macros
 
 
 async def help_command(message: Message, bot: Bot, views: Views, lang: str, config: TelegramConfig) -> None:

@@ -14,7 +14,7 @@ from bot.common import edit_in_place, keyboard, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from bot.watch import macros
-from notifier.choices import PAUSE_LENGTHS, Choices, PauseLength
+from notifier.services.choices import PAUSE_LENGTHS, Choices, PauseLength
 from storage.subscribers import Subscriber
 
 # What may follow /pause as words, in either language.

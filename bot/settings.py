@@ -15,9 +15,9 @@ from bot.formula_buttons import settings_row
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from bot.zones import zone_row
-from notifier.choices import Choices
-from notifier.formula_choice import FormulaChoice
 from notifier.services import Services
+from notifier.services.choices import Choices
+from notifier.services.formulas import FormulaChoice
 from storage.subscribers import Subscriber
 
 

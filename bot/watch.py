@@ -13,8 +13,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from bot.common import edit_in_place, keyboard, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
-from notifier.choices import ChoiceRefused, Choices, WatchList
-from notifier.watching import watch_macros
+from notifier.ingest.watching import watch_macros
+from notifier.services.choices import ChoiceRefused, Choices, WatchList
 
 
 class WatchRemove(CallbackData, prefix="watch-rm"):

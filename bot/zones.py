@@ -10,8 +10,8 @@ from bot.common import edit_in_place, keyboard, pressed_in
 from bot.middlewares import CHANGES_CHAT
 from bot.views import Views
 from bot.watch import macros
-from notifier.choices import ChoiceRefused, Choices
-from notifier.zones import COMMON_ZONES, OFFSETS, offset_name
+from notifier.services.choices import ChoiceRefused, Choices
+from notifier.services.zones import COMMON_ZONES, OFFSETS, offset_name
 from storage.subscribers import Subscriber
 
 ZONES = COMMON_ZONES + tuple(offset_name(hours) for hours in OFFSETS)

@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from notifier.bootstrap import App
 from notifier.digests import enqueue_due_digests
 from notifier.errors import EXPECTED_FAILURES
-from notifier.weekly import WeeklyMail
+from notifier.mail.weekly import WeeklyMail
 from web import WebServer, start_web
 
 log = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from archive.fetch import Fetcher
 from digest.render import Renderer
-from notifier.alerts import AlertPolicy
 from notifier.config import Clock, Config
-from notifier.crawling import Crawler
 from notifier.errors import UsageError
-from notifier.polling import Poller
+from notifier.ingest.alerts import AlertPolicy
+from notifier.ingest.crawling import Crawler
+from notifier.ingest.polling import Poller
 from notifier.services import Services
 from notifier.settings import DEFAULT_DB, Settings
 from storage import StorageError

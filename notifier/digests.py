@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, time, timedelta, tzinfo
 
 from notifier.pausing import end_pauses
-from notifier.zones import zone_of
+from notifier.services.zones import zone_of
 from storage.db import Database
 from storage.subscribers import Subscriber
 from storage.uow import read_stores, unit_of_work

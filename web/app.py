@@ -24,11 +24,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from digest.render import Renderer
-from notifier.choices import Choices
 from notifier.feeds import Feeds
 from notifier.listening import GuardedRunner, Limits, connection_cap
+from notifier.mail.tokens import TokenSigner
 from notifier.services import EmailSignUpStatus, LinkState, Services
-from notifier.tokens import TokenSigner
+from notifier.services.choices import Choices
 from web.digests import add_digest_routes
 from web.feeds import FEED_SITE_KEY, FeedSite, add_feed_routes
 from web.metrics import metrics_handler

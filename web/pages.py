@@ -16,8 +16,8 @@ from multidict import MultiDictProxy
 
 from digest.render import Renderer
 from notifier.config import MailConfig
+from notifier.mail.tokens import TokenSigner
 from notifier.services import Services
-from notifier.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from notifier.choices import ChoiceRefused, Choices, PreferencePage
-from notifier.mailer import mask_address
+from notifier.mail.mailer import mask_address
+from notifier.services.choices import ChoiceRefused, Choices, PreferencePage
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from typing import Any
 from cli.context import CommandWords, add_common
 from notifier.bootstrap import App
 from notifier.errors import UsageError
-from notifier.mailer import MailUnavailable
-from notifier.weekly import WeeklyMail
+from notifier.mail.mailer import MailUnavailable
+from notifier.mail.weekly import WeeklyMail
 
 
 async def cmd_send_weekly(args: argparse.Namespace, app: App) -> int:

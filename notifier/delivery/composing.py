@@ -15,11 +15,11 @@ from digest.model import Digest, Lang, PostItem, check_lang, home_url
 from digest.render import Renderer
 from digest.rich import rich_post_html
 from digest.selection import DigestBuilder
-from notifier.alerts import alert_html
 from notifier.config import Clock
-from notifier.formula_choice import AGAIN_POST, switch_data
+from notifier.ingest.alerts import alert_html
+from notifier.ingest.watching import with_watch_note
+from notifier.services.formulas import AGAIN_POST, switch_data
 from notifier.telegram import Button, Keyboard, RichMessage
-from notifier.watching import with_watch_note
 from storage.db import Database
 from storage.deliveries import Delivery
 from storage.recipients import Recipient

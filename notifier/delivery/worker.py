@@ -48,8 +48,8 @@ from notifier.delivery.outcomes import (
     retry_or_give_up,
 )
 from notifier.delivery.pacing import ChatLimits, ChatPacer, TokenBucket
-from notifier.formula_choice import FormulaChoice
 from notifier.leasing import LeaseKeeper, holder_id
+from notifier.services.formulas import FormulaChoice
 from notifier.telegram import DbRefusals, Telegram, TelegramFailed, bulk
 from storage import StorageError
 from storage.counters import MESSAGES_FAILED, MESSAGES_SENT, TELEGRAM_429

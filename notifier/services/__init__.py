@@ -11,17 +11,18 @@ from collections.abc import Callable
 
 from digest.render import Renderer
 from notifier.config import Clock, Config
-from notifier.confirmations import ConfirmationMails
-from notifier.crawling import Crawler
-from notifier.email_signup import (
+from notifier.errors import InvalidRequest, NotifierError
+from notifier.ingest.crawling import Crawler
+from notifier.ingest.polling import Poller
+from notifier.mail.confirmations import ConfirmationMails
+from notifier.mail.signup import (
     CONFIRMATION_MAILS_PER_DAY,
     SIGNUPS_PER_DAY,
     EmailSignUpResult,
     EmailSignUps,
     EmailSignUpStatus,
 )
-from notifier.errors import InvalidRequest, NotifierError
-from notifier.polling import Poller
+from notifier.mail.tokens import TokenSigner
 from notifier.services.admin import AdminService, MetricsSnapshot, Stats
 from notifier.services.archive import (
     MAX_LATEST,
@@ -36,7 +37,6 @@ from notifier.services.blog import BACKFILL_WANTED, BlogService
 from notifier.services.email import EmailService, EmailState, EmailView, LinkState
 from notifier.services.pages import PAGE_SPAN_DAYS, PagesService
 from notifier.services.readers import ReadersService, ReaderState, StartResult, SubscriptionChange
-from notifier.tokens import TokenSigner
 from storage.db import Database
 
 __all__ = [

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from notifier.config import Clock, Config
-from notifier.crawling import Crawler, CrawlReport
-from notifier.polling import Poller, PollReport
+from notifier.ingest.crawling import Crawler, CrawlReport
+from notifier.ingest.polling import Poller, PollReport
 from storage.db import Database
 from storage.uow import read_stores, unit_of_work
 

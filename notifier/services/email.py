@@ -11,13 +11,13 @@ from typing import Literal
 
 from digest.render import Renderer
 from notifier.config import Clock, Config
-from notifier.confirmations import ConfirmationMails
-from notifier.email_signup import (
+from notifier.mail.confirmations import ConfirmationMails
+from notifier.mail.mailer import mask_address
+from notifier.mail.signup import (
     EmailSignUpResult,
     EmailSignUps,
 )
-from notifier.mailer import mask_address
-from notifier.tokens import CONFIRM_TTL, TokenClaims, TokenSigner, signer_for
+from notifier.mail.tokens import CONFIRM_TTL, TokenClaims, TokenSigner, signer_for
 from storage.db import Database
 from storage.emails import EmailAddress
 from storage.uow import read_stores, unit_of_work
@@ -98,7 +98,7 @@ class EmailService:
         self, address: str, lang: str, *, telegram_user: int | None = None, ip: str | None = None
     ) -> EmailSignUpResult:
         """Start the double opt-in of `address` from the bot (`telegram_user`) or the web (`ip`); the answer
-        never tells whether the address was known (notifier/email_signup.py)."""
+        never tells whether the address was known (notifier/mail/signup.py)."""
         return await self.signups.sign_up(address, lang, telegram_user=telegram_user, ip=ip)
 
     async def _linked(

@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from digest.model import Digest
 from digest.selection import DigestBuilder
 from notifier.config import Clock, Config
-from notifier.weekly import week_monday
+from notifier.mail.weekly import week_monday
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -70,7 +70,7 @@ class RefusalStore(Protocol):
 
 
 class FormulaPrefs(Protocol):
-    """A reader's choice between native math and text (notifier.formula_choice.FormulaChoice)."""
+    """A reader's choice between native math and text (notifier.services.formulas.FormulaChoice)."""
 
     async def wants_native(self, chat_id: int) -> bool:
         """Whether this chat takes native math."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, InputRichMessage
 
-from notifier.formula_choice import AGAIN_POST, switch_data
+from notifier.services.formulas import AGAIN_POST, switch_data
 from tests.bot.conftest import Harness
 from tests.support.bot_api import SentMessage
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.fetch import Fetcher
-from notifier.alerts import AlertPolicy
-from notifier.polling import Poller
+from notifier.ingest.alerts import AlertPolicy
+from notifier.ingest.polling import Poller
 from storage.db import Database
 from storage.uow import unit_of_work
 from tests.notifier.test_delivery import eventually, rows, sending, settled

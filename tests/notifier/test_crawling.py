@@ -12,7 +12,7 @@ import pytest
 from archive.fetch import Fetcher
 from archive.model import Post, PostDate
 from archive.site import CATEGORY_SLUGS, category_page_url
-from notifier.crawling import Crawler
+from notifier.ingest.crawling import Crawler
 from storage.db import Database, database
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_listing_html

@@ -155,7 +155,7 @@ async def test_a_new_post_queues_one_row_per_matching_instant_reader_in_the_poll
     # A poll whose transaction fails leaves neither the claim nor a delivery behind.
     with pytest.raises(RuntimeError):
         async with unit_of_work(db) as uow:
-            from notifier.ingest import ingest_poll
+            from notifier.ingest.sightings import ingest_poll
 
             await ingest_poll(uow, [post(10735, MOE_2, "2025-05-10")], now=NOW, tz=TZ, max_age_days=14)
             raise RuntimeError("disk full")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from notifier.formula_choice import FormulaChoice
+from notifier.services.formulas import FormulaChoice
 from storage.db import Database
 from storage.uow import read_stores
 from tests.notifier.test_delivery import MOE_2, NOW, TZ, baseline, eventually, post, reader, sending, settled

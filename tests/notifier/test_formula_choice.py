@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from notifier.formula_choice import FormulaChoice
+from notifier.services.formulas import FormulaChoice
 from storage.db import Database
 from storage.uow import unit_of_work
 

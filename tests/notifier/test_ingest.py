@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from archive.model import Post, PostDate, Series
-from notifier.ingest import untrusted_reason
+from notifier.ingest.sightings import untrusted_reason
 from storage import StorageError
 from storage.db import Database, database, migrations, open_database
 from tests.support.store import ingest, reads, seed

@@ -24,8 +24,9 @@ PASSWORD = "pa55word-xyz"
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
-    """A record as `logging.getLogger("notifier.polling").warning(message, *args, extra=extra)` makes."""
-    made = logging.LogRecord("notifier.polling", logging.WARNING, __file__, 1, message, args, None)
+    """A record as `logging.getLogger("notifier.ingest.polling").warning(message, *args, extra=extra)` makes
+    (one polling line)."""
+    made = logging.LogRecord("notifier.ingest.polling", logging.WARNING, __file__, 1, message, args, None)
     made.__dict__.update(extra)
     made.created = datetime(2025, 5, 10, 4, 0, 0, 250_000, tzinfo=ZoneInfo("UTC")).timestamp()
     return made
@@ -39,7 +40,7 @@ def test_a_json_line_has_the_time_in_time_zone_level_logger_message_and_context(
     assert json.loads(line) == {
         "time": "2025-05-10T12:00:00.250+08:00",
         "level": "WARNING",
-        "logger": "notifier.polling",
+        "logger": "notifier.ingest.polling",
         "message": "poll failed: https://kexue.fm/feed (failure 3)",
         "source": "x",
     }
@@ -47,7 +48,7 @@ def test_a_json_line_has_the_time_in_time_zone_level_logger_message_and_context(
 
 def test_text_lines_keep_their_shape() -> None:
     line = formatter("text", TZ).format(record("poll %d: %d new", 7, 2))
-    assert line == "2025-05-10 12:00:00.250+08:00 WARNING notifier.polling: poll 7: 2 new"
+    assert line == "2025-05-10 12:00:00.250+08:00 WARNING notifier.ingest.polling: poll 7: 2 new"
 
 
 def test_secrets_are_masked_in_messages_context_and_tracebacks() -> None:
@@ -111,7 +112,7 @@ async def test_a_command_logs_json_lines_without_the_token_or_a_url_password(
     output = run.stdout + run.stderr
     assert PASSWORD not in output and TOKEN not in output
     logged = [json.loads(line) for line in run.stderr.splitlines() if line.startswith("{")]
-    assert any(entry["logger"] == "notifier.polling" for entry in logged)
+    assert any(entry["logger"] == "notifier.ingest.polling" for entry in logged)
     for entry in logged:
         assert {"time", "level", "logger", "message"} <= entry.keys()
         assert datetime.fromisoformat(entry["time"]).utcoffset() is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.mailer import blames_address
+from notifier.mail.mailer import blames_address
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from notifier.digests import due_moment, enqueue_due_digests
-from notifier.zones import COMMON_ZONES, is_known, offset_name, zone_of
+from notifier.services.zones import COMMON_ZONES, is_known, offset_name, zone_of
 from storage.db import Database
 from storage.subscribers import Subscriber
 from storage.uow import read_stores, unit_of_work

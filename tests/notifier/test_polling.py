@@ -13,7 +13,7 @@ import pytest
 from archive.fetch import Fetcher
 from archive.model import Post, PostDate
 from archive.site import feed_has_gap, site_root
-from notifier.polling import Poller
+from notifier.ingest.polling import Poller
 from storage.db import Database, database
 from tests.support.blog_server import BlogServer
 from tests.support.fixtures import make_content_html, make_feed_xml, make_homepage_html, read_fixture

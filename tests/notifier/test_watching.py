@@ -8,7 +8,7 @@ from datetime import timedelta
 from digest.model import PostItem
 from digest.render import Renderer
 from digest.telegram import TELEGRAM_LIMIT, telegram_length
-from notifier.watching import with_watch_note
+from notifier.ingest.watching import with_watch_note
 from storage.db import Database
 from storage.uow import unit_of_work
 from tests.storage.test_watches import GD, NOW, OLD, TZ, WATCHER, post, reader

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.mailer import MailUnavailable
-from notifier.weekly import iso_week, previous_week, scheduled_moment, week_monday
+from notifier.mail.mailer import MailUnavailable
+from notifier.mail.weekly import iso_week, previous_week, scheduled_moment, week_monday
 from tests.support.mail import BASE_URL, MONDAY, TZ, MailWorld, clean_environment
 from tests.support.store import reads
 

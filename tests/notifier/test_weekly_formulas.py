@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from PIL import Image
 
-from notifier import weekly
+from notifier.mail import weekly
 from tests.support.formulas import FORMULA_POSTS
 from tests.support.mail import MONDAY, MailWorld
 from tests.support.store import seed

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 import pytest
 
 from notifier.config import MailConfig
-from notifier.mailer import Mailer, check_address, compose
-from notifier.tokens import TokenSigner
+from notifier.mail.mailer import Mailer, check_address, compose
+from notifier.mail.tokens import TokenSigner
 from storage.textnorm import address_hash
 from tests.support.smtp_server import SmtpServer
 
@@ -86,7 +86,7 @@ async def test_a_login_over_plaintext_smtp_is_warned_about(
         mail_from="weekly@example.org",
     )
     message = compose(mail_from="weekly@example.org", to=VICTIM, subject="s", text="t", html="h", now=NOW)
-    with caplog.at_level(logging.WARNING, logger="notifier.mailer"):
+    with caplog.at_level(logging.WARNING, logger="notifier.mail.mailer"):
         async with Mailer(config) as mailer:
             await mailer.send(message)
     warnings = [r.getMessage() for r in caplog.records if "plaintext" in r.getMessage()]

@@ -226,7 +226,7 @@ class Demo:
         text = self.service.log()
         fresh, self._log_offset = text[self._log_offset :], len(text)
         for line in fresh.splitlines():
-            # "2025-12-22 08:00:01.123+08:00 INFO notifier.polling: poll 3: ..." -> "poll 3: ..."
+            # "2025-12-22 08:00:01.123+08:00 INFO notifier.ingest.polling: poll 3: ..." -> "poll 3: ..."
             message = line.split(": ", 1)[-1] if line[:4].isdigit() else line
             if SERVICE_LINES.search(message):
                 self.say(f"⚙ service: {message.strip()}")

@@ -17,9 +17,9 @@ import pytest
 from archive.model import Post, PostDate
 from notifier.bootstrap import App, open_app
 from notifier.config import Config
+from notifier.mail.weekly import WeeklyMail
 from notifier.services import Services
 from notifier.settings import Settings
-from notifier.weekly import WeeklyMail
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import seed
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from archive.model import Post
-from notifier.ingest import IngestResult, ingest_poll, store_silently
+from notifier.ingest.sightings import IngestResult, ingest_poll, store_silently
 from storage.db import Database
 from storage.uow import Stores, read_stores, unit_of_work
 

@@ -11,8 +11,8 @@ from email.message import EmailMessage
 import aiohttp
 import pytest
 
+from notifier.mail.tokens import TokenSigner
 from notifier.services import CONFIRMATION_MAILS_PER_DAY, SIGNUPS_PER_DAY, EmailSignUpStatus, Services
-from notifier.tokens import TokenSigner
 from tests.support.mail import BASE_URL, MONDAY, SECRET, MailWorld
 from tests.support.store import reads
 from web import WebServer, start_web

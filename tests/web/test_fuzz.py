@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from notifier.tokens import TokenSigner
+from notifier.mail.tokens import TokenSigner
 from tests.support.mail import MONDAY, SECRET, MailWorld
 from web import WebServer, start_web
 from web.pages import CSRF_COOKIE

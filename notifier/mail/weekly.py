@@ -23,7 +23,7 @@ from digest.model import Digest, home_url
 from digest.render import Renderer
 from digest.selection import FIRST_DIGEST_DAYS, DigestBuilder
 from notifier.config import Clock, Config
-from notifier.mailer import (
+from notifier.mail.mailer import (
     Mailer,
     MailUnavailable,
     Outgoing,
@@ -32,7 +32,7 @@ from notifier.mailer import (
     compose,
     sender_domain,
 )
-from notifier.tokens import TokenSigner, signer_for
+from notifier.mail.tokens import TokenSigner, signer_for
 from storage.db import Database
 from storage.emails import EmailAddress
 from storage.mail_ledger import weekly_item

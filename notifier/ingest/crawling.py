@@ -12,7 +12,7 @@ from archive.fetch import Fetcher, failure_line, redact_url
 from archive.formats.content import parse_content
 from archive.formats.listing import parse_listing_page
 from archive.site import CATEGORY_SLUGS, MAX_PAGES_PER_CATEGORY, category_page_url
-from notifier.ingest import store_silently, untrusted_reason
+from notifier.ingest.sightings import store_silently, untrusted_reason
 from storage.db import Database
 from storage.uow import read_stores, unit_of_work
 

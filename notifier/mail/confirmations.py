@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from digest.render import Renderer
 from notifier.config import MailConfig
 from notifier.logs import Throttle
-from notifier.mailer import (
+from notifier.mail.mailer import (
     Mailer,
     MailError,
     MailUnavailable,
@@ -26,7 +26,7 @@ from notifier.mailer import (
     PermanentFailure,
     compose,
 )
-from notifier.tokens import CONFIRM_TTL, TokenSigner
+from notifier.mail.tokens import CONFIRM_TTL, TokenSigner
 from storage import StorageError
 from storage.confirmations import ConfirmationMail
 from storage.db import Database

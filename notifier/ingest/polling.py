@@ -14,8 +14,8 @@ from archive.fetch import Fetcher, Validators, backoff_delay, failure_line, reda
 from archive.formats.listing import parse_listing_page
 from archive.model import Post
 from archive.site import feed_has_gap, site_root
-from notifier.alerts import AlertPolicy, on_failure, on_success
-from notifier.ingest import ingest_poll, untrusted_reason
+from notifier.ingest.alerts import AlertPolicy, on_failure, on_success
+from notifier.ingest.sightings import ingest_poll, untrusted_reason
 from storage.db import Database
 from storage.posts import StoredPost
 from storage.uow import Stores, read_stores, unit_of_work

@@ -2,7 +2,7 @@
 
 - A sign-up answers the same (status, text, time) for every state of the address: it records the limits'
   events, starts or restarts the opt-in in the database and queues the confirmation mail, which goes out
-  after the answer (notifier/confirmations.py). Nothing about sending happens inside the request.
+  after the answer (notifier/mail/confirmations.py). Nothing about sending happens inside the request.
 - An address is linked to a Telegram reader only when the confirmation link mailed for that reader's own
   `/email` is used; a sign-up never links, a web sign-up voids the links readers asked for before it, and a
   web confirmation never takes a link away.
@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 from notifier.config import MailConfig
-from notifier.mailer import check_address
-from notifier.signups import ip_limit_key
-from notifier.tokens import CONFIRM_TTL, TokenClaims
+from notifier.mail.mailer import check_address
+from notifier.mail.signups import ip_limit_key
+from notifier.mail.tokens import CONFIRM_TTL, TokenClaims
 from storage.db import Database
 from storage.emails import EmailAddress, SignupKind, SignUpOutcome
 from storage.uow import read_stores, unit_of_work

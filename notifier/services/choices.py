@@ -13,9 +13,9 @@ from typing import Literal
 
 from notifier.config import Clock, Config
 from notifier.errors import InvalidRequest
+from notifier.mail.tokens import TokenSigner, signer_for
 from notifier.pausing import end_pauses
-from notifier.tokens import TokenSigner, signer_for
-from notifier.zones import is_known, zone_of
+from notifier.services.zones import is_known, zone_of
 from storage.db import Database
 from storage.emails import EmailAddress
 from storage.posts import SeriesSummary
