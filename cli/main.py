@@ -91,8 +91,10 @@ def _configure_logging(
     # aiogram's requests go through aiohttp with the bot token in the URL: never at INFO or DEBUG.
     for name in ("aiohttp", "aiogram.client", "aiogram.middlewares"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # APScheduler narrates every job run at INFO; our jobs log what they did themselves.
+    # APScheduler narrates every job run at INFO, aiogram's dispatcher its polling's start and end (after the
+    # service's own last line): our jobs and the bot log what they did themselves.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("aiogram.dispatcher").setLevel(logging.WARNING)
 
 
 def _read_settings() -> Settings:
