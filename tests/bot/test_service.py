@@ -56,6 +56,9 @@ async def test_run_answers_start_and_latest_as_a_user_sees_them(
     log = "".join(seen)
     assert "bot: @kexue_notifier_bot" in log and "bot: stopped" in log
     assert "Traceback" not in log
+    # The service's own "stopped" is the last line: aiogram's dispatcher says nothing after it.
+    assert [line for line in seen if line.strip()][-1].rstrip().endswith("stopped")
+    assert "Polling stopped" not in log
     assert bot_api.token not in log and bot_api.token.split(":")[1] not in log
 
 
