@@ -9,6 +9,7 @@ row (INSERT under UNIQUE) before building and sending its mail, so two processes
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -140,13 +141,8 @@ def weekly_message(
     The HTML part draws each formula of the excerpts as a PNG part named by `cid:` (alt: its Unicode text);
     a mail that would weigh MAX_MAIL_BYTES or more goes without them, its formulas as text.
     """
-    outgoing = _weekly_message(
-        renderer, digest, lang=lang, to=to, links=links, mail_from=mail_from, base_url=base_url, now=now
-    )
-    if len(outgoing.message.as_bytes()) < MAX_MAIL_BYTES:
-        return outgoing
-    log.warning("weekly mail: over %d bytes with formula images; sent with formulas as text", MAX_MAIL_BYTES)
-    return _weekly_message(
+    build = functools.partial(
+        _weekly_message,
         renderer,
         digest,
         lang=lang,
@@ -155,8 +151,12 @@ def weekly_message(
         mail_from=mail_from,
         base_url=base_url,
         now=now,
-        draw=False,
     )
+    outgoing = build()
+    if len(outgoing.message.as_bytes()) < MAX_MAIL_BYTES:
+        return outgoing
+    log.warning("weekly mail: over %d bytes with formula images; sent with formulas as text", MAX_MAIL_BYTES)
+    return build(draw=False)
 
 
 def _weekly_message(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +16,6 @@ from tests.support.mail import MailWorld, mail_world
 from tests.support.smtp_server import SmtpServer
 from tests.support.store import reads
 from tests.support.test_bot_api import connected
-
-
-@pytest.fixture
-async def smtp() -> AsyncIterator[SmtpServer]:
-    """A running SMTP server on loopback."""
-    server = SmtpServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 async def test_email_sign_up_state_and_off_from_the_bot(
