@@ -111,20 +111,19 @@ async def confirm_page(request: web.Request) -> web.Response:
     """The page of a confirmation link: a button, so that following the link confirms nothing."""
     pages = pages_of(request)
     lang = pages.lang(request)
-    state = await services_of(request).email.link(request.match_info["token"], "confirm")
+    state, address = await services_of(request).email.confirm_link(request.match_info["token"])
     if state is LinkState.INVALID:
         return pages.not_found(request)
     if state is LinkState.CONFIRMED:
         return pages.message(
             request, pages.gettext(lang, "Confirmed"), pages.gettext(lang, "This address is confirmed.")
         )
-    address = await services_of(request).email.address_of(request.match_info["token"])
     return pages.render(
         request,
         "confirm.html",
         title=pages.gettext(lang, "Confirm your address"),
         action=request.path,
-        address=address or "",
+        address=address,
     )
 
 

@@ -116,7 +116,19 @@ class EmailService:
 
     async def link(self, token: str, purpose: Literal["confirm", "unsubscribe"]) -> LinkState:
         """Where the address of a signed link stands (INVALID: forged, expired or gone). Changes nothing."""
-        linked = await self._linked(token, purpose)
+        return self._state(await self._linked(token, purpose), purpose)
+
+    async def confirm_link(self, token: str) -> tuple[LinkState, str]:
+        """Where a confirmation link stands, and the address it is for (its page shows it; '' when INVALID).
+        Changes nothing."""
+        linked = await self._linked(token, "confirm")
+        state = self._state(linked, "confirm")
+        address = "" if linked is None or state is LinkState.INVALID else linked[0].address or ""
+        return state, address
+
+    def _state(
+        self, linked: tuple[EmailAddress, TokenClaims] | None, purpose: Literal["confirm", "unsubscribe"]
+    ) -> LinkState:
         if linked is None:
             return LinkState.INVALID
         found, claims = linked
@@ -168,8 +180,3 @@ class EmailService:
         """Drop the sign-up events no daily limit looks at any more (older than two days); how many."""
         async with unit_of_work(self.db) as uow:
             return await uow.emails.prune_events(self.clock() - EVENTS_KEPT)
-
-    async def address_of(self, token: str) -> str | None:
-        """The address a genuine confirmation link is for (its page shows it), None for any other token."""
-        linked = await self._linked(token, "confirm")
-        return None if linked is None else linked[0].address

@@ -270,7 +270,6 @@ async def test_forget_then_settings_does_not_bring_the_reader_back(harness: Harn
             break
         await asyncio.sleep(0.05)
     assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
-    await asyncio.sleep(0.3)  # the deletion's own message, before the next command
     assert "Send /start to begin" in await harness.ask(reader, "/settings")
     assert (await harness.app.services.readers.reader(reader.id)).subscriber is None
 

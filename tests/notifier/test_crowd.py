@@ -16,7 +16,7 @@ from storage.db import Database
 from storage.uow import unit_of_work
 from tests.support.bot_api import BotApiServer, Fault, RateLimits, User
 from tests.support.fixtures import make_feed_xml
-from tests.support.service import Service, eventually
+from tests.support.service import Service, eventually, telegram_service
 from tests.support.store import ingest
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -42,22 +42,7 @@ async def prepare(db: Database, subscribers: Sequence[int] = (), *, new_post: bo
 
 def service(db: Database, api: BotApiServer) -> Service:
     """`kexue-notifier run` on the test's store, with the bot long-polling the local Bot API."""
-    workdir = Path(db.path).parent
-    svc = Service(workdir)
-    svc.env.update(
-        {
-            "KEXUE_DB": db.path,
-            "KEXUE_SOURCES": str(workdir / "feed.xml"),
-            "KEXUE_NOW": NOW.isoformat(),
-            "POLL_INTERVAL": "3600",
-            "READERS_REFRESH_DAYS": "0",
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_API_BASE": api.base_url,
-            "TELEGRAM_RICH": "false",
-            "WEB_PORT": "0",
-        }
-    )
-    return svc
+    return telegram_service(db.path, api, NOW)
 
 
 def answered_at(api: BotApiServer, chats: set[int], after: int) -> dict[int, float]:

@@ -27,7 +27,7 @@ from storage.subscribers import Subscriber
 from storage.uow import read_stores, unit_of_work
 from tests.support.bot_api import BotApiServer, Fault
 from tests.support.fixtures import make_feed_xml
-from tests.support.service import Service, eventually
+from tests.support.service import Service, eventually, telegram_service
 from tests.support.store import ingest
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -69,24 +69,7 @@ def service(db: Database, api: BotApiServer, **env: str) -> Service:
     """`kexue-notifier run` on the test's store, polling the feed file once (at start) and sending through
     the local Bot API. The test keeps its own connections open: opening the file again for every look
     would run the migration check's write transactions against the service's."""
-    workdir = Path(db.path).parent
-    svc = Service(workdir)
-    svc.env.update(
-        {
-            "KEXUE_DB": db.path,
-            "KEXUE_SOURCES": str(workdir / "feed.xml"),
-            "KEXUE_NOW": NOW.isoformat(),
-            "POLL_INTERVAL": "3600",
-            "READERS_REFRESH_DAYS": "0",
-            "TELEGRAM_BOT_TOKEN": api.token,
-            "TELEGRAM_API_BASE": api.base_url,
-            "TELEGRAM_RICH": "false",
-            "WEB_PORT": "0",
-            "METRICS_TOKEN": METRICS_TOKEN,
-            **env,
-        }
-    )
-    return svc
+    return telegram_service(db.path, api, NOW, METRICS_TOKEN=METRICS_TOKEN, **env)
 
 
 def received(api: BotApiServer) -> Counter[int]:

@@ -13,11 +13,13 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from notifier.settings import Settings
+from tests.support.bot_api import BotApiServer
 
 
 def setting_names() -> frozenset[str]:
@@ -125,3 +127,25 @@ class Service:
                 await self.stop()
             except TimeoutError:
                 await self.kill()
+
+
+def telegram_service(db_path: str, api: BotApiServer, now: datetime, **env: str) -> Service:
+    """`kexue-notifier run` on the store at `db_path`, polling its `feed.xml` once (at start) at the clock
+    `now` and sending through the local Bot API `api` as HTML; `env` adds or replaces settings."""
+    workdir = Path(db_path).parent
+    svc = Service(workdir)
+    svc.env.update(
+        {
+            "KEXUE_DB": db_path,
+            "KEXUE_SOURCES": str(workdir / "feed.xml"),
+            "KEXUE_NOW": now.isoformat(),
+            "POLL_INTERVAL": "3600",
+            "READERS_REFRESH_DAYS": "0",
+            "TELEGRAM_BOT_TOKEN": api.token,
+            "TELEGRAM_API_BASE": api.base_url,
+            "TELEGRAM_RICH": "false",
+            "WEB_PORT": "0",
+            **env,
+        }
+    )
+    return svc
