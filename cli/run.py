@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 MAINTENANCE_EVERY = timedelta(hours=6)
 # A page every clone holds, for a first try without the network.
-SAMPLE_SOURCE = "tests/fixtures/archive/capture-homepage.txt"
+SAMPLE_SOURCE = "tests/fixtures/archive/feed.xml"
 # The first maintenance run (a wanted backfill) starts right after the first poll has begun.
 MAINTENANCE_FIRST_DELAY = timedelta(seconds=1)
 # The weekly mail runs at its time and every few minutes besides: what is due comes from the ledger, so a
