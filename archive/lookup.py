@@ -83,4 +83,6 @@ def match_names(typed: str, names: Sequence[str]) -> NameMatches:
     )
     if not scored:
         return NameMatches("none")
-    return NameMatches("typo", tuple(i for _, _, i in scored[:MAX_SUGGESTIONS]))
+    # Only the closest: a name one edit away hides those two or three away.
+    best = scored[0][0]
+    return NameMatches("typo", tuple(i for distance, _, i in scored[:MAX_SUGGESTIONS] if distance == best))

@@ -187,7 +187,11 @@ async def cmd_run(args: argparse.Namespace, app: App) -> int:
 
 
 # Sources may follow `--db PATH` or `--json`: `poll a.xml --db X b.xml` reads both files.
-WORDS = (CommandWords("poll", frozenset({"--json", "-h", "--help"}), frozenset({"--db"})),)
+WORDS = (
+    CommandWords("poll", frozenset({"--json", "-h", "--help"}), frozenset({"--db"})),
+    # A series name is one value however many words it is typed in: `series 升级 之路`.
+    CommandWords("series", frozenset({"--json", "-h", "--help"}), frozenset({"--db"}), join=True),
+)
 
 # What each command needs of the store: none (an in-memory one), read (an existing file) or write.
 Store = str
@@ -219,4 +223,4 @@ def register(subparsers: Any) -> None:
                 help="how many (default 10)",
             )
         elif name == "series":
-            parser.add_argument("name", nargs="?", help="a series name in any spelling, or a unique prefix")
+            parser.add_argument("name", nargs="?", help="any part of a series name, in any spelling")

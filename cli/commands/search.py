@@ -14,7 +14,7 @@ from storage.search import MAX_LIMIT, SearchHit
 def format_hit(rank: int, hit: SearchHit, link_host: str) -> str:
     """Two readable lines for one hit: rank, date, title, link; then the snippet with marks in 【】."""
     post = hit.post
-    head = f"{rank:>3}. {post.date.iso()}  {post.title}"
+    head = f"{rank:>3}. {post.date.shown()}  {post.title}"
     url = post.url(link_host)
     if url:
         head += f"  {url}"

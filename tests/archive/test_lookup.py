@@ -41,6 +41,12 @@ def test_a_typo_is_only_a_suggestion() -> None:
     assert names("Transfomer升级") == ("typo", ["Transformer升级之路"])
 
 
+def test_only_the_closest_names_are_suggested() -> None:
+    names_ = ["Transformer升级之路", "我们可以无损放大一个Transformer模型吗"]
+    found = match_names("Transfomer升级", names_)
+    assert (found.how, found.indexes) == ("typo", (0,))
+
+
 def test_nonsense_and_short_guesses_suggest_nothing() -> None:
     assert names("量子引力的弦论") == ("none", [])
     assert names("zz") == ("none", [])

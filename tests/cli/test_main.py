@@ -235,6 +235,8 @@ async def test_series_lists_and_looks_up_by_any_spelling_or_prefix(cli: Cli) -> 
     # Any part of a name, spaced and punctuated any way; a typo gets a suggestion line, not a guess.
     assert (await cli("series", "SSM", "--json")).json()["name"] == "重温SSM"
     assert (await cli("series", "近似 之路：", "--json")).json()["name"] == "低秩近似之路"
+    # Typed unquoted, the words are still one name.
+    assert (await cli("series", "近似", "之路", "--json")).json()["name"] == "低秩近似之路"
     typo = await cli("series", "低秩近拟之路")
     assert_one_line_error(typo)
     assert "did you mean: 低秩近似之路?" in typo.stderr
