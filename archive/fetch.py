@@ -395,7 +395,8 @@ class Fetcher:
             try:
                 response, body = await self._exchange(request, shown, None, (), paced=False)
             except FetchError as exc:
-                logger.info("%s: cannot read it (%s): fetching without its rules for now", shown, exc)
+                # The error names the URL already.
+                logger.info("%s: fetching without its rules for now", exc)
                 return None, False
             status = response.status_code
             if response.has_redirect_location and response.next_request is not None:
